@@ -1,0 +1,187 @@
+//! `ObjectStoreExt`: conveniences every store gets for free, written once on top of the
+//! `ObjectStore` primitives.
+
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt, stream};
+
+use crate::checksum::crc32c;
+use crate::coalesce::coalesce;
+use crate::error::{Error, Operation, Result};
+use crate::meta::ListEntry;
+use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, WriterOptions};
+use crate::store::{ObjectStore, PutResult};
+use crate::writer::{ObjectWriter, WriteSummary, ZstdWriter};
+
+/// Keys `delete_prefix` hands to one `delete_batch` call (S3's DeleteObjects limit).
+pub const DELETE_PAGE: usize = 1000;
+
+/// Convenience methods for every [`ObjectStore`], including `dyn ObjectStore`.
+#[async_trait]
+pub trait ObjectStoreExt: ObjectStore {
+    /// The whole object.
+    async fn get(&self, uri: &str) -> Result<Bytes> {
+        Ok(self.get_opts(uri, GetOptions::default()).await?.data)
+    }
+
+    /// `length` bytes from `offset`; `None` reads to the end. An offset past the end is
+    /// [`Error::InvalidRange`]; a length past the end is clamped.
+    async fn get_range(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
+        let range = GetRange::from_offset_length(offset, length);
+        Ok(self.get_opts(uri, GetOptions::default().with_range(range)).await?.data)
+    }
+
+    /// Many ranges of one object, returned in request order. Nearby ranges are merged
+    /// into one request (see [`RangesOptions`]); every result slices its request's
+    /// buffer without copying. All fetches are pinned to the version the first one
+    /// saw, so the results never mix two versions of the object.
+    async fn get_ranges(&self, uri: &str, ranges: &[Range<u64>], opts: RangesOptions) -> Result<Vec<Bytes>> {
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(r) = ranges.iter().find(|r| r.start > r.end) {
+            return Err(Error::invalid_argument(
+                Operation::GetRange,
+                uri,
+                format!("range {}..{} ends before it starts", r.start, r.end),
+            ));
+        }
+        let plan = coalesce(ranges, opts.coalesce_gap);
+        let first = self
+            .get_opts(uri, GetOptions::default().with_range(GetRange::Bounded(plan.fetches[0].clone())))
+            .await?;
+        let size = first.meta.size;
+        let pin = first.meta.e_tag.clone();
+        let rest: Vec<Bytes> = stream::iter(plan.fetches[1..].iter().cloned())
+            .map(|f| {
+                let opts = GetOptions {
+                    range: Some(GetRange::Bounded(f)),
+                    if_match: pin.clone(),
+                };
+                async move { self.get_opts(uri, opts).await.map(|r| r.data) }
+            })
+            .buffered(opts.max_concurrency.max(1))
+            .try_collect()
+            .await?;
+        let fetched: Vec<Bytes> = std::iter::once(first.data).chain(rest).collect();
+        ranges
+            .iter()
+            .zip(&plan.owner)
+            .map(|(r, &i)| {
+                let resolved = GetRange::Bounded(r.clone()).resolve(Operation::GetRange, uri, size)?;
+                let base = plan.fetches[i].start;
+                let data = &fetched[i];
+                let lo = (resolved.start - base) as usize;
+                let hi = ((resolved.end - base) as usize).min(data.len());
+                Ok(data.slice(lo.min(hi)..hi))
+            })
+            .collect()
+    }
+
+    /// The whole object, failing with [`Error::ChecksumMismatch`] unless its CRC32C is
+    /// `expected_crc32c`.
+    async fn get_with_validation(&self, uri: &str, expected_crc32c: u32) -> Result<Bytes> {
+        let data = self.get(uri).await?;
+        check_crc32c(Operation::Get, uri, data, expected_crc32c)
+    }
+
+    /// A range, failing with [`Error::ChecksumMismatch`] unless the range's CRC32C is
+    /// `expected_crc32c`.
+    async fn get_range_with_validation(
+        &self,
+        uri: &str,
+        offset: u64,
+        length: Option<u64>,
+        expected_crc32c: u32,
+    ) -> Result<Bytes> {
+        let data = self.get_range(uri, offset, length).await?;
+        check_crc32c(Operation::GetRange, uri, data, expected_crc32c)
+    }
+
+    /// Stores `data` atomically.
+    async fn put(&self, uri: &str, data: Bytes) -> Result<PutResult> {
+        self.put_opts(uri, data, PutOptions::default()).await
+    }
+
+    /// A validated streaming writer, compressing with zstd when the options ask for it.
+    async fn get_writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
+        opts.validate(uri)?;
+        let level = opts.zstd_level;
+        let flush_at = opts.buffer_size;
+        let inner = self.writer(uri, WriterOptions { zstd_level: None, ..opts }).await?;
+        match level {
+            None => Ok(inner),
+            Some(level) => Ok(Box::new(ZstdWriter::new(inner, uri, level, flush_at)?)),
+        }
+    }
+
+    /// Uploads `data` through a streaming writer in `part_size` slices (no copies).
+    /// A failed upload is cancelled, so nothing partial is left.
+    async fn put_multipart(&self, uri: &str, data: Bytes, opts: WriterOptions) -> Result<WriteSummary> {
+        let part = opts.part_size.max(1);
+        let mut w = self.get_writer(uri, opts).await?;
+        let mut off = 0;
+        while off < data.len() {
+            let end = (off + part).min(data.len());
+            if let Err(e) = w.write(data.slice(off..end)).await {
+                // The write error is the one to report; a cancel failure adds nothing.
+                let _ = w.cancel().await;
+                return Err(e);
+            }
+            off = end;
+        }
+        w.finalize().await
+    }
+
+    /// True if the object exists; errors other than not-found are errors.
+    async fn exists(&self, uri: &str) -> Result<bool> {
+        match self.stat(uri).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every URI under `prefix` (prefixes of a non-recursive listing end in `/`).
+    /// Holds the whole listing in memory: use `list_stream` for unbounded listings.
+    async fn list(&self, prefix: &str, recursive: bool) -> Result<Vec<String>> {
+        self.list_stream(prefix, recursive)
+            .map_ok(ListEntry::into_uri)
+            .try_collect()
+            .await
+    }
+
+    /// Deletes every object under `prefix`, streaming the listing in pages of
+    /// [`DELETE_PAGE`]; returns how many objects were deleted.
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
+        let mut pages = self
+            .list_stream(prefix, true)
+            .map_ok(ListEntry::into_uri)
+            .try_chunks(DELETE_PAGE);
+        let mut deleted = 0u64;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| e.1)?;
+            self.delete_batch(&page).await?;
+            deleted += page.len() as u64;
+        }
+        Ok(deleted)
+    }
+}
+
+impl<T: ObjectStore + ?Sized> ObjectStoreExt for T {}
+
+fn check_crc32c(op: Operation, uri: &str, data: Bytes, expected: u32) -> Result<Bytes> {
+    let actual = crc32c(&data);
+    if actual == expected {
+        Ok(data)
+    } else {
+        Err(Error::ChecksumMismatch {
+            op,
+            uri: uri.to_string(),
+            expected,
+            actual,
+        })
+    }
+}

@@ -1,0 +1,60 @@
+//! # s3dlio-core
+//!
+//! The contracts every s3dlio backend keeps, and the pieces they share:
+//!
+//! - [`ObjectStore`]: the small set of primitives a backend implements, object-safe and
+//!   addressed by full URIs (`s3://bucket/key`, `file:///path`, `memory://bucket/key`);
+//! - [`ObjectStoreExt`]: conveniences every store gets for free (`get`, `get_range`,
+//!   `get_ranges` with coalescing, checksum-validated reads, `put_multipart`, `exists`,
+//!   `list`, `delete_prefix`);
+//! - [`RangeGetClient`]: the one primitive the range engine needs, implemented by every
+//!   store;
+//! - [`ObjectWriter`]: streaming uploads with an explicit `finalize` and `cancel`;
+//! - [`Error`]: one error enum carrying the operation, the URI and the cause;
+//! - [`ObjectUri`]: URI parsing for every scheme;
+//! - [`MemoryStore`]: a real concurrent in-process store;
+//! - `testkit` (feature): the conformance suite every backend runs.
+//!
+//! Every read returns [`bytes::Bytes`]: a reference-counted buffer that slices without
+//! copying.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use s3dlio_core::{MemoryStore, ObjectStore, ObjectStoreExt};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = MemoryStore::new();
+//! store.create_container("memory://data").await?;
+//! store.put("memory://data/train/shard-0", Bytes::from_static(b"hello world")).await?;
+//! assert_eq!(store.get_range("memory://data/train/shard-0", 6, None).await?, "world");
+//! assert_eq!(store.list("memory://data/", false).await?, ["memory://data/train/"]);
+//! # Ok::<_, s3dlio_core::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod checksum;
+mod coalesce;
+mod error;
+mod ext;
+mod memory;
+mod meta;
+mod options;
+mod range_client;
+mod store;
+mod uri;
+mod writer;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use checksum::{crc32c, crc32c_append};
+pub use coalesce::{CoalescePlan, coalesce};
+pub use error::{BatchFailure, BoxError, Error, Operation, Result};
+pub use ext::{DELETE_PAGE, ObjectStoreExt};
+pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};
+pub use meta::{Capabilities, ListEntry, ObjectMeta};
+pub use options::{GetOptions, GetRange, PutOptions, RangesOptions, WriterOptions};
+pub use range_client::{RangeChunk, RangeGetClient};
+pub use store::{DEFAULT_DELETE_CONCURRENCY, GetResult, ObjectStore, PutResult, batch_outcome};
+pub use uri::{ALL_SCHEMES, ObjectUri, Scheme, Service, parse_for};
+pub use writer::{ObjectWriter, WriteSummary, ZstdWriter};

@@ -1,0 +1,245 @@
+//! Value types that carry the options of each operation. Each has a `Default` and `with_*`
+//! setters, so a new option never changes a method signature.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::error::{Error, Operation, Result};
+
+/// Which bytes of an object to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GetRange {
+    /// `start..end`; an `end` past the object's end is clamped.
+    Bounded(Range<u64>),
+    /// From an offset to the end.
+    Offset(u64),
+    /// The last `n` bytes (all of them if the object is shorter).
+    Suffix(u64),
+}
+
+impl GetRange {
+    /// The range for `get_range(uri, offset, length)`.
+    pub fn from_offset_length(offset: u64, length: Option<u64>) -> Self {
+        match length {
+            Some(len) => GetRange::Bounded(offset..offset.saturating_add(len)),
+            None => GetRange::Offset(offset),
+        }
+    }
+
+    /// Resolves against an object of `size` bytes. Rules every backend shares:
+    /// an offset at or past the end of a non-empty object is [`Error::InvalidRange`];
+    /// a length past the end is clamped; an empty request (`start == end`) is empty;
+    /// reading from offset 0 of an empty object is empty.
+    pub fn resolve(&self, op: Operation, uri: &str, size: u64) -> Result<Range<u64>> {
+        let (start, end) = match *self {
+            GetRange::Bounded(ref r) => {
+                if r.start > r.end {
+                    return Err(Error::invalid_argument(
+                        op,
+                        uri,
+                        format!("range start {} is after its end {}", r.start, r.end),
+                    ));
+                }
+                if r.start == r.end && r.start <= size {
+                    return Ok(r.start..r.start);
+                }
+                (r.start, r.end.min(size))
+            }
+            GetRange::Offset(o) => (o, size),
+            GetRange::Suffix(n) => (size.saturating_sub(n), size),
+        };
+        if start >= size && !(start == 0 && size == 0) {
+            return Err(Error::InvalidRange {
+                op,
+                uri: uri.to_string(),
+                offset: start,
+                size,
+            });
+        }
+        Ok(start..end)
+    }
+}
+
+/// Options of a read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetOptions {
+    /// `None` reads the whole object.
+    pub range: Option<GetRange>,
+    /// Fail with [`Error::Precondition`] unless the object's e_tag is this one.
+    pub if_match: Option<String>,
+}
+
+impl GetOptions {
+    pub fn with_range(mut self, range: GetRange) -> Self {
+        self.range = Some(range);
+        self
+    }
+
+    pub fn with_if_match(mut self, e_tag: impl Into<String>) -> Self {
+        self.if_match = Some(e_tag.into());
+        self
+    }
+}
+
+/// Options of a single-shot `put`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    pub content_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl PutOptions {
+    pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// True when the caller asked for anything beyond the bytes.
+    pub fn has_attributes(&self) -> bool {
+        self.content_type.is_some() || !self.metadata.is_empty()
+    }
+}
+
+/// Options of a streaming writer. Memory held by a writer is bounded by
+/// `max_in_flight × part_size` (plus `buffer_size` for the part being filled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterOptions {
+    /// Bytes gathered before a write is handed to the backend.
+    pub buffer_size: usize,
+    /// Size of each uploaded part (multipart/block backends).
+    pub part_size: usize,
+    /// Parts uploading at once; `write` waits when this many are in flight.
+    pub max_in_flight: usize,
+    /// Compress the stream with zstd at this level (1..=22) before storing it.
+    pub zstd_level: Option<i32>,
+    pub put: PutOptions,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            buffer_size: 1 << 20,
+            part_size: 16 << 20,
+            max_in_flight: 4,
+            zstd_level: None,
+            put: PutOptions::default(),
+        }
+    }
+}
+
+impl WriterOptions {
+    pub fn with_buffer_size(mut self, bytes: usize) -> Self {
+        self.buffer_size = bytes;
+        self
+    }
+
+    pub fn with_part_size(mut self, bytes: usize) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    pub fn with_max_in_flight(mut self, parts: usize) -> Self {
+        self.max_in_flight = parts;
+        self
+    }
+
+    pub fn with_zstd_level(mut self, level: i32) -> Self {
+        self.zstd_level = Some(level);
+        self
+    }
+
+    pub fn with_put_options(mut self, put: PutOptions) -> Self {
+        self.put = put;
+        self
+    }
+
+    /// Rejects options no backend can honour, naming the URI.
+    pub fn validate(&self, uri: &str) -> Result<()> {
+        let bad = |m: String| Err(Error::invalid_argument(Operation::Write, uri, m));
+        if self.buffer_size == 0 || self.part_size == 0 {
+            return bad("buffer_size and part_size must be greater than 0".into());
+        }
+        if self.max_in_flight == 0 {
+            return bad("max_in_flight must be at least 1".into());
+        }
+        if let Some(level) = self.zstd_level
+            && !(1..=22).contains(&level)
+        {
+            return bad(format!("zstd level {level} is outside 1..=22"));
+        }
+        Ok(())
+    }
+}
+
+/// How `get_ranges` fetches many ranges of one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangesOptions {
+    /// Requests whose ranges are at most this many bytes apart are merged into one;
+    /// `0` never merges.
+    pub coalesce_gap: u64,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+}
+
+impl Default for RangesOptions {
+    fn default() -> Self {
+        RangesOptions {
+            coalesce_gap: 1 << 20,
+            max_concurrency: 16,
+        }
+    }
+}
+
+impl RangesOptions {
+    pub fn with_coalesce_gap(mut self, bytes: u64) -> Self {
+        self.coalesce_gap = bytes;
+        self
+    }
+
+    pub fn with_max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n.max(1);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(r: GetRange, size: u64) -> Result<Range<u64>> {
+        r.resolve(Operation::GetRange, "memory://b/k", size)
+    }
+
+    #[test]
+    fn range_rules() {
+        assert_eq!(resolve(GetRange::Offset(0), 10).unwrap(), 0..10);
+        assert_eq!(resolve(GetRange::Offset(9), 10).unwrap(), 9..10);
+        assert_eq!(resolve(GetRange::Bounded(2..100), 10).unwrap(), 2..10);
+        assert_eq!(resolve(GetRange::Suffix(3), 10).unwrap(), 7..10);
+        assert_eq!(resolve(GetRange::Suffix(30), 10).unwrap(), 0..10);
+        assert_eq!(resolve(GetRange::Offset(0), 0).unwrap(), 0..0);
+        assert_eq!(resolve(GetRange::Bounded(4..4), 10).unwrap(), 4..4);
+        assert!(matches!(
+            resolve(GetRange::Offset(10), 10),
+            Err(Error::InvalidRange { offset: 10, size: 10, .. })
+        ));
+        assert!(matches!(resolve(GetRange::Offset(1), 0), Err(Error::InvalidRange { .. })));
+        assert!(matches!(
+            resolve(GetRange::Bounded(5..3), 10),
+            Err(Error::InvalidArgument { .. })
+        ));
+    }
+
+    #[test]
+    fn writer_options_are_validated() {
+        assert!(WriterOptions::default().validate("u").is_ok());
+        let e = WriterOptions::default().with_zstd_level(40).validate("memory://b/k");
+        assert!(e.unwrap_err().to_string().contains("zstd level 40"));
+        assert!(WriterOptions::default().with_max_in_flight(0).validate("u").is_err());
+    }
+}

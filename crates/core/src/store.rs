@@ -1,0 +1,138 @@
+//! The `ObjectStore` trait: the small set of primitives every backend implements.
+//!
+//! Conveniences (`get`, `get_range`, `get_ranges`, `put`, `exists`, `list`,
+//! `delete_prefix`, validation) live in [`crate::ObjectStoreExt`], written once on top
+//! of these primitives. The provided methods here have generic defaults that a backend
+//! overrides when the service does better (a batch-delete call, an atomic rename, the
+//! range engine).
+
+use std::fmt::Debug;
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, stream};
+
+use crate::error::{BatchFailure, Error, Operation, Result};
+use crate::meta::{Capabilities, ListEntry, ObjectMeta};
+use crate::options::{GetOptions, GetRange, PutOptions, WriterOptions};
+use crate::writer::ObjectWriter;
+
+/// Deletes that `delete_batch`'s default runs at once.
+pub const DEFAULT_DELETE_CONCURRENCY: usize = 32;
+
+/// The bytes a read returned, and what the store knows of the whole object.
+#[derive(Debug, Clone)]
+pub struct GetResult {
+    pub data: Bytes,
+    /// The byte range `data` holds, after clamping to the object's size.
+    pub range: Range<u64>,
+    /// Metadata of the whole object: `meta.size` is the total size, `meta.e_tag` the
+    /// version the bytes came from.
+    pub meta: ObjectMeta,
+}
+
+/// What a successful `put` stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutResult {
+    pub e_tag: Option<String>,
+    pub version: Option<String>,
+}
+
+/// One API over every storage service. Methods take full URIs, so one store can serve
+/// many buckets. Object-safe: use it as `Arc<dyn ObjectStore>`.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + Debug + 'static {
+    /// The backend's name, as errors report it (`"memory"`, `"file"`, ...).
+    fn name(&self) -> &'static str;
+
+    /// What this backend supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Reads an object or a range of it. An `if_match` that does not match the current
+    /// e_tag fails with [`Error::Precondition`].
+    async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult>;
+
+    /// Stores an object atomically: readers see the old object or the whole new one.
+    async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult>;
+
+    /// A streaming writer. Backends receive options already validated and without
+    /// compression (the extension trait's `get_writer` adds zstd on top).
+    async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>>;
+
+    async fn stat(&self, uri: &str) -> Result<ObjectMeta>;
+
+    /// Lists everything under `prefix` as a stream, fetched page by page. Non-recursive
+    /// listings yield the objects directly under the prefix and one
+    /// [`ListEntry::Prefix`] (ending in `/`) per "directory".
+    fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>>;
+
+    /// Deletes an object. Deleting a missing object succeeds (as on S3), so deletes are
+    /// idempotent and safe to retry.
+    async fn delete(&self, uri: &str) -> Result<()>;
+
+    /// Copies an object, inside the service where it can
+    /// ([`Capabilities::server_side_copy`]).
+    async fn copy(&self, src: &str, dst: &str) -> Result<()>;
+
+    /// Creates a bucket, container or directory. Creating one that exists succeeds.
+    async fn create_container(&self, uri: &str) -> Result<()>;
+
+    /// Deletes an empty bucket, container or directory.
+    async fn delete_container(&self, uri: &str) -> Result<()>;
+
+    /// Moves an object. The default copies then deletes; backends with an atomic
+    /// rename override it ([`Capabilities::atomic_rename`]).
+    async fn rename(&self, src: &str, dst: &str) -> Result<()> {
+        self.copy(src, dst).await?;
+        self.delete(src).await
+    }
+
+    /// Deletes many objects. The default runs [`DEFAULT_DELETE_CONCURRENCY`] deletes at
+    /// once; a failure of any key is reported in [`Error::Batch`] with every failed key,
+    /// after all the others were attempted.
+    async fn delete_batch(&self, uris: &[String]) -> Result<()> {
+        let results: Vec<(usize, Result<()>)> = stream::iter(0..uris.len())
+            .map(|i| async move { (i, self.delete(&uris[i]).await) })
+            .buffer_unordered(DEFAULT_DELETE_CONCURRENCY)
+            .collect()
+            .await;
+        batch_outcome(Operation::Delete, uris, results)
+    }
+
+    /// Reads a whole object as fast as the backend can: through the range engine for
+    /// large objects where the backend wires it, else one read.
+    async fn get_optimized(&self, uri: &str) -> Result<Bytes> {
+        Ok(self.get_opts(uri, GetOptions::default()).await?.data)
+    }
+
+    /// Reads a range as fast as the backend can (see [`ObjectStore::get_optimized`]).
+    async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
+        let range = GetRange::from_offset_length(offset, length);
+        Ok(self.get_opts(uri, GetOptions::default().with_range(range)).await?.data)
+    }
+}
+
+/// Folds per-key results into `Ok` or an [`Error::Batch`] that lists every failure.
+pub fn batch_outcome(op: Operation, uris: &[String], results: Vec<(usize, Result<()>)>) -> Result<()> {
+    let total = results.len();
+    let failures: Vec<BatchFailure> = results
+        .into_iter()
+        .filter_map(|(i, r)| {
+            r.err().map(|error| BatchFailure {
+                uri: uris[i].clone(),
+                error,
+            })
+        })
+        .collect();
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Batch {
+        op,
+        uri: uris.first().cloned().unwrap_or_default(),
+        succeeded: total - failures.len(),
+        failures,
+    })
+}
