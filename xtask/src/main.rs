@@ -1,1 +1,98 @@
-fn main() {}
+//! `cargo xtask <command>`: everything a developer runs by hand, in one place.
+//!
+//! - `test`: formatting, clippy (warnings are errors), every test of the workspace (with
+//!   cargo-nextest when installed), and the doc tests. This is the README's test command
+//!   and what `.ci/run` calls.
+//! - `lint`: formatting and clippy only.
+//! - `bench [criterion args]`: the criterion benchmarks (`docs/performance.md`).
+//!
+//! Later issues add `emulators` (local S3/Azure/GCS servers) and `wheel` here.
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => lint().and_then(|()| test()),
+        Some("lint") => lint(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <test|lint|bench [criterion args]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn lint() -> Result<()> {
+    cargo(&["fmt", "--all", "--", "--check"]).context("formatting differs: run `cargo fmt --all`")?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])
+}
+
+fn test() -> Result<()> {
+    if has_nextest() {
+        cargo(&[
+            "nextest",
+            "run",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+        ])?;
+    } else {
+        cargo(&[
+            "test",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+            "--lib",
+            "--bins",
+            "--tests",
+        ])?;
+    }
+    cargo(&["test", "--workspace", "--all-features", "--doc"])
+}
+
+fn bench(extra: &[String]) -> Result<()> {
+    let mut args = vec!["bench", "-p", "s3dlio-core", "-p", "s3dlio-backend-file", "--"];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(&args)
+}
+
+fn has_nextest() -> bool {
+    Command::new(cargo_bin())
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    eprintln!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(cargo_bin())
+        .args(args)
+        .status()
+        .with_context(|| format!("could not run cargo {}", args[0]))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}

@@ -19,9 +19,11 @@ unsafe impl Sync for AlignedBuf {}
 
 impl AlignedBuf {
     pub(crate) fn new(capacity: usize, align: usize) -> Self {
-        let layout = Layout::from_size_align(capacity.max(align), align).expect("alignment is a power of two");
+        let layout =
+            Layout::from_size_align(capacity.max(align), align).expect("alignment is a power of two");
         // SAFETY: the layout has a non-zero size.
-        let ptr = NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        let ptr =
+            NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
         AlignedBuf { ptr, layout, len: 0 }
     }
 

@@ -25,7 +25,11 @@ impl std::str::FromStr for PageCacheHint {
             "random" => PageCacheHint::Random,
             "dontneed" => PageCacheHint::DontNeed,
             "normal" => PageCacheHint::Normal,
-            other => return Err(format!("{other:?} is not one of auto, sequential, random, dontneed, normal")),
+            other => {
+                return Err(format!(
+                    "{other:?} is not one of auto, sequential, random, dontneed, normal"
+                ));
+            }
         })
     }
 }
@@ -84,7 +88,12 @@ impl FileConfig {
                 .parse::<usize>()
                 .ok()
                 .filter(|a| a.is_power_of_two() && *a >= 512)
-                .ok_or_else(|| bad(ENV_DIRECT_ALIGNMENT, format!("{v:?} is not a power of two >= 512")))?;
+                .ok_or_else(|| {
+                    bad(
+                        ENV_DIRECT_ALIGNMENT,
+                        format!("{v:?} is not a power of two >= 512"),
+                    )
+                })?;
         }
         Ok(cfg)
     }
@@ -102,8 +111,12 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        assert_eq!((cfg.page_cache, cfg.fsync, cfg.direct_alignment), (PageCacheHint::DontNeed, true, 4096));
-        let err = FileConfig::from_lookup(|k| (k == ENV_DIRECT_ALIGNMENT).then(|| "1000".into())).unwrap_err();
+        assert_eq!(
+            (cfg.page_cache, cfg.fsync, cfg.direct_alignment),
+            (PageCacheHint::DontNeed, true, 4096)
+        );
+        let err =
+            FileConfig::from_lookup(|k| (k == ENV_DIRECT_ALIGNMENT).then(|| "1000".into())).unwrap_err();
         assert!(err.to_string().contains(ENV_DIRECT_ALIGNMENT), "{err}");
         let err = FileConfig::from_lookup(|k| (k == ENV_PAGE_CACHE).then(|| "fast".into())).unwrap_err();
         assert!(err.to_string().contains("sequential"), "{err}");

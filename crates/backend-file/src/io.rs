@@ -44,7 +44,12 @@ impl IoStats {
 }
 
 /// Opens `path` with `base`'s options, adding O_DIRECT when `direct` is set.
-pub(crate) fn open(path: &Path, base: &OpenOptions, direct: bool, stats: &IoStats) -> io::Result<(File, bool)> {
+pub(crate) fn open(
+    path: &Path,
+    base: &OpenOptions,
+    direct: bool,
+    stats: &IoStats,
+) -> io::Result<(File, bool)> {
     open_with(path, base, direct, stats, |p, o| {
         o.clone().custom_flags(libc::O_DIRECT).open(p)
     })
@@ -148,7 +153,13 @@ pub(crate) fn read_range(file: &File, range: Range<u64>, direct: bool, align: us
 
 /// `pread` into `ptr[..len]` until full or end of file; returns the bytes read. With
 /// O_DIRECT (`align` set) a short read ends the loop, since it can only mean EOF.
-fn pread_until_eof(file: &File, ptr: *mut u8, len: usize, offset: u64, align: Option<usize>) -> io::Result<usize> {
+fn pread_until_eof(
+    file: &File,
+    ptr: *mut u8,
+    len: usize,
+    offset: u64,
+    align: Option<usize>,
+) -> io::Result<usize> {
     let mut done = 0;
     while done < len {
         // SAFETY: ptr[..len] is writable memory owned by the caller.
@@ -169,7 +180,7 @@ fn pread_until_eof(file: &File, ptr: *mut u8, len: usize, offset: u64, align: Op
         }
         let n = n as usize;
         done += n;
-        if n == 0 || align.is_some_and(|a| n % a != 0) {
+        if n == 0 || align.is_some_and(|a| !n.is_multiple_of(a)) {
             break;
         }
     }
@@ -208,7 +219,9 @@ impl Sink {
     pub(crate) fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         match self {
             Sink::Buffered(f) => f.write_all(data),
-            Sink::Direct { file, buf, offset, .. } => {
+            Sink::Direct {
+                file, buf, offset, ..
+            } => {
                 while !data.is_empty() {
                     let n = buf.extend_from(data);
                     data = &data[n..];
@@ -277,7 +290,12 @@ pub(crate) fn atomic_write(
     std::fs::create_dir_all(parent)?;
     let tmp = temp_path(path);
     let result = (|| {
-        let (file, direct) = open(&tmp, OpenOptions::new().write(true).create_new(true), direct, stats)?;
+        let (file, direct) = open(
+            &tmp,
+            OpenOptions::new().write(true).create_new(true),
+            direct,
+            stats,
+        )?;
         let mut sink = Sink::new(file, direct, data.len().min(8 << 20), align);
         sink.write_all(data)?;
         sink.finish(fsync)?;
@@ -309,7 +327,13 @@ mod tests {
         assert_eq!(read_range(&file, 2..5, direct, 4096).unwrap(), "234");
         let (_, direct) = open_with(&path, OpenOptions::new().read(true), true, &stats, refuse).unwrap();
         assert!(!direct);
-        assert_eq!(stats.snapshot(), DirectIoStats { direct_opens: 0, buffered_fallbacks: 2 });
+        assert_eq!(
+            stats.snapshot(),
+            DirectIoStats {
+                direct_opens: 0,
+                buffered_fallbacks: 2
+            }
+        );
 
         let other = |_: &Path, _: &OpenOptions| Err(io::Error::from_raw_os_error(libc::EACCES));
         assert!(open_with(&path, OpenOptions::new().read(true), true, &stats, other).is_err());

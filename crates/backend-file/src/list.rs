@@ -73,10 +73,16 @@ impl Walker<'_> {
         let mut names: Vec<String> = match fs::read_dir(dir) {
             Ok(rd) => rd
                 .filter_map(|e| e.map(|e| e.file_name().into_string().ok()).transpose())
-                .filter(|n| n.as_ref().map_or(true, |n| n.starts_with(name_prefix) && !n.starts_with(TEMP_PREFIX)))
+                .filter(|n| {
+                    n.as_ref().map_or(true, |n| {
+                        n.starts_with(name_prefix) && !n.starts_with(TEMP_PREFIX)
+                    })
+                })
                 .collect::<io::Result<_>>()?,
             // A prefix that names no directory lists nothing, as on an object store.
-            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => return Ok(()),
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+                return Ok(());
+            }
             Err(e) => return Err(e.into()),
         };
         names.sort_unstable();
@@ -137,5 +143,11 @@ pub(crate) fn meta_from(uri: String, md: &fs::Metadata) -> ObjectMeta {
 }
 
 pub(crate) fn e_tag(md: &fs::Metadata) -> String {
-    format!("\"{:x}-{:x}-{:x}.{:x}\"", md.ino(), md.len(), md.mtime(), md.mtime_nsec())
+    format!(
+        "\"{:x}-{:x}-{:x}.{:x}\"",
+        md.ino(),
+        md.len(),
+        md.mtime(),
+        md.mtime_nsec()
+    )
 }

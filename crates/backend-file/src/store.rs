@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::{self, BoxStream};
 use futures::StreamExt;
+use futures::stream::{self, BoxStream};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
     ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for,
@@ -53,7 +53,11 @@ impl FileStore {
     }
 
     fn service(&self) -> Service {
-        if self.direct { Service::Direct } else { Service::File }
+        if self.direct {
+            Service::Direct
+        } else {
+            Service::File
+        }
     }
 
     fn parse(&self, uri: &str) -> Result<(ObjectUri, PathBuf)> {
@@ -65,7 +69,11 @@ impl FileStore {
     fn object_path(&self, op: Operation, uri: &str) -> Result<(ObjectUri, PathBuf)> {
         let (u, path) = self.parse(uri)?;
         if u.key().is_empty() || u.key().ends_with('/') {
-            return Err(Error::invalid_argument(op, uri, "an object URI must name a file, not a directory"));
+            return Err(Error::invalid_argument(
+                op,
+                uri,
+                "an object URI must name a file, not a directory",
+            ));
         }
         Ok((u, path))
     }
@@ -95,7 +103,11 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// Metadata of a regular file; a directory is not an object.
 fn file_metadata(path: &std::path::Path) -> std::io::Result<std::fs::Metadata> {
     let md = std::fs::metadata(path)?;
-    if md.is_file() { Ok(md) } else { Err(std::io::ErrorKind::NotFound.into()) }
+    if md.is_file() {
+        Ok(md)
+    } else {
+        Err(std::io::ErrorKind::NotFound.into())
+    }
 }
 
 #[async_trait]
@@ -110,7 +122,11 @@ impl ObjectStore for FileStore {
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
-        let op = if opts.range.is_some() { Operation::GetRange } else { Operation::Get };
+        let op = if opts.range.is_some() {
+            Operation::GetRange
+        } else {
+            Operation::Get
+        };
         let (u, path) = self.object_path(op, uri)?;
         let store = self.clone();
         let uri_owned = uri.to_string();
@@ -131,7 +147,11 @@ impl ObjectStore for FileStore {
                 }));
             }
             let whole = opts.range.is_none();
-            let range = match opts.range.unwrap_or(GetRange::Offset(0)).resolve(op, &uri_owned, md.len()) {
+            let range = match opts
+                .range
+                .unwrap_or(GetRange::Offset(0))
+                .resolve(op, &uri_owned, md.len())
+            {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
@@ -205,9 +225,11 @@ impl ObjectStore for FileStore {
 
     async fn delete(&self, uri: &str) -> Result<()> {
         let (_, path) = self.object_path(Operation::Delete, uri)?;
-        blocking(Operation::Delete, uri, move || match std::fs::remove_file(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
+        blocking(Operation::Delete, uri, move || {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
         })
         .await
     }
@@ -248,7 +270,10 @@ impl ObjectStore for FileStore {
 
     async fn create_container(&self, uri: &str) -> Result<()> {
         let (_, path) = self.parse(uri)?;
-        blocking(Operation::CreateContainer, uri, move || std::fs::create_dir_all(path)).await
+        blocking(Operation::CreateContainer, uri, move || {
+            std::fs::create_dir_all(path)
+        })
+        .await
     }
 
     async fn delete_container(&self, uri: &str) -> Result<()> {

@@ -40,7 +40,12 @@ impl FileWriter {
         let (p, t) = (path.clone(), tmp.clone());
         let sink = blocking(Operation::Write, uri, move || {
             std::fs::create_dir_all(p.parent().ok_or(std::io::ErrorKind::InvalidInput)?)?;
-            let (file, direct) = io::open(&t, OpenOptions::new().write(true).create_new(true), direct, &stats)?;
+            let (file, direct) = io::open(
+                &t,
+                OpenOptions::new().write(true).create_new(true),
+                direct,
+                &stats,
+            )?;
             Ok(Sink::new(file, direct, staging, align))
         })
         .await?;
@@ -107,9 +112,11 @@ impl ObjectWriter for FileWriter {
     async fn cancel(mut self: Box<Self>) -> Result<()> {
         self.sink = None;
         let tmp = self.tmp.clone();
-        blocking(Operation::Write, &self.uri, move || match std::fs::remove_file(&tmp) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        blocking(Operation::Write, &self.uri, move || {
+            match std::fs::remove_file(&tmp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
         })
         .await?;
         self.done = true;

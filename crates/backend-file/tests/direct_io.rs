@@ -17,7 +17,14 @@ fn resident_pages(path: &Path) -> usize {
     let page = 4096;
     // SAFETY: a read-only private mapping of a file we hold open, unmapped below.
     unsafe {
-        let addr = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0);
+        let addr = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
         assert_ne!(addr, libc::MAP_FAILED);
         let mut vec = vec![0u8; len.div_ceil(page)];
         assert_eq!(libc::mincore(addr, len, vec.as_mut_ptr()), 0);
@@ -55,7 +62,10 @@ async fn direct_io_bypasses_the_page_cache() {
     assert!(direct.get(&d_uri).await.unwrap() == data);
     assert!(direct.get_range(&d_uri, 4095, Some(10_000)).await.unwrap() == data.slice(4095..14_095));
     let stats = direct.direct_io_stats();
-    assert!(stats.direct_opens >= 3 && stats.buffered_fallbacks == 0, "{stats:?}");
+    assert!(
+        stats.direct_opens >= 3 && stats.buffered_fallbacks == 0,
+        "{stats:?}"
+    );
     let d_pages = resident_pages(&dir.path().join("d.bin"));
 
     let buffered = FileStore::new(FileConfig::default());
@@ -66,8 +76,14 @@ async fn direct_io_bypasses_the_page_cache() {
 
     let total = len.div_ceil(4096);
     // O_DIRECT leaves (almost) nothing in the cache; buffered I/O leaves the file there.
-    assert!(d_pages <= 1, "direct:// left {d_pages} of {total} pages in the page cache");
-    assert!(f_pages >= total * 9 / 10, "file:// left only {f_pages} of {total} pages cached");
+    assert!(
+        d_pages <= 1,
+        "direct:// left {d_pages} of {total} pages in the page cache"
+    );
+    assert!(
+        f_pages >= total * 9 / 10,
+        "file:// left only {f_pages} of {total} pages cached"
+    );
 }
 
 #[tokio::test]
@@ -117,10 +133,16 @@ async fn cancelled_and_dropped_writers_leave_no_temp_files() {
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::new(FileConfig::default());
     let uri = |k: &str| format!("file://{}/{k}", dir.path().display());
-    let mut w = store.get_writer(&uri("a"), WriterOptions::default()).await.unwrap();
+    let mut w = store
+        .get_writer(&uri("a"), WriterOptions::default())
+        .await
+        .unwrap();
     w.write(Bytes::from_static(b"partial")).await.unwrap();
     w.cancel().await.unwrap();
-    let mut w = store.get_writer(&uri("b"), WriterOptions::default()).await.unwrap();
+    let mut w = store
+        .get_writer(&uri("b"), WriterOptions::default())
+        .await
+        .unwrap();
     w.write(Bytes::from_static(b"partial")).await.unwrap();
     drop(w);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -160,5 +182,8 @@ async fn metadata_is_refused_not_dropped() {
     let err = s3dlio_core::ObjectStore::put_opts(&store, &uri, Bytes::new(), opts)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("file") && err.to_string().contains(&uri), "{err}");
+    assert!(
+        err.to_string().contains("file") && err.to_string().contains(&uri),
+        "{err}"
+    );
 }

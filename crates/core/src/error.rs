@@ -65,7 +65,9 @@ pub struct BatchFailure {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("{op} {uri}: not found (check the bucket/container and key; `list` the prefix to see what exists)")]
+    #[error(
+        "{op} {uri}: not found (check the bucket/container and key; `list` the prefix to see what exists)"
+    )]
     NotFound {
         op: Operation,
         uri: String,
@@ -210,11 +212,7 @@ impl Error {
                 uri,
                 source: Box::new(err),
             },
-            _ => Error::Io {
-                op,
-                uri,
-                source: err,
-            },
+            _ => Error::Io { op, uri, source: err },
         }
     }
 

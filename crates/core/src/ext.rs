@@ -30,7 +30,10 @@ pub trait ObjectStoreExt: ObjectStore {
     /// [`Error::InvalidRange`]; a length past the end is clamped.
     async fn get_range(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
         let range = GetRange::from_offset_length(offset, length);
-        Ok(self.get_opts(uri, GetOptions::default().with_range(range)).await?.data)
+        Ok(self
+            .get_opts(uri, GetOptions::default().with_range(range))
+            .await?
+            .data)
     }
 
     /// Many ranges of one object, returned in request order. Nearby ranges are merged
@@ -50,7 +53,10 @@ pub trait ObjectStoreExt: ObjectStore {
         }
         let plan = coalesce(ranges, opts.coalesce_gap);
         let first = self
-            .get_opts(uri, GetOptions::default().with_range(GetRange::Bounded(plan.fetches[0].clone())))
+            .get_opts(
+                uri,
+                GetOptions::default().with_range(GetRange::Bounded(plan.fetches[0].clone())),
+            )
             .await?;
         let size = first.meta.size;
         let pin = first.meta.e_tag.clone();
@@ -110,7 +116,15 @@ pub trait ObjectStoreExt: ObjectStore {
         opts.validate(uri)?;
         let level = opts.zstd_level;
         let flush_at = opts.buffer_size;
-        let inner = self.writer(uri, WriterOptions { zstd_level: None, ..opts }).await?;
+        let inner = self
+            .writer(
+                uri,
+                WriterOptions {
+                    zstd_level: None,
+                    ..opts
+                },
+            )
+            .await?;
         match level {
             None => Ok(inner),
             Some(level) => Ok(Box::new(ZstdWriter::new(inner, uri, level, flush_at)?)),

@@ -92,7 +92,11 @@ impl MemoryStore {
     fn store(&self, op: Operation, uri: &str, data: Bytes, put: PutOptions) -> Result<PutResult> {
         let u = Self::parse(uri)?;
         if u.key().is_empty() {
-            return Err(Error::invalid_argument(op, uri, "an object URI needs a key after the bucket"));
+            return Err(Error::invalid_argument(
+                op,
+                uri,
+                "an object URI needs a key after the bucket",
+            ));
         }
         let e_tag = format!("\"{:016x}\"", self.inner.next_tag.fetch_add(1, Ordering::Relaxed));
         let obj = StoredObject {
@@ -160,7 +164,13 @@ fn missing_bucket(op: Operation, uri: &str, u: &ObjectUri) -> Error {
     Error::NotFound {
         op,
         uri: uri.to_string(),
-        source: Some(format!("bucket {:?} does not exist; create it with create_container", u.bucket()).into()),
+        source: Some(
+            format!(
+                "bucket {:?} does not exist; create it with create_container",
+                u.bucket()
+            )
+            .into(),
+        ),
     }
 }
 
@@ -192,7 +202,11 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
-        let op = if opts.range.is_some() { Operation::GetRange } else { Operation::Get };
+        let op = if opts.range.is_some() {
+            Operation::GetRange
+        } else {
+            Operation::Get
+        };
         let (u, obj) = self.lookup(op, uri)?;
         if let Some(want) = &opts.if_match
             && *want != obj.e_tag
@@ -256,7 +270,9 @@ impl ObjectStore for MemoryStore {
     async fn delete(&self, uri: &str) -> Result<()> {
         let u = Self::parse(uri)?;
         self.write(|b| {
-            let bucket = b.get_mut(u.bucket()).ok_or_else(|| missing_bucket(Operation::Delete, uri, &u))?;
+            let bucket = b
+                .get_mut(u.bucket())
+                .ok_or_else(|| missing_bucket(Operation::Delete, uri, &u))?;
             bucket.remove(u.key());
             Ok(())
         })
@@ -270,7 +286,11 @@ impl ObjectStore for MemoryStore {
     async fn rename(&self, src: &str, dst: &str) -> Result<()> {
         let (s, d) = (Self::parse(src)?, Self::parse(dst)?);
         if d.key().is_empty() {
-            return Err(Error::invalid_argument(Operation::Rename, dst, "the destination needs a key"));
+            return Err(Error::invalid_argument(
+                Operation::Rename,
+                dst,
+                "the destination needs a key",
+            ));
         }
         self.write(|b| {
             if !b.contains_key(d.bucket()) {
@@ -280,7 +300,8 @@ impl ObjectStore for MemoryStore {
                 .get_mut(s.bucket())
                 .and_then(|objs| objs.remove(s.key()))
                 .ok_or_else(|| Error::not_found(Operation::Rename, src))?;
-            b.get_mut(d.bucket()).map(|objs| objs.insert(d.key().to_string(), obj));
+            b.get_mut(d.bucket())
+                .map(|objs| objs.insert(d.key().to_string(), obj));
             Ok(())
         })
     }
@@ -300,7 +321,10 @@ impl ObjectStore for MemoryStore {
             Some(objs) if !objs.is_empty() => Err(Error::Precondition {
                 op: Operation::DeleteContainer,
                 uri: uri.to_string(),
-                message: format!("bucket holds {} objects; delete them first (delete_prefix)", objs.len()),
+                message: format!(
+                    "bucket holds {} objects; delete them first (delete_prefix)",
+                    objs.len()
+                ),
             }),
             Some(_) => {
                 b.remove(u.bucket());
@@ -338,7 +362,9 @@ impl ObjectWriter for MemoryWriter {
                 buf.freeze()
             }
         };
-        let put = self.store.store(Operation::Finalize, &self.uri, data, self.put.clone())?;
+        let put = self
+            .store
+            .store(Operation::Finalize, &self.uri, data, self.put.clone())?;
         Ok(WriteSummary {
             uri: self.uri.clone(),
             bytes_written: self.len,

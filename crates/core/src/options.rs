@@ -226,11 +226,20 @@ mod tests {
         assert_eq!(resolve(GetRange::Bounded(4..4), 10).unwrap(), 4..4);
         assert!(matches!(
             resolve(GetRange::Offset(10), 10),
-            Err(Error::InvalidRange { offset: 10, size: 10, .. })
+            Err(Error::InvalidRange {
+                offset: 10,
+                size: 10,
+                ..
+            })
         ));
-        assert!(matches!(resolve(GetRange::Offset(1), 0), Err(Error::InvalidRange { .. })));
         assert!(matches!(
-            resolve(GetRange::Bounded(5..3), 10),
+            resolve(GetRange::Offset(1), 0),
+            Err(Error::InvalidRange { .. })
+        ));
+        #[allow(clippy::reversed_empty_ranges)] // the reversed range is the input under test
+        let reversed = GetRange::Bounded(5..3);
+        assert!(matches!(
+            resolve(reversed, 10),
             Err(Error::InvalidArgument { .. })
         ));
     }
@@ -238,8 +247,15 @@ mod tests {
     #[test]
     fn writer_options_are_validated() {
         assert!(WriterOptions::default().validate("u").is_ok());
-        let e = WriterOptions::default().with_zstd_level(40).validate("memory://b/k");
+        let e = WriterOptions::default()
+            .with_zstd_level(40)
+            .validate("memory://b/k");
         assert!(e.unwrap_err().to_string().contains("zstd level 40"));
-        assert!(WriterOptions::default().with_max_in_flight(0).validate("u").is_err());
+        assert!(
+            WriterOptions::default()
+                .with_max_in_flight(0)
+                .validate("u")
+                .is_err()
+        );
     }
 }

@@ -31,12 +31,22 @@ pub struct RangeChunk {
 /// Every [`ObjectStore`] is a `RangeGetClient`; test doubles implement it directly.
 #[async_trait]
 pub trait RangeGetClient: Send + Sync + Debug {
-    async fn get_range_chunk(&self, uri: &str, range: Range<u64>, version: Option<&str>) -> Result<RangeChunk>;
+    async fn get_range_chunk(
+        &self,
+        uri: &str,
+        range: Range<u64>,
+        version: Option<&str>,
+    ) -> Result<RangeChunk>;
 }
 
 #[async_trait]
 impl<T: ObjectStore + ?Sized> RangeGetClient for T {
-    async fn get_range_chunk(&self, uri: &str, range: Range<u64>, version: Option<&str>) -> Result<RangeChunk> {
+    async fn get_range_chunk(
+        &self,
+        uri: &str,
+        range: Range<u64>,
+        version: Option<&str>,
+    ) -> Result<RangeChunk> {
         let opts = GetOptions {
             range: Some(GetRange::Bounded(range)),
             if_match: version.map(str::to_string),

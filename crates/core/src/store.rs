@@ -110,7 +110,10 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     /// Reads a range as fast as the backend can (see [`ObjectStore::get_optimized`]).
     async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
         let range = GetRange::from_offset_length(offset, length);
-        Ok(self.get_opts(uri, GetOptions::default().with_range(range)).await?.data)
+        Ok(self
+            .get_opts(uri, GetOptions::default().with_range(range))
+            .await?
+            .data)
     }
 }
 

@@ -165,9 +165,9 @@ impl ObjectUri {
                 })
             }
             Scheme::Az => {
-                let (account, path) = rest.split_once('/').ok_or_else(|| {
-                    bad("expected az://account/container/key".to_string())
-                })?;
+                let (account, path) = rest
+                    .split_once('/')
+                    .ok_or_else(|| bad("expected az://account/container/key".to_string()))?;
                 check_azure_account(account).map_err(bad)?;
                 let (container, key) = split_bucket(path);
                 check_bucket(container, "container").map_err(bad)?;
@@ -188,7 +188,9 @@ impl ObjectUri {
                     (None, first, after)
                 };
                 check_bucket(bucket, "bucket").map_err(|r| {
-                    bad(format!("{r}; expected s3://bucket/key or s3://host:port/bucket/key"))
+                    bad(format!(
+                        "{r}; expected s3://bucket/key or s3://host:port/bucket/key"
+                    ))
                 })?;
                 Ok(ObjectUri {
                     scheme,
@@ -199,9 +201,8 @@ impl ObjectUri {
             }
             Scheme::Gs | Scheme::Gcs | Scheme::Memory => {
                 let (bucket, key) = split_bucket(rest);
-                check_bucket(bucket, "bucket").map_err(|r| {
-                    bad(format!("{r}; expected {}bucket/key", scheme.prefix()))
-                })?;
+                check_bucket(bucket, "bucket")
+                    .map_err(|r| bad(format!("{r}; expected {}bucket/key", scheme.prefix())))?;
                 Ok(ObjectUri {
                     scheme,
                     authority: None,
@@ -361,7 +362,9 @@ fn check_endpoint(host_port: &str) -> std::result::Result<(), String> {
 
 fn check_azure_account(account: &str) -> std::result::Result<(), String> {
     let ok = (3..=24).contains(&account.len())
-        && account.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        && account
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if ok {
         Ok(())
     } else {
@@ -379,24 +382,39 @@ mod tests {
     #[test]
     fn parses_every_scheme() {
         let u = ObjectUri::parse("s3://bucket/a/b c+%.bin").unwrap();
-        assert_eq!((u.service(), u.bucket(), u.key()), (Service::S3, "bucket", "a/b c+%.bin"));
+        assert_eq!(
+            (u.service(), u.bucket(), u.key()),
+            (Service::S3, "bucket", "a/b c+%.bin")
+        );
         assert_eq!(u.endpoint(), None);
 
         let u = ObjectUri::parse("s3://127.0.0.1:9000/bkt/k").unwrap();
-        assert_eq!((u.endpoint(), u.bucket(), u.key()), (Some("127.0.0.1:9000"), "bkt", "k"));
+        assert_eq!(
+            (u.endpoint(), u.bucket(), u.key()),
+            (Some("127.0.0.1:9000"), "bkt", "k")
+        );
 
         let u = ObjectUri::parse("az://acct1/cont/dir/x").unwrap();
-        assert_eq!((u.account(), u.bucket(), u.key()), (Some("acct1"), "cont", "dir/x"));
+        assert_eq!(
+            (u.account(), u.bucket(), u.key()),
+            (Some("acct1"), "cont", "dir/x")
+        );
 
         let u = ObjectUri::parse("https://acct1.blob.core.windows.net/cont/x").unwrap();
-        assert_eq!((u.service(), u.account(), u.bucket()), (Service::Azure, Some("acct1"), "cont"));
+        assert_eq!(
+            (u.service(), u.account(), u.bucket()),
+            (Service::Azure, Some("acct1"), "cont")
+        );
 
         assert_eq!(ObjectUri::parse("gs://b/k").unwrap().service(), Service::Gcs);
         assert_eq!(ObjectUri::parse("gcs://b/k").unwrap().service(), Service::Gcs);
 
         let u = ObjectUri::parse("file:///tmp/x y").unwrap();
         assert_eq!(u.local_path().unwrap(), std::path::PathBuf::from("/tmp/x y"));
-        assert_eq!(ObjectUri::parse("direct:///a").unwrap().service(), Service::Direct);
+        assert_eq!(
+            ObjectUri::parse("direct:///a").unwrap().service(),
+            Service::Direct
+        );
 
         let u = ObjectUri::parse("memory://b").unwrap();
         assert_eq!((u.bucket(), u.key()), ("b", ""));

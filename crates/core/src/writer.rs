@@ -114,7 +114,9 @@ impl ObjectWriter for ZstdWriter {
             .await
             .map_err(|e| join_error(&uri, e))?
             .map_err(|e| Error::from_io(Operation::Finalize, &uri, e))?;
-        let ZstdWriter { mut inner, accepted, .. } = *self;
+        let ZstdWriter {
+            mut inner, accepted, ..
+        } = *self;
         if !tail.is_empty() {
             inner.write(Bytes::from(tail)).await?;
         }

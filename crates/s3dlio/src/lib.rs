@@ -1,0 +1,75 @@
+//! # s3dlio
+//!
+//! Fast object-storage I/O for AI/ML jobs: one [`ObjectStore`] API over every backend,
+//! chosen by URI scheme with [`store_for_uri`]. Reads return [`bytes::Bytes`] and never
+//! copy behind your back.
+//!
+//! | scheme | backend | feature |
+//! |---|---|---|
+//! | `file:///abs/path` | local files, page cache | `file` (default) |
+//! | `direct:///abs/path` | local files, O_DIRECT | `file` (default) |
+//! | `memory://bucket/key` | in-process store, shared by the whole process | always |
+//! | `s3://`, `az://`, `gs://` | not built yet: their backends are in progress | — |
+//!
+//! ```
+//! use bytes::Bytes;
+//! use s3dlio::{ObjectStoreExt, store_for_uri};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let dir = std::env::temp_dir().join(format!("s3dlio-umbrella-doc-{}", std::process::id()));
+//! let uri = format!("file://{}/sample.bin", dir.display());
+//! let store = store_for_uri(&uri)?;
+//! store.put(&uri, Bytes::from(vec![7u8; 1024])).await?;
+//! assert_eq!(store.get(&uri).await?.len(), 1024);
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<_, s3dlio::Error>(())
+//! # }).unwrap();
+//! ```
+
+use std::sync::{Arc, OnceLock};
+
+pub use s3dlio_core::*;
+
+#[cfg(feature = "file")]
+pub use s3dlio_backend_file as file;
+
+/// The process-wide `memory://` store: every `store_for_uri("memory://...")` shares it,
+/// so data put through one handle is visible through all.
+pub fn memory_store() -> Arc<MemoryStore> {
+    static STORE: OnceLock<Arc<MemoryStore>> = OnceLock::new();
+    STORE.get_or_init(|| Arc::new(MemoryStore::new())).clone()
+}
+
+/// The URI schemes this build can serve.
+pub fn supported_schemes() -> Vec<&'static str> {
+    let mut v = vec!["memory://"];
+    if cfg!(feature = "file") {
+        v.extend(["file://", "direct://"]);
+    }
+    v
+}
+
+/// The store for `uri`'s scheme, configured from the environment (see
+/// `docs/configuration.md`). A scheme this build cannot serve is an error that lists the
+/// schemes it can.
+pub fn store_for_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
+    let parsed = ObjectUri::parse(uri)?;
+    match parsed.service() {
+        Service::Memory => Ok(memory_store()),
+        #[cfg(feature = "file")]
+        Service::File => Ok(Arc::new(file::FileStore::new(file::FileConfig::from_env()?))),
+        #[cfg(feature = "file")]
+        Service::Direct => Ok(Arc::new(file::FileStore::direct(file::FileConfig::from_env()?))),
+        other => Err(Error::InvalidUri {
+            uri: uri.to_string(),
+            reason: format!(
+                "this build of s3dlio has no {other} backend{}; it serves {}",
+                match other {
+                    Service::File | Service::Direct => " (enable the `file` feature)",
+                    _ => " (that backend is not released yet)",
+                },
+                supported_schemes().join(", ")
+            ),
+        }),
+    }
+}
