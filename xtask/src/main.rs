@@ -1,7 +1,7 @@
 //! `cargo xtask <command>`: everything a developer runs by hand, in one place.
 //!
-//! - `test`: formatting, clippy (warnings are errors), every test of the workspace (with
-//!   cargo-nextest when installed), and the doc tests. This is the README's test command
+//! - `test`: formatting, clippy (warnings are errors), the doc tests, and every test of the
+//!   workspace (with cargo-nextest when installed). This is the README's test command
 //!   and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
 //! - `bench [criterion args]`: the criterion benchmarks (`docs/performance.md`).
@@ -69,7 +69,18 @@ fn test() -> Result<()> {
 }
 
 fn bench(extra: &[String]) -> Result<()> {
-    let mut args = vec!["bench", "-p", "s3dlio-core", "-p", "s3dlio-backend-file", "--"];
+    let mut args = vec![
+        "bench",
+        "-p",
+        "s3dlio-core",
+        "-p",
+        "s3dlio-backend-file",
+        "--bench",
+        "memory_get",
+        "--bench",
+        "file_get",
+        "--",
+    ];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)
 }

@@ -1,6 +1,8 @@
 //! file:// reads against the standard library on the same file in the same run:
 //! `get` vs `std::fs::read`, `get_range` vs `FileExt::read_exact_at`. The file is in the
 //! page cache (it was just written), so this measures the store's overhead, not the disk.
+//! `std_fs_read_spawn_blocking` is `std::fs::read` behind the same hop to Tokio's blocking
+//! pool that every async file read takes, separating the hop's cost from the store's.
 
 use std::os::unix::fs::FileExt;
 
@@ -24,6 +26,19 @@ fn file_get(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("std_fs_read", size), &path, |b, p| {
             b.iter(|| std::fs::read(p).unwrap())
         });
+        g.bench_with_input(
+            BenchmarkId::new("std_fs_read_spawn_blocking", size),
+            &path,
+            |b, p| {
+                b.iter(|| {
+                    let p = p.clone();
+                    rt.block_on(async {
+                        tokio::task::spawn_blocking(move || std::fs::read(p).unwrap()).await
+                    })
+                    .unwrap()
+                })
+            },
+        );
         g.bench_with_input(BenchmarkId::new("store_get", size), &uri, |b, uri| {
             b.iter(|| rt.block_on(store.get(uri)).unwrap())
         });
