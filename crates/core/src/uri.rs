@@ -147,27 +147,20 @@ impl ObjectUri {
                     key: path.to_string(),
                 })
             }
-            Scheme::AzureHttps => {
-                let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-                let account = host.strip_suffix(AZURE_BLOB_SUFFIX).ok_or_else(|| {
-                    bad(format!(
-                        "https URIs are read as Azure Blob URLs and need a host ending in {AZURE_BLOB_SUFFIX}"
-                    ))
-                })?;
-                check_azure_account(account).map_err(bad)?;
-                let (container, key) = split_bucket(path);
-                check_bucket(container, "container").map_err(bad)?;
-                Ok(ObjectUri {
-                    scheme,
-                    authority: Some(account.to_string()),
-                    bucket: container.to_string(),
-                    key: key.to_string(),
-                })
-            }
-            Scheme::Az => {
-                let (account, path) = rest
-                    .split_once('/')
-                    .ok_or_else(|| bad("expected az://account/container/key".to_string()))?;
+            Scheme::Az | Scheme::AzureHttps => {
+                let account_and_path = if scheme == Scheme::Az {
+                    rest.split_once('/')
+                        .ok_or_else(|| bad("expected az://account/container/key".to_string()))?
+                } else {
+                    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+                    let account = host.strip_suffix(AZURE_BLOB_SUFFIX).ok_or_else(|| {
+                        bad(format!(
+                            "https URIs are read as Azure Blob URLs and need a host ending in {AZURE_BLOB_SUFFIX}"
+                        ))
+                    })?;
+                    (account, path)
+                };
+                let (account, path) = account_and_path;
                 check_azure_account(account).map_err(bad)?;
                 let (container, key) = split_bucket(path);
                 check_bucket(container, "container").map_err(bad)?;

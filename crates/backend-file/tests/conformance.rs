@@ -1,0 +1,37 @@
+//! file:// and direct:// against the whole conformance suite, each in a fresh temporary
+//! directory. The temp filesystem supports O_DIRECT on the development machines (ext4);
+//! `direct_io.rs` proves O_DIRECT was really used there.
+
+use std::sync::Arc;
+
+use s3dlio_backend_file::{FileConfig, FileStore};
+use s3dlio_core::testkit::Fixture;
+
+fn fixture(scheme: &str, store: FileStore, test: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    Fixture {
+        store: Arc::new(store),
+        base: format!("{scheme}://{root}/{test}/"),
+        fresh_container: format!("{scheme}://{root}/fresh-container"),
+        guard: Box::new(dir),
+    }
+}
+
+mod file {
+    async fn fixture(test: &str) -> s3dlio_core::testkit::Fixture {
+        super::fixture("file", super::FileStore::new(super::FileConfig::default()), test)
+    }
+    s3dlio_core::conformance_tests!(fixture);
+}
+
+mod direct {
+    async fn fixture(test: &str) -> s3dlio_core::testkit::Fixture {
+        super::fixture(
+            "direct",
+            super::FileStore::direct(super::FileConfig::default()),
+            test,
+        )
+    }
+    s3dlio_core::conformance_tests!(fixture);
+}
