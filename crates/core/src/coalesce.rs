@@ -1,6 +1,13 @@
-//! Merging nearby ranges into fewer requests, for `get_ranges`.
+//! Merging nearby ranges into fewer requests, and `get_ranges` on top of it.
 
 use std::ops::Range;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt, stream};
+
+use crate::error::{Error, Operation, Result};
+use crate::options::{GetRange, RangesOptions};
+use crate::range_client::RangeGetClient;
 
 /// A plan: the requests to send, and where each caller range lies in them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +37,52 @@ pub fn coalesce(ranges: &[Range<u64>], gap: u64) -> CoalescePlan {
         owner[i] = fetches.len() - 1;
     }
     CoalescePlan { fetches, owner }
+}
+
+/// Many ranges of one object, in request order: nearby ranges share a request
+/// ([`coalesce`]), requests run `opts.max_concurrency` at a time, every result is a slice
+/// of its request's buffer (no copy), and every request after the first is pinned to the
+/// version the first one saw, so results never mix two versions of the object.
+pub async fn fetch_ranges<C: RangeGetClient + ?Sized>(
+    client: &C,
+    uri: &str,
+    ranges: &[Range<u64>],
+    opts: RangesOptions,
+) -> Result<Vec<Bytes>> {
+    if ranges.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(r) = ranges.iter().find(|r| r.start > r.end) {
+        return Err(Error::invalid_argument(
+            Operation::GetRange,
+            uri,
+            format!("range {}..{} ends before it starts", r.start, r.end),
+        ));
+    }
+    let plan = coalesce(ranges, opts.coalesce_gap);
+    let first = client.get_range_chunk(uri, plan.fetches[0].clone(), None).await?;
+    let (size, pin) = (first.total_size, first.version.clone());
+    let rest: Vec<Bytes> = stream::iter(plan.fetches[1..].iter().cloned())
+        .map(|f| {
+            let pin = pin.as_deref();
+            async move { client.get_range_chunk(uri, f, pin).await.map(|c| c.data) }
+        })
+        .buffered(opts.max_concurrency.max(1))
+        .try_collect()
+        .await?;
+    let fetched: Vec<Bytes> = std::iter::once(first.data).chain(rest).collect();
+    ranges
+        .iter()
+        .zip(&plan.owner)
+        .map(|(r, &i)| {
+            let resolved = GetRange::Bounded(r.clone()).resolve(Operation::GetRange, uri, size)?;
+            let base = plan.fetches[i].start;
+            let data = &fetched[i];
+            let lo = (resolved.start - base) as usize;
+            let hi = ((resolved.end - base) as usize).min(data.len());
+            Ok(data.slice(lo.min(hi)..hi))
+        })
+        .collect()
 }
 
 #[cfg(test)]

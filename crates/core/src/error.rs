@@ -176,6 +176,17 @@ pub enum Error {
         failures: Vec<BatchFailure>,
     },
 
+    #[error("{op} {uri}: bytes {start}..{end} failed after {attempts} attempt(s)")]
+    RangeFailed {
+        op: Operation,
+        uri: String,
+        start: u64,
+        end: u64,
+        attempts: u32,
+        #[source]
+        source: Box<Error>,
+    },
+
     #[error("{op} {uri}: {message}")]
     Backend {
         op: Operation,
@@ -253,9 +264,13 @@ impl Error {
         }
     }
 
-    /// True for [`Error::NotFound`].
+    /// True for [`Error::NotFound`], also when it is the cause of a failed range.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::NotFound { .. })
+        match self {
+            Error::NotFound { .. } => true,
+            Error::RangeFailed { source, .. } => source.is_not_found(),
+            _ => false,
+        }
     }
 
     /// The URI the error concerns.
@@ -275,6 +290,7 @@ impl Error {
             | Error::Io { uri, .. }
             | Error::InvalidArgument { uri, .. }
             | Error::Batch { uri, .. }
+            | Error::RangeFailed { uri, .. }
             | Error::Backend { uri, .. } => uri,
         }
     }

@@ -5,10 +5,10 @@ use std::ops::Range;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{StreamExt, TryStreamExt};
 
 use crate::checksum::crc32c;
-use crate::coalesce::coalesce;
+use crate::coalesce::fetch_ranges;
 use crate::error::{Error, Operation, Result};
 use crate::meta::ListEntry;
 use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, WriterOptions};
@@ -41,49 +41,7 @@ pub trait ObjectStoreExt: ObjectStore {
     /// buffer without copying. All fetches are pinned to the version the first one
     /// saw, so the results never mix two versions of the object.
     async fn get_ranges(&self, uri: &str, ranges: &[Range<u64>], opts: RangesOptions) -> Result<Vec<Bytes>> {
-        if ranges.is_empty() {
-            return Ok(Vec::new());
-        }
-        if let Some(r) = ranges.iter().find(|r| r.start > r.end) {
-            return Err(Error::invalid_argument(
-                Operation::GetRange,
-                uri,
-                format!("range {}..{} ends before it starts", r.start, r.end),
-            ));
-        }
-        let plan = coalesce(ranges, opts.coalesce_gap);
-        let first = self
-            .get_opts(
-                uri,
-                GetOptions::default().with_range(GetRange::Bounded(plan.fetches[0].clone())),
-            )
-            .await?;
-        let size = first.meta.size;
-        let pin = first.meta.e_tag.clone();
-        let rest: Vec<Bytes> = stream::iter(plan.fetches[1..].iter().cloned())
-            .map(|f| {
-                let opts = GetOptions {
-                    range: Some(GetRange::Bounded(f)),
-                    if_match: pin.clone(),
-                };
-                async move { self.get_opts(uri, opts).await.map(|r| r.data) }
-            })
-            .buffered(opts.max_concurrency.max(1))
-            .try_collect()
-            .await?;
-        let fetched: Vec<Bytes> = std::iter::once(first.data).chain(rest).collect();
-        ranges
-            .iter()
-            .zip(&plan.owner)
-            .map(|(r, &i)| {
-                let resolved = GetRange::Bounded(r.clone()).resolve(Operation::GetRange, uri, size)?;
-                let base = plan.fetches[i].start;
-                let data = &fetched[i];
-                let lo = (resolved.start - base) as usize;
-                let hi = ((resolved.end - base) as usize).min(data.len());
-                Ok(data.slice(lo.min(hi)..hi))
-            })
-            .collect()
+        fetch_ranges(self, uri, ranges, opts).await
     }
 
     /// The whole object, failing with [`Error::ChecksumMismatch`] unless its CRC32C is

@@ -48,7 +48,7 @@ mod writer;
 pub mod testkit;
 
 pub use checksum::{crc32c, crc32c_append};
-pub use coalesce::{CoalescePlan, coalesce};
+pub use coalesce::{CoalescePlan, coalesce, fetch_ranges};
 pub use error::{BatchFailure, BoxError, Error, Operation, Result};
 pub use ext::{DELETE_PAGE, ObjectStoreExt};
 pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};

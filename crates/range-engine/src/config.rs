@@ -1,0 +1,187 @@
+//! Engine settings, and the one place their `S3DLIO_*` variables are read.
+
+use std::time::Duration;
+
+use s3dlio_core::{Error, Operation, Result};
+
+/// How failed requests are retried: up to `max_attempts` tries in all, sleeping a random
+/// time in `[0, min(max_backoff, initial_backoff × 2^(try-1))]` between them ("full
+/// jitter"), so many readers retrying at once do not retry in step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before try `attempt + 1` (`attempt` ≥ 1).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self
+            .initial_backoff
+            .saturating_mul(1u32 << (attempt - 1).min(20))
+            .min(self.max_backoff);
+        cap.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// Settings of a [`RangeEngine`](crate::RangeEngine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeEngineConfig {
+    /// Bytes per ranged request after the first.
+    pub chunk_size: u64,
+    /// Requests in flight at once (further limited by `max_bytes_in_flight`).
+    pub max_concurrency: usize,
+    /// Upper bound on response bytes held at once (requests in flight × chunk size).
+    pub max_bytes_in_flight: u64,
+    /// Reads up to this size take one request; the first request of a larger read asks
+    /// for this many bytes and learns the object's size and version from the answer.
+    pub threshold: u64,
+    pub retry: RetryPolicy,
+}
+
+impl Default for RangeEngineConfig {
+    fn default() -> Self {
+        RangeEngineConfig {
+            chunk_size: 8 << 20,
+            max_concurrency: 16,
+            max_bytes_in_flight: 256 << 20,
+            threshold: 8 << 20,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Variables read by [`RangeEngineConfig::from_env`].
+pub const ENV_CHUNK_SIZE: &str = "S3DLIO_RANGE_CHUNK_SIZE";
+pub const ENV_CONCURRENCY: &str = "S3DLIO_RANGE_CONCURRENCY";
+pub const ENV_MAX_BYTES_IN_FLIGHT: &str = "S3DLIO_RANGE_MAX_BYTES_IN_FLIGHT";
+pub const ENV_THRESHOLD: &str = "S3DLIO_RANGE_THRESHOLD";
+pub const ENV_RETRY_ATTEMPTS: &str = "S3DLIO_RETRY_MAX_ATTEMPTS";
+pub const ENV_RETRY_INITIAL_MS: &str = "S3DLIO_RETRY_INITIAL_BACKOFF_MS";
+pub const ENV_RETRY_MAX_MS: &str = "S3DLIO_RETRY_MAX_BACKOFF_MS";
+
+impl RangeEngineConfig {
+    pub fn with_chunk_size(mut self, bytes: u64) -> Self {
+        self.chunk_size = bytes;
+        self
+    }
+
+    pub fn with_max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n;
+        self
+    }
+
+    pub fn with_max_bytes_in_flight(mut self, bytes: u64) -> Self {
+        self.max_bytes_in_flight = bytes;
+        self
+    }
+
+    pub fn with_threshold(mut self, bytes: u64) -> Self {
+        self.threshold = bytes;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Requests in flight at once: `max_concurrency`, lowered so that that many chunks fit
+    /// in `max_bytes_in_flight` (never below one).
+    pub fn effective_concurrency(&self) -> usize {
+        let by_memory = (self.max_bytes_in_flight / self.chunk_size.max(1)).max(1);
+        self.max_concurrency
+            .clamp(1, by_memory.min(usize::MAX as u64) as usize)
+    }
+
+    /// Defaults overridden by the `S3DLIO_RANGE_*` and `S3DLIO_RETRY_*` variables; a
+    /// malformed value is an error naming the variable.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let num =
+            |var: &str| -> Result<Option<u64>> {
+                get(var)
+                    .map(|v| {
+                        v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            Error::InvalidArgument {
+                                op: Operation::Open,
+                                uri: format!("env:{var}"),
+                                message: format!("{v:?} is not a positive integer"),
+                            }
+                        })
+                    })
+                    .transpose()
+            };
+        let mut c = RangeEngineConfig::default();
+        if let Some(n) = num(ENV_CHUNK_SIZE)? {
+            c.chunk_size = n;
+        }
+        if let Some(n) = num(ENV_CONCURRENCY)? {
+            c.max_concurrency = n as usize;
+        }
+        if let Some(n) = num(ENV_MAX_BYTES_IN_FLIGHT)? {
+            c.max_bytes_in_flight = n;
+        }
+        if let Some(n) = num(ENV_THRESHOLD)? {
+            c.threshold = n;
+        }
+        if let Some(n) = num(ENV_RETRY_ATTEMPTS)? {
+            c.retry.max_attempts = n as u32;
+        }
+        if let Some(n) = num(ENV_RETRY_INITIAL_MS)? {
+            c.retry.initial_backoff = Duration::from_millis(n);
+        }
+        if let Some(n) = num(ENV_RETRY_MAX_MS)? {
+            c.retry.max_backoff = Duration::from_millis(n);
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_respects_the_memory_cap() {
+        let c = RangeEngineConfig::default()
+            .with_chunk_size(1 << 20)
+            .with_max_concurrency(16)
+            .with_max_bytes_in_flight(4 << 20);
+        assert_eq!(c.effective_concurrency(), 4);
+        assert_eq!(c.clone().with_max_bytes_in_flight(1).effective_concurrency(), 1);
+        assert_eq!(c.with_max_bytes_in_flight(1 << 40).effective_concurrency(), 16);
+    }
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        let p = RetryPolicy::default();
+        for attempt in 1..30 {
+            let d = p.backoff(attempt);
+            assert!(d <= p.max_backoff);
+            assert!(d <= p.initial_backoff * 2u32.pow((attempt - 1).min(20)));
+        }
+    }
+
+    #[test]
+    fn env_overrides_and_rejects() {
+        let c = RangeEngineConfig::from_lookup(|k| (k == ENV_CONCURRENCY).then(|| "64".into())).unwrap();
+        assert_eq!(c.max_concurrency, 64);
+        let e = RangeEngineConfig::from_lookup(|k| (k == ENV_CHUNK_SIZE).then(|| "8MiB".into())).unwrap_err();
+        assert!(e.to_string().contains(ENV_CHUNK_SIZE), "{e}");
+    }
+}

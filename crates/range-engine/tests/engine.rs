@@ -1,0 +1,297 @@
+//! Range engine behaviour, proven with the test doubles: exact bytes, real concurrency,
+//! memory caps, retries, version pinning and cancellation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use s3dlio_core::{Error, RangeGetClient, RangesOptions};
+use s3dlio_range_engine::doubles::{Fault, Faulty, InMemoryClient, Throttled};
+use s3dlio_range_engine::{ObjectHint, RangeEngine, RangeEngineConfig, RetryPolicy};
+
+const CHUNK: u64 = 4096;
+const URI: &str = "mem://object";
+
+fn data(len: usize) -> Bytes {
+    Bytes::from((0..len).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>())
+}
+
+fn config() -> RangeEngineConfig {
+    RangeEngineConfig::default()
+        .with_chunk_size(CHUNK)
+        .with_threshold(CHUNK)
+        .with_max_concurrency(4)
+        .with_retry(RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+        })
+}
+
+fn engine_with(len: usize) -> (Arc<InMemoryClient>, RangeEngine<InMemoryClient>, Bytes) {
+    let client = Arc::new(InMemoryClient::new());
+    let d = data(len);
+    client.put(URI, d.clone());
+    (client.clone(), RangeEngine::new(client, config()), d)
+}
+
+#[tokio::test]
+async fn bytes_are_exact_around_every_boundary() {
+    let c = CHUNK as usize;
+    for len in [0, 1, c - 1, c, c + 1, 2 * c, 7 * c + 3] {
+        let (client, engine, d) = engine_with(len);
+        assert!(engine.get(URI).await.unwrap() == d, "get of {len} bytes");
+        let chunks: Vec<Bytes> = engine.stream(URI, 0, None, None).try_collect().await.unwrap();
+        assert!(chunks.concat() == d, "stream of {len} bytes");
+        assert!(
+            chunks.iter().all(|b| !b.is_empty() && b.len() <= c),
+            "chunk sizes {len}"
+        );
+        let hint = ObjectHint {
+            size: len as u64,
+            version: Some("1".into()),
+        };
+        let before = client.requests();
+        assert!(engine.get_range_hinted(URI, 0, None, &hint).await.unwrap() == d);
+        assert_eq!(
+            client.requests() - before,
+            (len as u64).div_ceil(CHUNK),
+            "a hinted read of {len} bytes sends one request per chunk, no probe"
+        );
+        for (off, l) in [
+            (1u64, Some(c as u64)),
+            (c as u64 - 1, Some(2)),
+            (3, None),
+            (0, Some(len as u64 + 99)),
+        ] {
+            if off >= len as u64 {
+                continue;
+            }
+            let end = l.map_or(len, |l| (off + l).min(len as u64) as usize);
+            let got = engine.get_range(URI, off, l).await.unwrap();
+            assert!(got == d.slice(off as usize..end), "range {off}+{l:?} of {len}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn small_reads_take_one_request_and_no_copy() {
+    let (client, engine, d) = engine_with(CHUNK as usize);
+    let got = engine.get(URI).await.unwrap();
+    assert_eq!(client.requests(), 1);
+    assert!(got == d);
+}
+
+#[tokio::test]
+async fn offset_past_end_and_missing_object_are_reported() {
+    let (_, engine, _) = engine_with(100);
+    assert!(matches!(
+        engine.get_range(URI, 100, None).await,
+        Err(Error::InvalidRange { .. })
+    ));
+    let err = engine.get("mem://missing").await.unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn concurrency_reaches_the_configured_level() {
+    let inner = InMemoryClient::new();
+    inner.put(URI, data(32 * CHUNK as usize));
+    let client = Arc::new(Throttled::new(inner, Duration::from_millis(20), 1e9));
+    for conc in [1usize, 3, 8] {
+        let client = Arc::new(Throttled::new(
+            InMemoryClient::new(),
+            Duration::from_millis(20),
+            1e9,
+        ));
+        client.inner().put(URI, data(32 * CHUNK as usize));
+        let engine = RangeEngine::new(client.clone(), config().with_max_concurrency(conc));
+        engine.get(URI).await.unwrap();
+        assert_eq!(client.peak_in_progress(), conc, "configured concurrency {conc}");
+    }
+    // The memory cap lowers concurrency: 16 allowed, but only 2 chunks fit.
+    let cfg = config()
+        .with_max_concurrency(16)
+        .with_max_bytes_in_flight(2 * CHUNK);
+    RangeEngine::new(client.clone(), cfg).get(URI).await.unwrap();
+    assert_eq!(client.peak_in_progress(), 2);
+}
+
+#[tokio::test]
+async fn bytes_in_flight_never_exceed_the_cap() {
+    let cap = 3 * CHUNK;
+    let d = data(50 * CHUNK as usize + 17);
+    // Latency keeps responses alive while others are requested, so they overlap.
+    let throttled = |d: &Bytes| {
+        let c = Arc::new(Throttled::new(
+            InMemoryClient::new(),
+            Duration::from_millis(5),
+            1e9,
+        ));
+        c.inner().put(URI, d.clone());
+        c
+    };
+
+    let client = throttled(&d);
+    let cfg = config().with_max_concurrency(16).with_max_bytes_in_flight(cap);
+    let got = RangeEngine::new(client.clone(), cfg.clone())
+        .get(URI)
+        .await
+        .unwrap();
+    assert!(got == d);
+    let peak = client.inner().peak_live_bytes();
+    assert!(peak <= cap, "contiguous read held {peak} bytes");
+    assert_eq!(peak, cap, "the cap was reached: the double measures overlap");
+
+    // A stream holds at most its in-flight chunks plus the one the consumer holds.
+    let client = throttled(&d);
+    let engine = RangeEngine::new(client.clone(), cfg);
+    let mut s = engine.stream(URI, 0, None, None);
+    let mut total = 0;
+    while let Some(chunk) = s.try_next().await.unwrap() {
+        total += chunk.len();
+    }
+    assert_eq!(total, d.len());
+    let peak = client.inner().peak_live_bytes();
+    assert!(peak <= cap + CHUNK, "stream held {peak} bytes");
+}
+
+fn faulty(len: usize, faults: &[(u64, Fault)]) -> (Arc<Faulty>, Bytes) {
+    let inner = Arc::new(InMemoryClient::new());
+    let d = data(len);
+    inner.put(URI, d.clone());
+    let f = faults
+        .iter()
+        .fold(Faulty::new(inner), |f, &(n, fault)| f.at(n, fault));
+    (Arc::new(f), d)
+}
+
+#[tokio::test]
+async fn transient_failures_and_short_reads_are_retried_alone() {
+    let chunks = 10u64;
+    for fault in [Fault::Transient, Fault::Truncate] {
+        let (client, d) = faulty((chunks * CHUNK) as usize, &[(3, fault), (5, fault)]);
+        let engine = RangeEngine::new(client.clone(), config());
+        assert!(engine.get(URI).await.unwrap() == d, "{fault:?}");
+        assert_eq!(
+            client.requests(),
+            chunks + 2,
+            "{fault:?}: only the failed chunks are re-requested"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_permanent_failure_names_the_chunk() {
+    let (client, _) = faulty((10 * CHUNK) as usize, &[(4, Fault::Permanent)]);
+    let engine = RangeEngine::new(client, config().with_max_concurrency(1));
+    match engine.get(URI).await {
+        Err(Error::RangeFailed {
+            start, end, attempts, ..
+        }) => {
+            // Sequential: request 4 is the fourth chunk, bytes 3*CHUNK..4*CHUNK.
+            assert_eq!((start, end, attempts), (3 * CHUNK, 4 * CHUNK, 1));
+        }
+        other => panic!("expected RangeFailed, got {other:?}"),
+    }
+    let (client, _) = faulty(
+        (10 * CHUNK) as usize,
+        &[
+            (2, Fault::Transient),
+            (3, Fault::Transient),
+            (4, Fault::Transient),
+        ],
+    );
+    let engine = RangeEngine::new(client, config().with_max_concurrency(1));
+    let err = engine.get(URI).await.unwrap_err();
+    assert!(
+        matches!(err, Error::RangeFailed { attempts: 3, .. }),
+        "retries exhausted: {err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("bytes {}..{}", CHUNK, 2 * CHUNK)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_version_change_mid_read_fails_the_read() {
+    for conc in [1, 4] {
+        let (client, _) = faulty((10 * CHUNK) as usize, &[(3, Fault::ChangeVersion)]);
+        let engine = RangeEngine::new(client, config().with_max_concurrency(conc));
+        let err = engine.get(URI).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Precondition { .. }),
+            "concurrency {conc}: {err:?}"
+        );
+        let (client, _) = faulty((10 * CHUNK) as usize, &[(3, Fault::ChangeVersion)]);
+        let engine = RangeEngine::new(client, config().with_max_concurrency(conc));
+        let streamed: Result<Vec<Bytes>, _> = engine.stream(URI, 0, None, None).try_collect().await;
+        assert!(
+            matches!(streamed, Err(Error::Precondition { .. })),
+            "stream: {streamed:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_read_cancels_every_request() {
+    let client = Arc::new(Throttled::new(
+        InMemoryClient::new(),
+        Duration::from_secs(30),
+        1e9,
+    ));
+    client.inner().put(URI, data(40 * CHUNK as usize));
+    let engine = Arc::new(RangeEngine::new(client.clone(), config().with_threshold(1)));
+    let task = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.get(URI).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(client.in_progress(), 1, "the probe is in flight");
+    task.abort();
+    let _ = task.await;
+    assert_eq!(
+        client.in_progress(),
+        0,
+        "requests still running after the read was dropped"
+    );
+}
+
+#[tokio::test]
+async fn get_ranges_coalesces_pins_and_keeps_order() {
+    let (client, engine, d) = engine_with(100_000);
+    let ranges = vec![90_000..90_010, 5..10, 0..3, 50_000..50_001];
+    let got = engine
+        .get_ranges(URI, &ranges, RangesOptions::default().with_coalesce_gap(0))
+        .await
+        .unwrap();
+    for (g, r) in got.iter().zip(&ranges) {
+        assert!(*g == d.slice(r.start as usize..r.end as usize));
+    }
+    assert_eq!(client.requests(), 4);
+    let before = client.requests();
+    engine
+        .get_ranges(URI, &ranges, RangesOptions::default().with_coalesce_gap(100))
+        .await
+        .unwrap();
+    assert_eq!(client.requests() - before, 3, "5..10 and 0..3 share a request");
+
+    let (f, _) = faulty(100_000, &[(2, Fault::ChangeVersion)]);
+    let engine = RangeEngine::new(f, config());
+    let res = engine
+        .get_ranges(URI, &ranges, RangesOptions::default().with_coalesce_gap(0))
+        .await;
+    assert!(matches!(res, Err(Error::Precondition { .. })), "{res:?}");
+}
+
+#[tokio::test]
+async fn works_through_a_trait_object() {
+    let inner = Arc::new(InMemoryClient::new());
+    inner.put(URI, data(10 * CHUNK as usize));
+    let client: Arc<dyn RangeGetClient> = inner;
+    let engine = RangeEngine::new(client, config());
+    assert_eq!(engine.get(URI).await.unwrap().len(), 10 * CHUNK as usize);
+}
