@@ -1,10 +1,11 @@
 //! `cargo xtask <command>`: everything a developer runs by hand, in one place.
 //!
-//! - `test`: formatting, clippy (warnings are errors), the doc tests, and every test of the
-//!   workspace (with cargo-nextest when installed). This is the README's test command
-//!   and what `.ci/run` calls.
+//! - `test`: formatting, clippy (warnings are errors), the doc tests, then every test of
+//!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
+//!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [criterion args]`: the criterion benchmarks (`docs/performance.md`).
+//! - `bench [memory|file|range] [criterion args]`: the criterion benchmarks
+//!   (`docs/performance.md`).
 //!
 //! Later issues add `emulators` (local S3/Azure/GCS servers) and `wheel` here.
 
@@ -19,7 +20,7 @@ fn main() -> ExitCode {
         Some("lint") => lint(),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|lint|bench [criterion args]>");
+            eprintln!("usage: cargo xtask <test|lint|bench [memory|file|range] [criterion args]>");
             return ExitCode::from(2);
         }
     };
@@ -45,7 +46,9 @@ fn lint() -> Result<()> {
     ])
 }
 
+/// Doc tests first, so the run closes on the main runner's summary line.
 fn test() -> Result<()> {
+    cargo(&["test", "--workspace", "--all-features", "--doc"])?;
     if has_nextest() {
         cargo(&[
             "nextest",
@@ -53,7 +56,7 @@ fn test() -> Result<()> {
             "--workspace",
             "--all-features",
             "--no-fail-fast",
-        ])?;
+        ])
     } else {
         cargo(&[
             "test",
@@ -63,26 +66,35 @@ fn test() -> Result<()> {
             "--lib",
             "--bins",
             "--tests",
-        ])?;
+        ])
     }
-    cargo(&["test", "--workspace", "--all-features", "--doc"])
 }
 
-fn bench(extra: &[String]) -> Result<()> {
-    let mut args = vec![
-        "bench",
-        "-p",
-        "s3dlio-core",
-        "-p",
-        "s3dlio-backend-file",
-        "--bench",
-        "memory_get",
-        "--bench",
-        "file_get",
-        "--",
-    ];
-    args.extend(extra.iter().map(String::as_str));
-    cargo(&args)
+/// Benchmark groups: (name, package, bench target).
+const BENCHES: &[(&str, &str, &str)] = &[
+    ("memory", "s3dlio-core", "memory_get"),
+    ("file", "s3dlio-backend-file", "file_get"),
+    ("range", "s3dlio-range-engine", "range"),
+];
+
+/// Runs one named group, or all of them; the remaining arguments go to criterion.
+fn bench(args: &[String]) -> Result<()> {
+    let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
+        Some(name) if !name.starts_with('-') => {
+            let group = BENCHES
+                .iter()
+                .find(|(n, ..)| n == name)
+                .with_context(|| format!("unknown bench group {name:?}; use memory, file or range"))?;
+            (vec![group], &args[1..])
+        }
+        _ => (BENCHES.iter().collect(), args),
+    };
+    for (_, package, target) in chosen {
+        let mut a = vec!["bench", "-p", package, "--bench", target, "--"];
+        a.extend(extra.iter().map(String::as_str));
+        cargo(&a)?;
+    }
+    Ok(())
 }
 
 fn has_nextest() -> bool {

@@ -1,6 +1,7 @@
 //! Settings of the file stores, and the one place their `S3DLIO_*` variables are read.
 
 use s3dlio_core::{Error, Operation, Result};
+use s3dlio_range_engine::RangeEngineConfig;
 
 /// Page-cache advice (`posix_fadvise`) given before buffered reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,6 +43,8 @@ pub struct FileConfig {
     pub fsync: bool,
     /// O_DIRECT alignment of offsets, lengths and buffers (a power of two).
     pub direct_alignment: usize,
+    /// How `get_optimized` splits large reads into concurrent chunks.
+    pub range: RangeEngineConfig,
 }
 
 impl Default for FileConfig {
@@ -50,6 +53,7 @@ impl Default for FileConfig {
             page_cache: PageCacheHint::Auto,
             fsync: false,
             direct_alignment: 4096,
+            range: RangeEngineConfig::default(),
         }
     }
 }
@@ -60,10 +64,14 @@ pub const ENV_FSYNC: &str = "S3DLIO_FILE_FSYNC";
 pub const ENV_DIRECT_ALIGNMENT: &str = "S3DLIO_DIRECT_ALIGNMENT";
 
 impl FileConfig {
-    /// Defaults overridden by `S3DLIO_PAGE_CACHE`, `S3DLIO_FILE_FSYNC` (0/1) and
-    /// `S3DLIO_DIRECT_ALIGNMENT`; a malformed value is an error naming the variable.
+    /// Defaults overridden by `S3DLIO_PAGE_CACHE`, `S3DLIO_FILE_FSYNC` (0/1),
+    /// `S3DLIO_DIRECT_ALIGNMENT` and the range engine's `S3DLIO_RANGE_*` variables; a
+    /// malformed value is an error naming the variable.
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Ok(FileConfig {
+            range: RangeEngineConfig::from_env()?,
+            ..Self::from_lookup(|k| std::env::var(k).ok())?
+        })
     }
 
     fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {

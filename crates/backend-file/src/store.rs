@@ -268,6 +268,16 @@ impl ObjectStore for FileStore {
         .await
     }
 
+    /// Through the range engine: reads above `config.range.threshold` are split into
+    /// chunks read concurrently on the blocking pool.
+    async fn get_optimized(&self, uri: &str) -> Result<Bytes> {
+        s3dlio_range_engine::read(self, &self.config.range, uri, 0, None, None).await
+    }
+
+    async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
+        s3dlio_range_engine::read(self, &self.config.range, uri, offset, length, None).await
+    }
+
     async fn create_container(&self, uri: &str) -> Result<()> {
         let (_, path) = self.parse(uri)?;
         blocking(Operation::CreateContainer, uri, move || {

@@ -6,6 +6,18 @@ use std::sync::Arc;
 
 use s3dlio_backend_file::{FileConfig, FileStore};
 use s3dlio_core::testkit::Fixture;
+use s3dlio_range_engine::RangeEngineConfig;
+
+/// Small chunks, so the suite's multi-MiB `get_optimized` cases go through the engine's
+/// fan-out path.
+fn config() -> FileConfig {
+    FileConfig {
+        range: RangeEngineConfig::default()
+            .with_chunk_size(1 << 20)
+            .with_threshold(1 << 20),
+        ..FileConfig::default()
+    }
+}
 
 fn fixture(scheme: &str, store: FileStore, test: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
@@ -20,18 +32,14 @@ fn fixture(scheme: &str, store: FileStore, test: &str) -> Fixture {
 
 mod file {
     async fn fixture(test: &str) -> s3dlio_core::testkit::Fixture {
-        super::fixture("file", super::FileStore::new(super::FileConfig::default()), test)
+        super::fixture("file", super::FileStore::new(super::config()), test)
     }
     s3dlio_core::conformance_tests!(fixture);
 }
 
 mod direct {
     async fn fixture(test: &str) -> s3dlio_core::testkit::Fixture {
-        super::fixture(
-            "direct",
-            super::FileStore::direct(super::FileConfig::default()),
-            test,
-        )
+        super::fixture("direct", super::FileStore::direct(super::config()), test)
     }
     s3dlio_core::conformance_tests!(fixture);
 }

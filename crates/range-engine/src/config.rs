@@ -42,7 +42,8 @@ pub struct RangeEngineConfig {
     pub chunk_size: u64,
     /// Requests in flight at once (further limited by `max_bytes_in_flight`).
     pub max_concurrency: usize,
-    /// Upper bound on response bytes held at once (requests in flight × chunk size).
+    /// Upper bound on response bytes held at once: requests in flight plus the response
+    /// being copied, × chunk size (see `effective_concurrency`).
     pub max_bytes_in_flight: u64,
     /// Reads up to this size take one request; the first request of a larger read asks
     /// for this many bytes and learns the object's size and version from the answer.
@@ -97,12 +98,21 @@ impl RangeEngineConfig {
         self
     }
 
-    /// Requests in flight at once: `max_concurrency`, lowered so that that many chunks fit
-    /// in `max_bytes_in_flight` (never below one).
+    /// Requests in flight at once: `max_concurrency`, lowered so that they and the one
+    /// response being copied (or held by a stream's consumer) fit in
+    /// `max_bytes_in_flight`. Never below one, so a cap under two chunks still holds two.
     pub fn effective_concurrency(&self) -> usize {
-        let by_memory = (self.max_bytes_in_flight / self.chunk_size.max(1)).max(1);
+        let chunks = self.max_bytes_in_flight / self.chunk_size.max(1);
+        let by_memory = chunks.saturating_sub(1).max(1);
         self.max_concurrency
             .clamp(1, by_memory.min(usize::MAX as u64) as usize)
+    }
+
+    /// Responses waiting for (or being) copied into a contiguous output at once: what
+    /// `max_bytes_in_flight` leaves after the requests in flight (at least one).
+    pub fn copy_concurrency(&self) -> usize {
+        let chunks = (self.max_bytes_in_flight / self.chunk_size.max(1)).min(usize::MAX as u64) as usize;
+        chunks.saturating_sub(self.effective_concurrency()).max(1)
     }
 
     /// Defaults overridden by the `S3DLIO_RANGE_*` and `S3DLIO_RETRY_*` variables; a
@@ -162,7 +172,14 @@ mod tests {
             .with_chunk_size(1 << 20)
             .with_max_concurrency(16)
             .with_max_bytes_in_flight(4 << 20);
-        assert_eq!(c.effective_concurrency(), 4);
+        assert_eq!(
+            c.effective_concurrency(),
+            3,
+            "one chunk is kept for the response being copied"
+        );
+        assert_eq!(c.copy_concurrency(), 1);
+        let roomy = c.clone().with_max_bytes_in_flight(64 << 20);
+        assert_eq!((roomy.effective_concurrency(), roomy.copy_concurrency()), (16, 48));
         assert_eq!(c.clone().with_max_bytes_in_flight(1).effective_concurrency(), 1);
         assert_eq!(c.with_max_bytes_in_flight(1 << 40).effective_concurrency(), 16);
     }

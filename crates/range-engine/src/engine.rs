@@ -1,14 +1,14 @@
 //! The engine: plan from the first response, fan out the rest, assemble or stream.
 
-use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
-use s3dlio_core::{GetRange, Operation, RangeGetClient, RangesOptions, Result, fetch_ranges};
+use s3dlio_core::{Error, GetRange, Operation, RangeGetClient, RangesOptions, Result, fetch_ranges};
 
+use crate::assembly::Assembly;
 use crate::config::RangeEngineConfig;
 use crate::retry::Retrying;
 
@@ -60,7 +60,7 @@ impl<C: RangeGetClient + ?Sized> RangeEngine<C> {
     }
 
     /// The bytes as an in-order stream of chunks (no copies), holding at most
-    /// `effective_concurrency()` chunks at once besides the one the consumer holds.
+    /// `effective_concurrency()` chunks besides the one the consumer holds.
     pub fn stream<'a>(
         &'a self,
         uri: &'a str,
@@ -136,8 +136,8 @@ fn chunk_ranges(from: u64, end: u64, chunk: u64) -> impl Iterator<Item = Range<u
 }
 
 /// Reads `offset..offset+length` of `uri` into one buffer allocated once: each byte is
-/// copied once, from its response into place. A read the first request covers is
-/// returned as that response, without any copy.
+/// copied once, from its response into place, by copy tasks on the blocking pool. A read
+/// the first request covers is returned as that response, without any copy.
 pub async fn read<C: RangeGetClient + ?Sized>(
     client: &C,
     config: &RangeEngineConfig,
@@ -157,50 +157,29 @@ pub async fn read<C: RangeGetClient + ?Sized>(
     if plan.first.len() == total {
         return Ok(plan.first);
     }
-    let mut buf: Vec<u8> = Vec::with_capacity(total);
-    let (head, tail) = buf.spare_capacity_mut()[..total].split_at_mut(plan.first.len());
-    fill(head, &plan.first);
+    let out = Assembly::new(total);
+    let (retrying, pin, out_ref) = (&retrying, plan.version.as_deref(), &out);
     let from = plan.start + plan.first.len() as u64;
-    drop(plan.first);
-    let (retrying, pin) = (&retrying, plan.version.as_deref());
-    let chunk = config.chunk_size.max(1);
-    // Collected first so the future's type holds no closure over borrowed slots (which
-    // would keep it from being `Send` for `tokio::spawn`).
-    let jobs: Vec<_> = chunk_ranges(from, plan.end, chunk)
-        .zip(tail.chunks_mut(chunk as usize))
-        .map(|(range, slot)| fetch_into(retrying, uri, range, pin, slot))
-        .collect();
-    stream::iter(jobs)
-        .buffer_unordered(config.effective_concurrency())
-        .try_collect::<()>()
+    // Two stages: requests (at most `effective_concurrency()` in flight) and copies (at
+    // most the rest of the byte cap pending). A finished request frees its slot at once,
+    // so copying never holds back the next request; responses held by both stages
+    // together stay within `max_bytes_in_flight`.
+    let responses = stream::iter(chunk_ranges(from, plan.end, config.chunk_size))
+        .map(|range| async move {
+            let offset = (range.start - plan.start) as usize;
+            Ok::<_, Error>((offset, retrying.get_range_chunk(uri, range, pin).await?.data))
+        })
+        .buffer_unordered(config.effective_concurrency());
+    let written: usize = stream::once(async { Ok((0, plan.first)) })
+        .chain(responses)
+        .map_ok(|(offset, data)| async move {
+            let len = data.len();
+            out_ref.copy_in(uri, offset, data).await.map(|()| len)
+        })
+        .try_buffer_unordered(config.copy_concurrency())
+        .try_fold(0, |sum, len| async move { Ok(sum + len) })
         .await?;
-    // SAFETY: every slot of `..total` was filled: the head above, each tail slot by its
-    // job (all succeeded), and `fill` checks lengths.
-    unsafe { buf.set_len(total) };
-    Ok(Bytes::from(buf))
-}
-
-async fn fetch_into<C: RangeGetClient + ?Sized>(
-    client: &Retrying<'_, C>,
-    uri: &str,
-    range: Range<u64>,
-    pin: Option<&str>,
-    slot: &mut [MaybeUninit<u8>],
-) -> Result<()> {
-    let c = client.get_range_chunk(uri, range, pin).await?;
-    fill(slot, &c.data);
-    Ok(())
-}
-
-/// Copies `data` into `slot`, which must be exactly as long.
-fn fill(slot: &mut [MaybeUninit<u8>], data: &[u8]) {
-    assert_eq!(
-        slot.len(),
-        data.len(),
-        "a checked response must fill its slot exactly"
-    );
-    // SAFETY: equal lengths; `slot` is our own buffer and cannot overlap `data`.
-    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), slot.as_mut_ptr().cast::<u8>(), data.len()) }
+    Ok(out.finish(written))
 }
 
 /// Streams `offset..offset+length` of `uri` as in-order chunks, each a response as
@@ -233,7 +212,7 @@ pub fn read_stream<'a, C: RangeGetClient + ?Sized>(
                 }
             })
             .buffered(config.effective_concurrency());
-        Ok::<_, s3dlio_core::Error>(stream::iter(first).chain(rest))
+        Ok::<_, Error>(stream::iter(first).chain(rest))
     };
     stream::once(chunks).try_flatten().boxed()
 }

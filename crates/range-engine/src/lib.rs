@@ -34,6 +34,7 @@
 //! # }).unwrap();
 //! ```
 
+mod assembly;
 mod config;
 #[cfg(feature = "testkit")]
 pub mod doubles;

@@ -110,10 +110,11 @@ async fn concurrency_reaches_the_configured_level() {
         engine.get(URI).await.unwrap();
         assert_eq!(client.peak_in_progress(), conc, "configured concurrency {conc}");
     }
-    // The memory cap lowers concurrency: 16 allowed, but only 2 chunks fit.
+    // The memory cap lowers concurrency: 16 allowed, but only 3 chunks fit, one of them
+    // kept for the response being copied.
     let cfg = config()
         .with_max_concurrency(16)
-        .with_max_bytes_in_flight(2 * CHUNK);
+        .with_max_bytes_in_flight(3 * CHUNK);
     RangeEngine::new(client.clone(), cfg).get(URI).await.unwrap();
     assert_eq!(client.peak_in_progress(), 2);
 }
@@ -142,9 +143,12 @@ async fn bytes_in_flight_never_exceed_the_cap() {
     assert!(got == d);
     let peak = client.inner().peak_live_bytes();
     assert!(peak <= cap, "contiguous read held {peak} bytes");
-    assert_eq!(peak, cap, "the cap was reached: the double measures overlap");
+    assert!(
+        peak >= 2 * CHUNK,
+        "the double saw no overlap: it measures nothing"
+    );
 
-    // A stream holds at most its in-flight chunks plus the one the consumer holds.
+    // A stream's in-flight chunks plus the one the consumer holds stay within the cap.
     let client = throttled(&d);
     let engine = RangeEngine::new(client.clone(), cfg);
     let mut s = engine.stream(URI, 0, None, None);
@@ -154,7 +158,7 @@ async fn bytes_in_flight_never_exceed_the_cap() {
     }
     assert_eq!(total, d.len());
     let peak = client.inner().peak_live_bytes();
-    assert!(peak <= cap + CHUNK, "stream held {peak} bytes");
+    assert!(peak <= cap, "stream held {peak} bytes");
 }
 
 fn faulty(len: usize, faults: &[(u64, Fault)]) -> (Arc<Faulty>, Bytes) {
