@@ -179,7 +179,10 @@ mod tests {
         );
         assert_eq!(c.copy_concurrency(), 1);
         let roomy = c.clone().with_max_bytes_in_flight(64 << 20);
-        assert_eq!((roomy.effective_concurrency(), roomy.copy_concurrency()), (16, 48));
+        assert_eq!(
+            (roomy.effective_concurrency(), roomy.copy_concurrency()),
+            (16, 48)
+        );
         assert_eq!(c.clone().with_max_bytes_in_flight(1).effective_concurrency(), 1);
         assert_eq!(c.with_max_bytes_in_flight(1 << 40).effective_concurrency(), 16);
     }
