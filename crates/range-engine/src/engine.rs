@@ -79,11 +79,7 @@ impl<C: RangeGetClient + ?Sized> RangeEngine<C> {
         ranges: &[Range<u64>],
         opts: RangesOptions,
     ) -> Result<Vec<Bytes>> {
-        let retrying = Retrying {
-            inner: &*self.client,
-            policy: &self.config.retry,
-            expected_size: None,
-        };
+        let retrying = Retrying::new(&*self.client, &self.config.retry);
         fetch_ranges(&retrying, uri, ranges, opts).await
     }
 }
@@ -146,11 +142,7 @@ pub async fn read<C: RangeGetClient + ?Sized>(
     length: Option<u64>,
     hint: Option<&ObjectHint>,
 ) -> Result<Bytes> {
-    let mut retrying = Retrying {
-        inner: client,
-        policy: &config.retry,
-        expected_size: None,
-    };
+    let mut retrying = Retrying::new(client, &config.retry);
     let plan = plan(&retrying, config, uri, offset, length, hint).await?;
     retrying.expected_size = Some(plan.size);
     let total = (plan.end - plan.start) as usize;
@@ -193,11 +185,7 @@ pub fn read_stream<'a, C: RangeGetClient + ?Sized>(
     hint: Option<ObjectHint>,
 ) -> BoxStream<'a, Result<Bytes>> {
     let chunks = async move {
-        let mut retrying = Retrying {
-            inner: client,
-            policy: &config.retry,
-            expected_size: None,
-        };
+        let mut retrying = Retrying::new(client, &config.retry);
         let plan = plan(&retrying, config, uri, offset, length, hint.as_ref()).await?;
         retrying.expected_size = Some(plan.size);
         let from = plan.start + plan.first.len() as u64;

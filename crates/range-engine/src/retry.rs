@@ -69,7 +69,16 @@ impl<C: RangeGetClient + ?Sized> RangeGetClient for Retrying<'_, C> {
     }
 }
 
-impl<C: ?Sized> Retrying<'_, C> {
+impl<'a, C: ?Sized> Retrying<'a, C> {
+    /// A retrying view of `inner`; the object's size is learned from the first response.
+    pub(crate) fn new(inner: &'a C, policy: &'a RetryPolicy) -> Self {
+        Retrying {
+            inner,
+            policy,
+            expected_size: None,
+        }
+    }
+
     fn check(
         &self,
         uri: &str,
