@@ -202,6 +202,7 @@ pub struct Faulty {
     inner: Arc<InMemoryClient>,
     faults: Mutex<HashMap<u64, Fault>>,
     seen: AtomicU64,
+    ignore_pins: bool,
 }
 
 impl Faulty {
@@ -210,7 +211,15 @@ impl Faulty {
             inner,
             faults: Mutex::default(),
             seen: AtomicU64::new(0),
+            ignore_pins: false,
         }
+    }
+
+    /// Serves every request whatever version it is pinned to, like a server that
+    /// ignores `If-Match`.
+    pub fn ignoring_pins(mut self) -> Self {
+        self.ignore_pins = true;
+        self
     }
 
     /// Applies `fault` to request number `n` (1-based).
@@ -256,6 +265,7 @@ impl RangeGetClient for Faulty {
             }
             Some(Fault::Truncate) | None => {}
         }
+        let version = version.filter(|_| !self.ignore_pins);
         let mut chunk = self.inner.get_range_chunk(uri, range, version).await?;
         if fault == Some(Fault::Truncate) {
             chunk.data = chunk.data.slice(..chunk.data.len() / 2);

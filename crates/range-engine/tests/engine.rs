@@ -241,6 +241,17 @@ async fn a_version_change_mid_read_fails_the_read() {
 }
 
 #[tokio::test]
+async fn a_server_ignoring_if_match_still_cannot_mix_versions() {
+    let inner = Arc::new(InMemoryClient::new());
+    inner.put(URI, data(10 * CHUNK as usize));
+    let client = Arc::new(Faulty::new(inner).ignoring_pins().at(3, Fault::ChangeVersion));
+    let engine = RangeEngine::new(client, config().with_max_concurrency(1));
+    let err = engine.get(URI).await.unwrap_err();
+    assert!(matches!(err, Error::Precondition { .. }), "{err:?}");
+    assert!(err.to_string().contains("changed during a ranged read"), "{err}");
+}
+
+#[tokio::test]
 async fn dropping_the_read_cancels_every_request() {
     let client = Arc::new(Throttled::new(
         InMemoryClient::new(),
