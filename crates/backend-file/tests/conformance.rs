@@ -27,19 +27,28 @@ fn fixture(scheme: &str, store: FileStore, test: &str) -> Fixture {
         base: format!("{scheme}://{root}/{test}/"),
         fresh_container: format!("{scheme}://{root}/fresh-container"),
         guard: Box::new(dir),
+        server_gaps: &[],
     }
 }
 
 mod file {
-    async fn fixture(test: &str) -> s3dlio_core::testkit::Fixture {
-        super::fixture("file", super::FileStore::new(super::config()), test)
+    async fn fixture(test: &str) -> Option<s3dlio_core::testkit::Fixture> {
+        Some(super::fixture(
+            "file",
+            super::FileStore::new(super::config()),
+            test,
+        ))
     }
     s3dlio_core::conformance_tests!(fixture);
 }
 
 mod direct {
-    async fn fixture(test: &str) -> s3dlio_core::testkit::Fixture {
-        super::fixture("direct", super::FileStore::direct(super::config()), test)
+    async fn fixture(test: &str) -> Option<s3dlio_core::testkit::Fixture> {
+        Some(super::fixture(
+            "direct",
+            super::FileStore::direct(super::config()),
+            test,
+        ))
     }
     s3dlio_core::conformance_tests!(fixture);
 }

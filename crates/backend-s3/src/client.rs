@@ -1,0 +1,102 @@
+//! SDK clients: one shared `SdkConfig` (credentials, region, timeouts, retries), and one
+//! client per endpoint so that `s3://host:port/bucket/key` URIs reach their own server.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::identity::IdentityCache;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use tokio::sync::OnceCell;
+
+use crate::config::S3Config;
+
+/// Region used when neither `AWS_REGION`, `AWS_DEFAULT_REGION` nor a profile names one.
+pub const FALLBACK_REGION: &str = "us-east-1";
+
+#[derive(Debug)]
+pub(crate) struct Clients {
+    config: S3Config,
+    base: OnceCell<SdkConfig>,
+    by_endpoint: Mutex<HashMap<Option<String>, Client>>,
+}
+
+impl Clients {
+    pub(crate) fn new(config: S3Config) -> Self {
+        Clients {
+            config,
+            base: OnceCell::new(),
+            by_endpoint: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &S3Config {
+        &self.config
+    }
+
+    /// The client for a URI's explicit `host:port` endpoint, or for the configured one.
+    pub(crate) async fn get(&self, explicit: Option<&str>) -> Client {
+        let base = self.base.get_or_init(|| load_sdk_config(&self.config)).await;
+        let mut map = self.by_endpoint.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(explicit.map(str::to_string))
+            .or_insert_with(|| build_client(&self.config, base, explicit))
+            .clone()
+    }
+}
+
+async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
+    let region = || RegionProviderChain::default_provider().or_else(Region::new(FALLBACK_REGION));
+    // Every credential lookup is bounded: IMDS gets one short attempt, and the whole
+    // chain (env, profile, web identity, container, IMDS) a load timeout, so a machine
+    // without IMDS never hangs on it.
+    let imds = aws_config::imds::Client::builder()
+        .connect_timeout(cfg.credentials_timeout)
+        .read_timeout(cfg.credentials_timeout)
+        .max_attempts(1)
+        .build();
+    let credentials = DefaultCredentialsChain::builder()
+        .region(region())
+        .imds_client(imds)
+        .build()
+        .await;
+    let mut timeouts = TimeoutConfig::builder().connect_timeout(cfg.connect_timeout);
+    if let Some(t) = cfg.operation_timeout {
+        timeouts = timeouts.operation_timeout(t);
+    }
+    if let Some(t) = cfg.attempt_timeout {
+        timeouts = timeouts.operation_attempt_timeout(t);
+    }
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(region())
+        .credentials_provider(credentials)
+        .identity_cache(
+            IdentityCache::lazy()
+                .load_timeout(cfg.credentials_timeout)
+                .build(),
+        )
+        .timeout_config(timeouts.build())
+        .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_attempts.max(1)))
+        .load()
+        .await
+}
+
+fn build_client(cfg: &S3Config, base: &SdkConfig, explicit: Option<&str>) -> Client {
+    let url = explicit
+        .map(|host_port| format!("{}://{host_port}", cfg.explicit_endpoint_scheme))
+        .or_else(|| cfg.endpoint.clone());
+    // Checksums only where the API requires them: many S3-compatible servers reject the
+    // SDK's default trailing-checksum uploads; integrity checks are ours (CRC32C).
+    let mut b = aws_sdk_s3::config::Builder::from(base)
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .force_path_style(cfg.force_path_style.unwrap_or(url.is_some()));
+    if let Some(url) = url {
+        b = b.endpoint_url(url);
+    }
+    Client::from_conf(b.build())
+}

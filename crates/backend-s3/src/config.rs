@@ -1,0 +1,166 @@
+//! Settings of the S3 backend, and the one place their variables are read.
+//!
+//! Standard AWS variables (credentials, `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_PROFILE`,
+//! `AWS_ENDPOINT_URL[_S3]`, web identity, container/IMDS) are honoured through
+//! `aws-config`; the `S3DLIO_*` knobs below are ours.
+
+use std::time::Duration;
+
+use s3dlio_core::{Error, Operation, Result};
+use s3dlio_range_engine::RangeEngineConfig;
+
+/// Settings of [`S3Store`](crate::S3Store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    /// Endpoint for `s3://bucket/key` URIs (`AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`);
+    /// `None` is AWS itself. `s3://host:port/bucket/key` URIs name their own endpoint.
+    pub endpoint: Option<String>,
+    /// Scheme for `s3://host:port/...` URIs.
+    pub explicit_endpoint_scheme: String,
+    /// Path-style addressing; `None` = on for custom endpoints, off for AWS.
+    pub force_path_style: Option<bool>,
+    pub connect_timeout: Duration,
+    /// Whole-operation timeout (all attempts); `None` = no limit.
+    pub operation_timeout: Option<Duration>,
+    /// Per-attempt timeout; `None` = no limit.
+    pub attempt_timeout: Option<Duration>,
+    /// Tries per SDK call (SDK-level retries of throttling and transient errors).
+    pub max_attempts: u32,
+    /// Limit on resolving credentials through the whole chain (IMDS included).
+    pub credentials_timeout: Duration,
+    /// Range engine settings for `get_optimized`.
+    pub range: RangeEngineConfig,
+    /// Overrides `WriterOptions::part_size` when set.
+    pub part_size: Option<usize>,
+    /// Overrides `WriterOptions::max_in_flight` when set.
+    pub parts_in_flight: Option<usize>,
+    /// After a multipart upload completes, HEAD the object and check its size.
+    pub put_verify: bool,
+    /// DeleteObjects requests in flight at once in `delete_batch`.
+    pub delete_concurrency: usize,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            endpoint: None,
+            explicit_endpoint_scheme: "http".into(),
+            force_path_style: None,
+            connect_timeout: Duration::from_secs(3),
+            operation_timeout: None,
+            attempt_timeout: None,
+            max_attempts: 3,
+            credentials_timeout: Duration::from_secs(2),
+            range: RangeEngineConfig::default(),
+            part_size: None,
+            parts_in_flight: None,
+            put_verify: false,
+            delete_concurrency: 8,
+        }
+    }
+}
+
+pub const ENV_ENDPOINT_SCHEME: &str = "S3DLIO_S3_ENDPOINT_SCHEME";
+pub const ENV_FORCE_PATH_STYLE: &str = "S3DLIO_S3_FORCE_PATH_STYLE";
+pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_S3_CONNECT_TIMEOUT_MS";
+pub const ENV_OPERATION_TIMEOUT_MS: &str = "S3DLIO_S3_OPERATION_TIMEOUT_MS";
+pub const ENV_ATTEMPT_TIMEOUT_MS: &str = "S3DLIO_S3_ATTEMPT_TIMEOUT_MS";
+pub const ENV_MAX_ATTEMPTS: &str = "S3DLIO_S3_MAX_ATTEMPTS";
+pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_S3_CREDENTIALS_TIMEOUT_MS";
+pub const ENV_PART_SIZE: &str = "S3DLIO_MULTIPART_PART_SIZE";
+pub const ENV_PARTS_IN_FLIGHT: &str = "S3DLIO_MULTIPART_IN_FLIGHT";
+pub const ENV_PUT_VERIFY: &str = "S3DLIO_PUT_VERIFY";
+pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_S3_DELETE_CONCURRENCY";
+
+impl S3Config {
+    /// Defaults overridden by the environment; a malformed value is an error that names
+    /// the variable.
+    pub fn from_env() -> Result<Self> {
+        let mut c = Self::from_lookup(|k| std::env::var(k).ok())?;
+        c.range = RangeEngineConfig::from_env()?;
+        Ok(c)
+    }
+
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let bad = |var: &str, v: &str, want: &str| Error::InvalidArgument {
+            op: Operation::Open,
+            uri: format!("env:{var}"),
+            message: format!("{v:?} is not {want}"),
+        };
+        let num = |var: &str| -> Result<Option<u64>> {
+            get(var)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| bad(var, &v, "a positive integer"))
+                })
+                .transpose()
+        };
+        let flag = |var: &str| -> Result<Option<bool>> {
+            get(var)
+                .map(|v| match v.trim() {
+                    "1" | "true" => Ok(true),
+                    "0" | "false" => Ok(false),
+                    _ => Err(bad(var, &v, "0 or 1")),
+                })
+                .transpose()
+        };
+        let ms = |var: &str| num(var).map(|n| n.map(Duration::from_millis));
+        let d = S3Config::default();
+        Ok(S3Config {
+            endpoint: get("AWS_ENDPOINT_URL_S3")
+                .or_else(|| get("AWS_ENDPOINT_URL"))
+                .filter(|s| !s.is_empty()),
+            explicit_endpoint_scheme: match get(ENV_ENDPOINT_SCHEME) {
+                None => d.explicit_endpoint_scheme,
+                Some(s) if s == "http" || s == "https" => s,
+                Some(s) => return Err(bad(ENV_ENDPOINT_SCHEME, &s, "http or https")),
+            },
+            force_path_style: flag(ENV_FORCE_PATH_STYLE)?,
+            connect_timeout: ms(ENV_CONNECT_TIMEOUT_MS)?.unwrap_or(d.connect_timeout),
+            operation_timeout: ms(ENV_OPERATION_TIMEOUT_MS)?,
+            attempt_timeout: ms(ENV_ATTEMPT_TIMEOUT_MS)?,
+            max_attempts: num(ENV_MAX_ATTEMPTS)?.map_or(d.max_attempts, |n| n as u32),
+            credentials_timeout: ms(ENV_CREDENTIALS_TIMEOUT_MS)?.unwrap_or(d.credentials_timeout),
+            range: d.range,
+            part_size: num(ENV_PART_SIZE)?.map(|n| n as usize),
+            parts_in_flight: num(ENV_PARTS_IN_FLIGHT)?.map(|n| n as usize),
+            put_verify: flag(ENV_PUT_VERIFY)?.unwrap_or(false),
+            delete_concurrency: num(ENV_DELETE_CONCURRENCY)?.map_or(d.delete_concurrency, |n| n as usize),
+        })
+    }
+
+    pub fn with_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    pub fn with_range(mut self, range: RangeEngineConfig) -> Self {
+        self.range = range;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_is_read_and_checked() {
+        let c = S3Config::from_lookup(|k| match k {
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:9000".into()),
+            ENV_PART_SIZE => Some("8388608".into()),
+            ENV_PUT_VERIFY => Some("1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!((c.part_size, c.put_verify), (Some(8 << 20), true));
+        let e = S3Config::from_lookup(|k| (k == ENV_MAX_ATTEMPTS).then(|| "lots".into())).unwrap_err();
+        assert!(e.to_string().contains(ENV_MAX_ATTEMPTS), "{e}");
+        let e = S3Config::from_lookup(|k| (k == ENV_ENDPOINT_SCHEME).then(|| "ftp".into())).unwrap_err();
+        assert!(e.to_string().contains("http or https"), "{e}");
+    }
+}

@@ -1,0 +1,105 @@
+//! Turning SDK errors into s3dlio errors that keep the SDK's cause chain and say what to do.
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use s3dlio_core::{Error, Operation};
+
+const CREDENTIALS_HINT: &str = "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+     or AWS_PROFILE (~/.aws/credentials, ~/.aws/config), or AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, \
+     or run where a container/instance role is available";
+
+/// Maps an SDK error, keeping it as the source.
+pub(crate) fn map_sdk_error<E>(op: Operation, uri: &str, err: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let uri = uri.to_string();
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_string);
+    let message = err.message().map(str::to_string);
+    let detail = format!("{err:?}");
+    let transient = |err: SdkError<E, HttpResponse>| Error::Transient {
+        op,
+        uri: uri.clone(),
+        source: Box::new(err),
+    };
+    match &err {
+        SdkError::TimeoutError(_) => return transient(err),
+        SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => {
+            return Error::Backend {
+                op,
+                uri: uri.clone(),
+                message: "could not reach the S3 endpoint (check AWS_ENDPOINT_URL or the URI's host:port, \
+                          and that the server is running); retried per S3DLIO_S3_MAX_ATTEMPTS"
+                    .into(),
+                source: Some(Box::new(err)),
+            };
+        }
+        _ => {}
+    }
+    if detail.contains("CredentialsNotLoaded") || detail.contains("no credentials") {
+        return Error::Unauthenticated {
+            op,
+            uri,
+            hint: CREDENTIALS_HINT.into(),
+            source: Some(Box::new(err)),
+        };
+    }
+    let source: Option<s3dlio_core::BoxError> = Some(Box::new(err));
+    match (code.as_deref(), status) {
+        (Some("NoSuchBucket"), _) => Error::NotFound {
+            op,
+            uri,
+            source: Some("the bucket does not exist (create it with create_container / `mb`)".into()),
+        },
+        (Some("NoSuchKey" | "NotFound" | "NoSuchUpload"), _) | (_, Some(404)) => {
+            Error::NotFound { op, uri, source }
+        }
+        (Some("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken"), _) => {
+            Error::Unauthenticated {
+                op,
+                uri,
+                hint: "the server rejected the credentials (wrong key, secret, or expired session token)"
+                    .into(),
+                source,
+            }
+        }
+        (Some("AccessDenied" | "AllAccessDisabled"), _) | (_, Some(403)) => {
+            Error::PermissionDenied { op, uri, source }
+        }
+        (Some("PreconditionFailed"), _) | (_, Some(412)) => Error::Precondition {
+            op,
+            uri,
+            message: "the object changed (If-Match did not match)".into(),
+        },
+        (Some("BucketNotEmpty"), _) => Error::Precondition {
+            op,
+            uri,
+            message: "the bucket is not empty; delete its objects first (delete_prefix)".into(),
+        },
+        (Some("BucketAlreadyExists"), _) => Error::AlreadyExists { op, uri, source },
+        (Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"), _) => {
+            Error::Transient {
+                op,
+                uri,
+                source: source.expect("set above"),
+            }
+        }
+        (_, Some(s)) if s >= 500 => Error::Transient {
+            op,
+            uri,
+            source: source.expect("set above"),
+        },
+        _ => Error::Backend {
+            op,
+            uri,
+            message: match (code, message) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c,
+                (None, Some(m)) => m,
+                (None, None) => "request failed".into(),
+            },
+            source,
+        },
+    }
+}

@@ -1,0 +1,565 @@
+//! `S3Store`: the `ObjectStore` for `s3://` on aws-sdk-s3.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::{ByteStream, DateTime};
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use bytes::Bytes;
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3dlio_core::{
+    BatchFailure, Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore,
+    ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for,
+};
+
+use crate::client::Clients;
+use crate::config::S3Config;
+use crate::error::map_sdk_error;
+use crate::writer::MultipartWriter;
+
+/// Keys one DeleteObjects request may carry.
+pub const DELETE_BATCH: usize = 1000;
+/// Entries one ListObjectsV2 page holds.
+const LIST_PAGE: i32 = 1000;
+
+/// `s3://bucket/key` and `s3://host:port/bucket/key` on aws-sdk-s3.
+#[derive(Debug)]
+pub struct S3Store {
+    clients: Clients,
+}
+
+impl S3Store {
+    pub fn new(config: S3Config) -> Self {
+        S3Store {
+            clients: Clients::new(config),
+        }
+    }
+
+    /// A store configured from the environment (`S3Config::from_env`).
+    pub fn from_env() -> Result<Self> {
+        Ok(Self::new(S3Config::from_env()?))
+    }
+
+    fn config(&self) -> &S3Config {
+        self.clients.config()
+    }
+
+    fn parse(uri: &str) -> Result<ObjectUri> {
+        parse_for(uri, "s3", &[Service::S3])
+    }
+
+    fn object(op: Operation, uri: &str) -> Result<ObjectUri> {
+        let u = Self::parse(uri)?;
+        if u.key().is_empty() {
+            return Err(Error::invalid_argument(
+                op,
+                uri,
+                "an object URI needs a key after the bucket",
+            ));
+        }
+        Ok(u)
+    }
+
+    async fn client(&self, u: &ObjectUri) -> Client {
+        self.clients.get(u.endpoint()).await
+    }
+
+    async fn head(&self, op: Operation, uri: &str, u: &ObjectUri) -> Result<ObjectMeta> {
+        let out = self
+            .client(u)
+            .await
+            .head_object()
+            .bucket(u.bucket())
+            .key(u.key())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(op, uri, e))?;
+        Ok(meta(
+            uri,
+            out.content_length().unwrap_or(0) as u64,
+            Fields {
+                e_tag: out.e_tag(),
+                last_modified: out.last_modified(),
+                content_type: out.content_type(),
+                storage_class: out.storage_class().map(|s| s.as_str()),
+                version: out.version_id(),
+                metadata: out.metadata(),
+            },
+        ))
+    }
+
+    /// Answers a range that needs no bytes (or that S3 refused with 416, which it does
+    /// for every range of an empty object) from the object's size, by the shared rules.
+    async fn empty_read(
+        &self,
+        op: Operation,
+        uri: &str,
+        u: &ObjectUri,
+        opts: &GetOptions,
+    ) -> Result<GetResult> {
+        let m = self.head(op, uri, u).await?;
+        check_pin(op, uri, opts.if_match.as_deref(), m.e_tag.as_deref())?;
+        let range = opts
+            .range
+            .clone()
+            .unwrap_or(GetRange::Offset(0))
+            .resolve(op, uri, m.size)?;
+        Ok(GetResult {
+            data: Bytes::new(),
+            range: range.start..range.start,
+            meta: m,
+        })
+    }
+}
+
+/// The response fields an `ObjectMeta` is made of (GET and HEAD carry the same ones).
+struct Fields<'a> {
+    e_tag: Option<&'a str>,
+    last_modified: Option<&'a DateTime>,
+    content_type: Option<&'a str>,
+    storage_class: Option<&'a str>,
+    version: Option<&'a str>,
+    metadata: Option<&'a HashMap<String, String>>,
+}
+
+fn meta(uri: &str, size: u64, f: Fields<'_>) -> ObjectMeta {
+    ObjectMeta {
+        uri: uri.to_string(),
+        size,
+        last_modified: f.last_modified.and_then(|t| SystemTime::try_from(*t).ok()),
+        e_tag: f.e_tag.map(str::to_string),
+        content_type: f.content_type.map(str::to_string),
+        storage_class: f.storage_class.map(str::to_string),
+        version: f.version.map(str::to_string),
+        metadata: f
+            .metadata
+            .map(|m| m.clone().into_iter().collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// A server that ignores `If-Match` (some S3-compatible ones do) must still not hand us
+/// bytes of another version.
+fn check_pin(op: Operation, uri: &str, pin: Option<&str>, got: Option<&str>) -> Result<()> {
+    match (pin, got) {
+        (Some(pin), Some(got)) if pin != got => Err(Error::Precondition {
+            op,
+            uri: uri.to_string(),
+            message: format!("the object changed: ETag is {got}, expected {pin}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn range_header(r: &GetRange) -> String {
+    match r {
+        GetRange::Bounded(r) => format!("bytes={}-{}", r.start, r.end - 1),
+        GetRange::Offset(o) => format!("bytes={o}-"),
+        GetRange::Suffix(n) => format!("bytes=-{n}"),
+    }
+}
+
+/// `bytes START-END/TOTAL` → (START..END+1, TOTAL).
+fn parse_content_range(s: &str) -> Option<(Range<u64>, u64)> {
+    let (span, total) = s.strip_prefix("bytes ")?.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    Some((a.parse().ok()?..b.parse::<u64>().ok()? + 1, total.parse().ok()?))
+}
+
+/// Characters escaped in `x-amz-copy-source` (everything but unreserved and `/`).
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::none()
+            .with_user_metadata()
+            .with_server_side_copy()
+            .with_explicit_containers()
+    }
+
+    async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
+        let op = if opts.range.is_some() {
+            Operation::GetRange
+        } else {
+            Operation::Get
+        };
+        let u = Self::object(op, uri)?;
+        if let Some(GetRange::Bounded(r)) = &opts.range
+            && r.start >= r.end
+        {
+            return self.empty_read(op, uri, &u, &opts).await;
+        }
+        let mut req = self.client(&u).await.get_object().bucket(u.bucket()).key(u.key());
+        if let Some(r) = &opts.range {
+            req = req.range(range_header(r));
+        }
+        if let Some(tag) = &opts.if_match {
+            req = req.if_match(tag);
+        }
+        let out = match req.send().await {
+            Ok(out) => out,
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                return self.empty_read(op, uri, &u, &opts).await;
+            }
+            Err(e) => return Err(map_sdk_error(op, uri, e)),
+        };
+        check_pin(op, uri, opts.if_match.as_deref(), out.e_tag())?;
+        let len = out.content_length().unwrap_or(0) as u64;
+        let (range, total) = out
+            .content_range()
+            .and_then(parse_content_range)
+            .unwrap_or((0..len, len));
+        let m = meta(
+            uri,
+            total,
+            Fields {
+                e_tag: out.e_tag(),
+                last_modified: out.last_modified(),
+                content_type: out.content_type(),
+                storage_class: out.storage_class().map(|s| s.as_str()),
+                version: out.version_id(),
+                metadata: out.metadata(),
+            },
+        );
+        let data = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Transient {
+                op,
+                uri: uri.to_string(),
+                source: Box::new(e),
+            })?
+            .into_bytes();
+        if data.len() as u64 != range.end - range.start {
+            return Err(Error::Transient {
+                op,
+                uri: uri.to_string(),
+                source: format!("short body: {} of {} bytes", data.len(), range.end - range.start).into(),
+            });
+        }
+        Ok(GetResult { data, range, meta: m })
+    }
+
+    async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {
+        let u = Self::object(Operation::Put, uri)?;
+        let metadata = (!opts.metadata.is_empty()).then(|| opts.metadata.into_iter().collect());
+        let out = self
+            .client(&u)
+            .await
+            .put_object()
+            .bucket(u.bucket())
+            .key(u.key())
+            .set_content_type(opts.content_type)
+            .set_metadata(metadata)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(Operation::Put, uri, e))?;
+        Ok(PutResult {
+            e_tag: out.e_tag().map(str::to_string),
+            version: out.version_id().map(str::to_string),
+        })
+    }
+
+    async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
+        let u = Self::object(Operation::Write, uri)?;
+        let cfg = self.config();
+        let w = MultipartWriter::new(
+            self.client(&u).await,
+            uri,
+            &u,
+            opts.put,
+            cfg.part_size.unwrap_or(opts.part_size),
+            cfg.parts_in_flight.unwrap_or(opts.max_in_flight),
+            cfg.put_verify,
+        )?;
+        Ok(Box::new(w))
+    }
+
+    async fn stat(&self, uri: &str) -> Result<ObjectMeta> {
+        let u = Self::object(Operation::Stat, uri)?;
+        self.head(Operation::Stat, uri, &u).await
+    }
+
+    fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
+        let u = match Self::parse(prefix) {
+            Ok(u) => u,
+            Err(e) => return stream::once(async { Err(e) }).boxed(),
+        };
+        let prefix = prefix.to_string();
+        stream::try_unfold(Some(None::<String>), move |token| {
+            let (u, prefix) = (u.clone(), prefix.clone());
+            async move {
+                let Some(token) = token else { return Ok(None) };
+                let out = self
+                    .client(&u)
+                    .await
+                    .list_objects_v2()
+                    .bucket(u.bucket())
+                    .prefix(u.key())
+                    .set_delimiter((!recursive).then(|| "/".to_string()))
+                    .max_keys(LIST_PAGE)
+                    .set_continuation_token(token)
+                    .send()
+                    .await
+                    .map_err(|e| map_sdk_error(Operation::List, &prefix, e))?;
+                let dirs = out
+                    .common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix())
+                    .map(|p| ListEntry::Prefix(u.with_key(p).to_string()));
+                let objects = out.contents().iter().filter_map(|o| {
+                    let key = o.key()?;
+                    Some(ListEntry::Object(meta(
+                        &u.with_key(key).to_string(),
+                        o.size().unwrap_or(0) as u64,
+                        Fields {
+                            e_tag: o.e_tag(),
+                            last_modified: o.last_modified(),
+                            content_type: None,
+                            storage_class: o.storage_class().map(|s| s.as_str()),
+                            version: None,
+                            metadata: None,
+                        },
+                    )))
+                });
+                let page: Vec<Result<ListEntry>> = dirs.chain(objects).map(Ok).collect();
+                let next = out
+                    .is_truncated()
+                    .unwrap_or(false)
+                    .then(|| out.next_continuation_token().map(str::to_string))
+                    .flatten()
+                    .map(Some);
+                Ok(Some((stream::iter(page), next)))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    async fn delete(&self, uri: &str) -> Result<()> {
+        let u = Self::object(Operation::Delete, uri)?;
+        match self
+            .client(&u)
+            .await
+            .delete_object()
+            .bucket(u.bucket())
+            .key(u.key())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match map_sdk_error(Operation::Delete, uri, e) {
+                // Deleting a missing object succeeds; a missing bucket does not.
+                Error::NotFound { source: None, .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// DeleteObjects, ≤ 1000 keys a request, `S3DLIO_S3_DELETE_CONCURRENCY` requests at
+    /// once; every key the server refused is reported with its reason.
+    async fn delete_batch(&self, uris: &[String]) -> Result<()> {
+        let mut groups: HashMap<(Option<String>, String), Vec<(usize, String)>> = HashMap::new();
+        for (i, uri) in uris.iter().enumerate() {
+            let u = Self::object(Operation::Delete, uri)?;
+            groups
+                .entry((u.endpoint().map(str::to_string), u.bucket().to_string()))
+                .or_default()
+                .push((i, u.key().to_string()));
+        }
+        let requests = groups.into_iter().flat_map(|((endpoint, bucket), keys)| {
+            keys.chunks(DELETE_BATCH)
+                .map(|c| (endpoint.clone(), bucket.clone(), c.to_vec()))
+                .collect::<Vec<_>>()
+        });
+        let failures: Vec<Vec<BatchFailure>> = stream::iter(requests)
+            .map(|(endpoint, bucket, keys)| self.delete_objects(uris, endpoint, bucket, keys))
+            .buffer_unordered(self.config().delete_concurrency.max(1))
+            .try_collect()
+            .await?;
+        let failures: Vec<BatchFailure> = failures.into_iter().flatten().collect();
+        if failures.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Batch {
+            op: Operation::Delete,
+            uri: uris[0].clone(),
+            succeeded: uris.len() - failures.len(),
+            failures,
+        })
+    }
+
+    async fn copy(&self, src: &str, dst: &str) -> Result<()> {
+        let (s, d) = (
+            Self::object(Operation::Copy, src)?,
+            Self::object(Operation::Copy, dst)?,
+        );
+        if s.endpoint() != d.endpoint() {
+            return Err(Error::NotSupported {
+                operation: Operation::Copy,
+                backend: "s3",
+                uri: dst.to_string(),
+                hint: "a server-side copy needs both objects on one endpoint; get and put instead".into(),
+            });
+        }
+        let source = format!("{}/{}", s.bucket(), utf8_percent_encode(s.key(), COPY_SOURCE));
+        self.client(&d)
+            .await
+            .copy_object()
+            .bucket(d.bucket())
+            .key(d.key())
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(Operation::Copy, src, e))?;
+        Ok(())
+    }
+
+    async fn create_container(&self, uri: &str) -> Result<()> {
+        let u = Self::parse(uri)?;
+        let client = self.client(&u).await;
+        let mut req = client.create_bucket().bucket(u.bucket());
+        if let Some(region) = client.config().region().map(|r| r.as_ref().to_string())
+            && region != crate::client::FALLBACK_REGION
+        {
+            use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                    .build(),
+            );
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_string);
+                let ours = matches!(
+                    code.as_deref(),
+                    Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+                ) && client.head_bucket().bucket(u.bucket()).send().await.is_ok();
+                if ours {
+                    Ok(())
+                } else {
+                    Err(map_sdk_error(Operation::CreateContainer, uri, e))
+                }
+            }
+        }
+    }
+
+    async fn delete_container(&self, uri: &str) -> Result<()> {
+        let u = Self::parse(uri)?;
+        self.client(&u)
+            .await
+            .delete_bucket()
+            .bucket(u.bucket())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(Operation::DeleteContainer, uri, e))?;
+        Ok(())
+    }
+
+    /// Through the range engine: the first ranged GET learns size and ETag (no HEAD),
+    /// the rest is fetched concurrently, pinned with If-Match.
+    async fn get_optimized(&self, uri: &str) -> Result<Bytes> {
+        s3dlio_range_engine::read(self, &self.config().range, uri, 0, None, None).await
+    }
+
+    async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
+        s3dlio_range_engine::read(self, &self.config().range, uri, offset, length, None).await
+    }
+}
+
+impl S3Store {
+    /// One DeleteObjects request; returns the keys the server refused.
+    async fn delete_objects(
+        &self,
+        uris: &[String],
+        endpoint: Option<String>,
+        bucket: String,
+        keys: Vec<(usize, String)>,
+    ) -> Result<Vec<BatchFailure>> {
+        let first = &uris[keys[0].0];
+        let ids = keys
+            .iter()
+            .map(|(_, k)| ObjectIdentifier::builder().key(k).build())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::invalid_argument(Operation::Delete, first, e.to_string()))?;
+        let delete = Delete::builder()
+            .set_objects(Some(ids))
+            .quiet(true)
+            .build()
+            .map_err(|e| Error::invalid_argument(Operation::Delete, first, e.to_string()))?;
+        let out = self
+            .clients
+            .get(endpoint.as_deref())
+            .await
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(Operation::Delete, first, e))?;
+        let by_key: HashMap<&str, usize> = keys.iter().map(|(i, k)| (k.as_str(), *i)).collect();
+        Ok(out
+            .errors()
+            .iter()
+            .filter(|e| e.code() != Some("NoSuchKey"))
+            .map(|e| {
+                let key = e.key().unwrap_or_default();
+                let uri = by_key
+                    .get(key)
+                    .map_or_else(|| key.to_string(), |&i| uris[i].clone());
+                BatchFailure {
+                    error: Error::Backend {
+                        op: Operation::Delete,
+                        uri: uri.clone(),
+                        message: format!(
+                            "{}: {}",
+                            e.code().unwrap_or("error"),
+                            e.message().unwrap_or("the server refused to delete this key")
+                        ),
+                        source: None,
+                    },
+                    uri,
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_headers_and_content_range() {
+        assert_eq!(range_header(&GetRange::Bounded(0..10)), "bytes=0-9");
+        assert_eq!(range_header(&GetRange::Offset(5)), "bytes=5-");
+        assert_eq!(range_header(&GetRange::Suffix(7)), "bytes=-7");
+        assert_eq!(parse_content_range("bytes 10-19/100"), Some((10..20, 100)));
+        assert_eq!(parse_content_range("bytes */100"), None);
+    }
+
+    #[test]
+    fn copy_source_escapes_what_it_must() {
+        let s = utf8_percent_encode("a b/c+d%e/ключ", COPY_SOURCE).to_string();
+        assert_eq!(s, "a%20b/c%2Bd%25e/%D0%BA%D0%BB%D1%8E%D1%87");
+    }
+}

@@ -1,0 +1,349 @@
+//! The S3 streaming writer: one PUT below one part, a multipart upload above it.
+//!
+//! Memory is bounded by `parts_in_flight × part_size` plus the part being filled: when
+//! that many parts are uploading, `write` waits for one to finish (back-pressure). Any
+//! failure, a `cancel`, or dropping the writer aborts the multipart upload, so no part
+//! of the object ever becomes visible; `finalize` returns the complete call's error.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::{Bytes, BytesMut};
+use s3dlio_core::{Error, ObjectUri, ObjectWriter, Operation, PutOptions, Result, WriteSummary};
+use tokio::task::JoinSet;
+
+use crate::error::map_sdk_error;
+
+/// S3's smallest part (all but the last).
+pub const MIN_PART_SIZE: usize = 5 << 20;
+/// S3's largest part number.
+pub const MAX_PARTS: i32 = 10_000;
+
+#[derive(Debug)]
+pub(crate) struct MultipartWriter {
+    client: Client,
+    uri: String,
+    bucket: String,
+    key: String,
+    put: PutOptions,
+    part_size: usize,
+    max_in_flight: usize,
+    verify: bool,
+    buf: BytesMut,
+    upload_id: Option<String>,
+    next_part: i32,
+    uploading: JoinSet<Result<CompletedPart>>,
+    done: Vec<CompletedPart>,
+    written: u64,
+    /// Set once the upload is completed or aborted.
+    closed: bool,
+}
+
+impl MultipartWriter {
+    #[allow(clippy::too_many_arguments)] // one private constructor, called once
+    pub(crate) fn new(
+        client: Client,
+        uri: &str,
+        target: &ObjectUri,
+        put: PutOptions,
+        part_size: usize,
+        max_in_flight: usize,
+        verify: bool,
+    ) -> Result<Self> {
+        if part_size < MIN_PART_SIZE {
+            return Err(Error::invalid_argument(
+                Operation::Write,
+                uri,
+                format!(
+                    "S3 multipart parts must be at least 5 MiB ({MIN_PART_SIZE} bytes); part_size is {part_size}"
+                ),
+            ));
+        }
+        Ok(MultipartWriter {
+            client,
+            uri: uri.to_string(),
+            bucket: target.bucket().to_string(),
+            key: target.key().to_string(),
+            put,
+            part_size,
+            max_in_flight: max_in_flight.max(1),
+            verify,
+            buf: BytesMut::new(),
+            upload_id: None,
+            next_part: 1,
+            uploading: JoinSet::new(),
+            done: Vec::new(),
+            written: 0,
+            closed: false,
+        })
+    }
+
+    fn metadata(&self) -> Option<HashMap<String, String>> {
+        (!self.put.metadata.is_empty()).then(|| self.put.metadata.clone().into_iter().collect())
+    }
+
+    async fn upload_id(&mut self) -> Result<String> {
+        if let Some(id) = &self.upload_id {
+            return Ok(id.clone());
+        }
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .set_content_type(self.put.content_type.clone())
+            .set_metadata(self.metadata())
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(Operation::Write, &self.uri, e))?;
+        let id = out
+            .upload_id()
+            .ok_or_else(|| self.protocol_error("CreateMultipartUpload returned no UploadId"))?;
+        self.upload_id = Some(id.to_string());
+        Ok(id.to_string())
+    }
+
+    fn protocol_error(&self, message: &str) -> Error {
+        Error::Backend {
+            op: Operation::Write,
+            uri: self.uri.clone(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Waits for one upload to finish, keeping its result.
+    async fn reap_one(&mut self) -> Result<()> {
+        if let Some(joined) = self.uploading.join_next().await {
+            let part = joined.map_err(|e| Error::Backend {
+                op: Operation::Write,
+                uri: self.uri.clone(),
+                message: "a part upload task failed".into(),
+                source: Some(Box::new(e)),
+            })??;
+            self.done.push(part);
+        }
+        Ok(())
+    }
+
+    /// Starts uploading `part`, after waiting for a free slot.
+    async fn send_part(&mut self, part: Bytes) -> Result<()> {
+        if self.next_part > MAX_PARTS {
+            return Err(Error::invalid_argument(
+                Operation::Write,
+                &self.uri,
+                format!(
+                    "the object is larger than S3's {MAX_PARTS} parts × part_size ({} bytes); raise part_size",
+                    MAX_PARTS as u64 * self.part_size as u64
+                ),
+            ));
+        }
+        let upload_id = self.upload_id().await?;
+        while self.uploading.len() >= self.max_in_flight {
+            self.reap_one().await?;
+        }
+        let n = self.next_part;
+        self.next_part += 1;
+        let req = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(upload_id)
+            .part_number(n)
+            .body(ByteStream::from(part));
+        let uri = self.uri.clone();
+        self.uploading.spawn(async move {
+            let out = req
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(Operation::Write, &uri, e))?;
+            Ok(CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(out.e_tag().map(str::to_string))
+                .build())
+        });
+        Ok(())
+    }
+
+    async fn write_inner(&mut self, mut data: Bytes) -> Result<()> {
+        // Whole parts straight from the caller's buffer (no copy) when nothing is pending.
+        while self.buf.is_empty() && data.len() >= self.part_size {
+            let part = data.split_to(self.part_size);
+            self.send_part(part).await?;
+        }
+        while !data.is_empty() {
+            let take = (self.part_size - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data.split_to(take));
+            if self.buf.len() == self.part_size {
+                let part = self.buf.split().freeze();
+                self.send_part(part).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finalize_inner(&mut self) -> Result<WriteSummary> {
+        let e_tag = if self.upload_id.is_none() {
+            // Below one part: a single PUT, atomic by itself.
+            let body = self.buf.split().freeze();
+            let out = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .set_content_type(self.put.content_type.clone())
+                .set_metadata(self.metadata())
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
+            out.e_tag().map(str::to_string)
+        } else {
+            if !self.buf.is_empty() {
+                let last = self.buf.split().freeze();
+                self.send_part(last).await?;
+            }
+            while !self.uploading.is_empty() {
+                self.reap_one().await?;
+            }
+            let mut parts = std::mem::take(&mut self.done);
+            parts.sort_by_key(|p| p.part_number());
+            let out = self
+                .client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .upload_id(self.upload_id.clone().unwrap_or_default())
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
+            out.e_tag().map(str::to_string)
+        };
+        self.closed = true;
+        if self.verify {
+            self.verify_size().await?;
+        }
+        Ok(WriteSummary {
+            uri: self.uri.clone(),
+            bytes_written: self.written,
+            size: self.written,
+            e_tag,
+        })
+    }
+
+    /// `S3DLIO_PUT_VERIFY`: the stored size must be what was written; otherwise the
+    /// object is deleted and the upload fails.
+    async fn verify_size(&self) -> Result<()> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
+        let stored = head.content_length().unwrap_or(-1);
+        if stored == self.written as i64 {
+            return Ok(());
+        }
+        let _ = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await;
+        Err(Error::Backend {
+            op: Operation::Finalize,
+            uri: self.uri.clone(),
+            message: format!(
+                "stored size {stored} differs from the {} bytes written; the object was deleted",
+                self.written
+            ),
+            source: None,
+        })
+    }
+
+    /// Stops part uploads and aborts the multipart upload, if one was started.
+    async fn abort(&mut self) -> Result<()> {
+        self.uploading.abort_all();
+        self.closed = true;
+        let Some(id) = self.upload_id.take() else {
+            return Ok(());
+        };
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| map_sdk_error(Operation::Write, &self.uri, e))
+    }
+}
+
+#[async_trait]
+impl ObjectWriter for MultipartWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        if self.closed {
+            return Err(self.protocol_error("the writer was already finalized or cancelled"));
+        }
+        self.written += data.len() as u64;
+        if let Err(e) = self.write_inner(data).await {
+            // The write's error is the one to report; the abort is best effort.
+            let _ = self.abort().await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn finalize(mut self: Box<Self>) -> Result<WriteSummary> {
+        match self.finalize_inner().await {
+            Ok(summary) => Ok(summary),
+            Err(e) => {
+                if !self.closed {
+                    let _ = self.abort().await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn cancel(mut self: Box<Self>) -> Result<()> {
+        self.abort().await
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.written
+    }
+}
+
+impl Drop for MultipartWriter {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.uploading.abort_all();
+        let Some(id) = self.upload_id.take() else { return };
+        let req = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(id);
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(async move {
+                if let Err(e) = req.send().await {
+                    tracing::warn!(error = %e, "aborting a dropped multipart upload failed; the parts stay until a lifecycle rule removes them");
+                }
+            })),
+            Err(_) => tracing::warn!("a multipart upload was dropped outside a Tokio runtime and could not be aborted"),
+        }
+    }
+}

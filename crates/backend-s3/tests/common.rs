@@ -1,0 +1,34 @@
+//! The local S3 server the tests use: `cargo xtask emulators up` starts it and exports
+//! `S3DLIO_TEST_S3_ENDPOINT` with the credentials. Point the same tests at MinIO or AWS by
+//! setting that variable, `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and `AWS_REGION`),
+//! and optionally `S3DLIO_TEST_S3_BUCKET`.
+
+use s3dlio_backend_s3::{S3Config, S3Store};
+use s3dlio_range_engine::RangeEngineConfig;
+
+pub const ENV_ENDPOINT: &str = "S3DLIO_TEST_S3_ENDPOINT";
+pub const ENV_BUCKET: &str = "S3DLIO_TEST_S3_BUCKET";
+
+/// The store under test, or `None` (after a loud message) when no server is configured.
+pub fn store(test: &str) -> Option<S3Store> {
+    let Ok(endpoint) = std::env::var(ENV_ENDPOINT) else {
+        s3dlio_core::testkit::server_missing(test, &format!("S3 server ({ENV_ENDPOINT})"));
+        return None;
+    };
+    // Small chunks so that multi-MiB reads exercise the range engine's fan-out.
+    let range = RangeEngineConfig::default()
+        .with_chunk_size(1 << 20)
+        .with_threshold(1 << 20);
+    Some(S3Store::new(
+        S3Config::default().with_endpoint(endpoint).with_range(range),
+    ))
+}
+
+pub fn bucket() -> String {
+    std::env::var(ENV_BUCKET).unwrap_or_else(|_| "s3dlio-tests".into())
+}
+
+/// A name no other test or run uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:08x}", rand::random::<u32>())
+}
