@@ -7,7 +7,12 @@
 //! - `bench [memory|file|range] [criterion args]`: the criterion benchmarks
 //!   (`docs/performance.md`).
 //!
-//! Later issues add `emulators` (local S3/Azure/GCS servers) and `wheel` here.
+//! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
+//!   variables to export, so `eval "$(cargo xtask emulators up)"` points the tests at them.
+//!
+//! A later issue adds `wheel` here.
+
+mod emulators;
 
 use std::process::{Command, ExitCode};
 
@@ -17,10 +22,17 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => lint().and_then(|()| test()),
+        Some("emulators") => match args.get(1).map(String::as_str) {
+            Some("up") => emulators::up().map(|r| emulators::print(&r)),
+            Some("down") => emulators::down(),
+            _ => Err(anyhow::anyhow!("usage: cargo xtask emulators <up|down>")),
+        },
         Some("lint") => lint(),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|lint|bench [memory|file|range] [criterion args]>");
+            eprintln!(
+                "usage: cargo xtask <test|lint|emulators up|down|bench [memory|file|range] [criterion args]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -46,28 +58,39 @@ fn lint() -> Result<()> {
     ])
 }
 
-/// Doc tests first, so the run closes on the main runner's summary line.
+/// Starts the local servers, runs the doc tests and then every test with the servers
+/// required (none may skip), and stops the servers whatever happened. Doc tests first,
+/// so the run closes on the main runner's summary line.
 fn test() -> Result<()> {
-    cargo(&["test", "--workspace", "--all-features", "--doc"])?;
-    if has_nextest() {
-        cargo(&[
-            "nextest",
-            "run",
-            "--workspace",
-            "--all-features",
-            "--no-fail-fast",
-        ])
-    } else {
-        cargo(&[
-            "test",
-            "--workspace",
-            "--all-features",
-            "--no-fail-fast",
-            "--lib",
-            "--bins",
-            "--tests",
-        ])
-    }
+    let servers = emulators::up()?;
+    let result = (|| {
+        cargo_with(&["test", "--workspace", "--all-features", "--doc"], &servers.vars)?;
+        if has_nextest() {
+            cargo_with(
+                &[
+                    "nextest",
+                    "run",
+                    "--workspace",
+                    "--all-features",
+                    "--no-fail-fast",
+                ],
+                &servers.vars,
+            )
+        } else {
+            let args = [
+                "test",
+                "--workspace",
+                "--all-features",
+                "--no-fail-fast",
+                "--lib",
+                "--bins",
+                "--tests",
+            ];
+            cargo_with(&args, &servers.vars)
+        }
+    })();
+    emulators::down()?;
+    result
 }
 
 /// Benchmark groups: (name, package, bench target).
@@ -109,9 +132,19 @@ fn cargo_bin() -> String {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with(args, &[])
+}
+
+/// Runs cargo with extra environment variables (and `S3DLIO_REQUIRE_EMULATORS=1` when
+/// any are given, so server-backed tests fail rather than skip).
+fn cargo_with(args: &[&str], vars: &[(String, String)]) -> Result<()> {
     eprintln!("xtask: cargo {}", args.join(" "));
-    let status = Command::new(cargo_bin())
-        .args(args)
+    let mut cmd = Command::new(cargo_bin());
+    cmd.args(args).envs(vars.iter().map(|(k, v)| (k, v)));
+    if !vars.is_empty() {
+        cmd.env("S3DLIO_REQUIRE_EMULATORS", "1");
+    }
+    let status = cmd
         .status()
         .with_context(|| format!("could not run cargo {}", args[0]))?;
     if !status.success() {

@@ -45,28 +45,32 @@ where
             source: Some(Box::new(err)),
         };
     }
-    let source: Option<s3dlio_core::BoxError> = Some(Box::new(err));
+    let cause: s3dlio_core::BoxError = Box::new(err);
     match (code.as_deref(), status) {
         (Some("NoSuchBucket"), _) => Error::NotFound {
             op,
             uri,
             source: Some("the bucket does not exist (create it with create_container / `mb`)".into()),
         },
-        (Some("NoSuchKey" | "NotFound" | "NoSuchUpload"), _) | (_, Some(404)) => {
-            Error::NotFound { op, uri, source }
-        }
+        (Some("NoSuchKey" | "NotFound" | "NoSuchUpload"), _) | (_, Some(404)) => Error::NotFound {
+            op,
+            uri,
+            source: Some(cause),
+        },
         (Some("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken"), _) => {
             Error::Unauthenticated {
                 op,
                 uri,
                 hint: "the server rejected the credentials (wrong key, secret, or expired session token)"
                     .into(),
-                source,
+                source: Some(cause),
             }
         }
-        (Some("AccessDenied" | "AllAccessDisabled"), _) | (_, Some(403)) => {
-            Error::PermissionDenied { op, uri, source }
-        }
+        (Some("AccessDenied" | "AllAccessDisabled"), _) | (_, Some(403)) => Error::PermissionDenied {
+            op,
+            uri,
+            source: Some(cause),
+        },
         (Some("PreconditionFailed"), _) | (_, Some(412)) => Error::Precondition {
             op,
             uri,
@@ -77,18 +81,22 @@ where
             uri,
             message: "the bucket is not empty; delete its objects first (delete_prefix)".into(),
         },
-        (Some("BucketAlreadyExists"), _) => Error::AlreadyExists { op, uri, source },
+        (Some("BucketAlreadyExists"), _) => Error::AlreadyExists {
+            op,
+            uri,
+            source: Some(cause),
+        },
         (Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"), _) => {
             Error::Transient {
                 op,
                 uri,
-                source: source.expect("set above"),
+                source: cause,
             }
         }
         (_, Some(s)) if s >= 500 => Error::Transient {
             op,
             uri,
-            source: source.expect("set above"),
+            source: cause,
         },
         _ => Error::Backend {
             op,
@@ -99,7 +107,7 @@ where
                 (None, Some(m)) => m,
                 (None, None) => "request failed".into(),
             },
-            source,
+            source: Some(cause),
         },
     }
 }

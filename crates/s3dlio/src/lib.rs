@@ -9,7 +9,8 @@
 //! | `file:///abs/path` | local files, page cache | `file` (default) |
 //! | `direct:///abs/path` | local files, O_DIRECT | `file` (default) |
 //! | `memory://bucket/key` | in-process store, shared by the whole process | always |
-//! | `s3://`, `az://`, `gs://` | not built yet: their backends are in progress | — |
+//! | `s3://bucket/key`, `s3://host:port/bucket/key` | S3 and S3-compatible servers | `s3` (default) |
+//! | `az://`, `gs://` | not built yet: their backends are in progress | — |
 //!
 //! ```
 //! use bytes::Bytes;
@@ -32,6 +33,8 @@ pub use s3dlio_core::*;
 
 #[cfg(feature = "file")]
 pub use s3dlio_backend_file as file;
+#[cfg(feature = "s3")]
+pub use s3dlio_backend_s3 as s3;
 
 /// The process-wide `memory://` store: every `store_for_uri("memory://...")` shares it,
 /// so data put through one handle is visible through all.
@@ -40,11 +43,26 @@ pub fn memory_store() -> Arc<MemoryStore> {
     STORE.get_or_init(|| Arc::new(MemoryStore::new())).clone()
 }
 
+/// The process-wide S3 store: one set of SDK clients (connection pools, credentials)
+/// shared by every `store_for_uri("s3://...")`, configured from the environment once.
+#[cfg(feature = "s3")]
+pub fn s3_store() -> Result<Arc<s3::S3Store>> {
+    static STORE: OnceLock<Arc<s3::S3Store>> = OnceLock::new();
+    if let Some(s) = STORE.get() {
+        return Ok(s.clone());
+    }
+    let store = Arc::new(s3::S3Store::from_env()?);
+    Ok(STORE.get_or_init(|| store).clone())
+}
+
 /// The URI schemes this build can serve.
 pub fn supported_schemes() -> Vec<&'static str> {
     let mut v = vec!["memory://"];
     if cfg!(feature = "file") {
         v.extend(["file://", "direct://"]);
+    }
+    if cfg!(feature = "s3") {
+        v.push("s3://");
     }
     v
 }
@@ -60,12 +78,15 @@ pub fn store_for_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
         Service::File => Ok(Arc::new(file::FileStore::new(file::FileConfig::from_env()?))),
         #[cfg(feature = "file")]
         Service::Direct => Ok(Arc::new(file::FileStore::direct(file::FileConfig::from_env()?))),
+        #[cfg(feature = "s3")]
+        Service::S3 => Ok(s3_store()?),
         other => Err(Error::InvalidUri {
             uri: uri.to_string(),
             reason: format!(
                 "this build of s3dlio has no {other} backend{}; it serves {}",
                 match other {
                     Service::File | Service::Direct => " (enable the `file` feature)",
+                    Service::S3 => " (enable the `s3` feature)",
                     _ => " (that backend is not released yet)",
                 },
                 supported_schemes().join(", ")

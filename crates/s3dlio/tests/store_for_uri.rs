@@ -28,7 +28,8 @@ async fn memory_store_is_shared_across_calls() {
 
 #[test]
 fn unserved_schemes_say_what_this_build_supports() {
-    for uri in ["s3://bucket/key", "gs://bucket/key", "az://acct/cont/key"] {
+    assert_eq!(store_for_uri("s3://bucket/key").unwrap().name(), "s3");
+    for uri in ["gs://bucket/key", "az://acct/cont/key"] {
         let err = store_for_uri(uri).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, Error::InvalidUri { .. }), "{msg}");

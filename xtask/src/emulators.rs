@@ -1,0 +1,169 @@
+//! Local servers for the backend tests, on loopback only.
+//!
+//! `up` installs what is missing (into `$S3DLIO_TOOLS_DIR`, default
+//! `~/.cache/s3dlio-tools`, so later runs on the same machine reuse it), starts each
+//! server on a free port with a fresh data directory under `target/s3dlio-emulators/`,
+//! waits until it accepts connections, and writes the variables the tests read to
+//! `target/s3dlio-emulators/env`. `down` stops what `up` started.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// s3s-fs: an S3 server over a directory that checks SigV4. 0.14.1 is the newest that
+/// builds with the project's toolchain (rustc 1.95).
+const S3S_FS: (&str, &str) = ("s3s-fs", "0.14.1");
+const S3_ACCESS_KEY: &str = "s3dlio-test-key";
+const S3_SECRET_KEY: &str = "s3dlio-test-secret";
+
+/// What a running set of servers exports to the tests.
+pub struct Running {
+    pub vars: Vec<(String, String)>,
+    pids: Vec<u32>,
+}
+
+fn state_dir() -> PathBuf {
+    PathBuf::from("target/s3dlio-emulators")
+}
+
+fn tools_dir() -> PathBuf {
+    std::env::var_os("S3DLIO_TOOLS_DIR").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".cache/s3dlio-tools"),
+        PathBuf::from,
+    )
+}
+
+/// Installs a crates.io binary into the tools directory unless the pinned version is there.
+fn ensure_cargo_binary((name, version): (&str, &str), features: &str) -> Result<PathBuf> {
+    let root = tools_dir();
+    let bin = root.join("bin").join(name);
+    let stamp = root.join(format!("{name}.version"));
+    if bin.exists() && std::fs::read_to_string(&stamp).is_ok_and(|v| v == version) {
+        return Ok(bin);
+    }
+    eprintln!("xtask: installing {name} {version} from crates.io (a few minutes, once per machine)");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "install",
+            &format!("{name}@{version}"),
+            "--locked",
+            "--features",
+            features,
+            "--root",
+        ])
+        .arg(&root)
+        .status()
+        .with_context(|| format!("could not run cargo install {name}"))?;
+    if !status.success() {
+        bail!("cargo install {name}@{version} failed ({status})");
+    }
+    std::fs::write(&stamp, version)?;
+    Ok(bin)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for(port: u16, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("{what} did not start listening on 127.0.0.1:{port} within 30 s")
+}
+
+/// Starts every server; the caller stops them with [`stop`].
+pub fn up() -> Result<Running> {
+    down()?;
+    let dir = state_dir();
+    std::fs::create_dir_all(&dir)?;
+    let s3s = ensure_cargo_binary(S3S_FS, "binary")?;
+    let data = dir.join("s3-data");
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data)?;
+    let port = free_port()?;
+    let child = Command::new(&s3s)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("s3s-fs.log"))?)
+        .spawn()
+        .with_context(|| format!("could not start {}", s3s.display()))?;
+    let running = Running {
+        vars: vec![
+            (
+                "S3DLIO_TEST_S3_ENDPOINT".into(),
+                format!("http://127.0.0.1:{port}"),
+            ),
+            ("AWS_ACCESS_KEY_ID".into(), S3_ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), S3_SECRET_KEY.into()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            // Tests talk to loopback only: never probe the instance metadata service.
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ],
+        pids: vec![child.id()],
+    };
+    write_state(&dir, &running)?;
+    wait_for(port, "s3s-fs")?;
+    Ok(running)
+}
+
+fn write_state(dir: &Path, r: &Running) -> Result<()> {
+    let mut text: String = r.vars.iter().map(|(k, v)| format!("export {k}={v}\n")).collect();
+    text.push_str(&format!(
+        "# pids: {}\n",
+        r.pids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
+    ));
+    std::fs::write(dir.join("env"), text)?;
+    Ok(())
+}
+
+/// Stops the servers a previous `up` started (none is fine).
+pub fn down() -> Result<()> {
+    let env = state_dir().join("env");
+    let Ok(text) = std::fs::read_to_string(&env) else {
+        return Ok(());
+    };
+    let pids = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# pids: "))
+        .unwrap_or_default();
+    for pid in pids.split_whitespace() {
+        // SIGINT is how s3s-fs expects to be stopped (it shuts down gracefully); a pid
+        // that is gone is fine. Wait for the exit so nothing outlives the test command.
+        let _ = signal("-INT", pid);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while signal("-0", pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if signal("-0", pid) {
+            let _ = signal("-KILL", pid);
+        }
+    }
+    std::fs::remove_file(env)?;
+    Ok(())
+}
+
+/// `kill SIGNAL PID`; true when the signal was delivered (for `-0`: the process exists).
+fn signal(sig: &str, pid: &str) -> bool {
+    Command::new("kill")
+        .args([sig, pid])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Prints the variables so a developer can `eval "$(cargo xtask emulators up)"`.
+pub fn print(r: &Running) {
+    for (k, v) in &r.vars {
+        println!("export {k}={v}");
+    }
+}
