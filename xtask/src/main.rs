@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range] [criterion args]`: the criterion benchmarks
+//! - `bench [memory|file|range|s3] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`).
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|emulators up|down|bench [memory|file|range] [criterion args]>"
+                "usage: cargo xtask <test|lint|emulators up|down|bench [memory|file|range|s3] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -101,13 +101,17 @@ const BENCHES: &[(&str, &str, &str)] = &[
 ];
 
 /// Runs one named group, or all of them; the remaining arguments go to criterion.
+/// `s3` is separate: it needs a server and runs boto3 beside s3dlio.
 fn bench(args: &[String]) -> Result<()> {
+    if args.first().is_some_and(|a| a == "s3") {
+        return bench_s3();
+    }
     let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES
                 .iter()
                 .find(|(n, ..)| n == name)
-                .with_context(|| format!("unknown bench group {name:?}; use memory, file or range"))?;
+                .with_context(|| format!("unknown bench group {name:?}; use memory, file, range or s3"))?;
             (vec![group], &args[1..])
         }
         _ => (BENCHES.iter().collect(), args),
@@ -116,6 +120,38 @@ fn bench(args: &[String]) -> Result<()> {
         let mut a = vec!["bench", "-p", package, "--bench", target, "--"];
         a.extend(extra.iter().map(String::as_str));
         cargo(&a)?;
+    }
+    Ok(())
+}
+
+/// s3dlio and boto3 (from PyPI, in `target/bench-venv`) on the same workloads, against
+/// the same local S3 server, one after the other in one run.
+fn bench_s3() -> Result<()> {
+    let servers = emulators::up()?;
+    let result = (|| {
+        cargo_with(
+            &["bench", "-p", "s3dlio-backend-s3", "--bench", "s3"],
+            &servers.vars,
+        )?;
+        let venv = std::path::Path::new("target/bench-venv");
+        if !venv.join("bin/python").exists() {
+            run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+        }
+        run(Command::new(venv.join("bin/pip")).args(["install", "-q", "boto3"]))?;
+        run(Command::new(venv.join("bin/python"))
+            .args(["-c", "import boto3; print('boto3', boto3.__version__)"]))?;
+        run(Command::new(venv.join("bin/python"))
+            .arg("python/bench/boto3_bench.py")
+            .envs(servers.vars.iter().map(|(k, v)| (k, v))))
+    })();
+    emulators::down()?;
+    result
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("could not run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
     }
     Ok(())
 }
