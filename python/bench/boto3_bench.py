@@ -15,7 +15,7 @@ BUCKET = "s3dlio-bench-boto3"
 
 
 def report(name, objects, nbytes, secs):
-    print(f"boto3  {name:<28} {nbytes / secs / 1e6:>9.1} MB/s {objects / secs:>9.0} objects/s {secs:>8.3} s", flush=True)
+    print(f"boto3  {name:<28} {nbytes / secs / 1e6:>9.1f} MB/s {objects / secs:>9.0f} objects/s {secs:>8.3f} s", flush=True)
 
 
 def many(s3, prefix, n, size):

@@ -122,11 +122,7 @@ impl ObjectStore for FileStore {
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
-        let op = if opts.range.is_some() {
-            Operation::GetRange
-        } else {
-            Operation::Get
-        };
+        let op = opts.operation();
         let (u, path) = self.object_path(op, uri)?;
         let store = self.clone();
         let uri_owned = uri.to_string();

@@ -27,6 +27,20 @@ pub const DELETE_BATCH: usize = 1000;
 /// Entries one ListObjectsV2 page holds.
 const LIST_PAGE: i32 = 1000;
 
+/// GetObject and HeadObject outputs are different types with the same accessors.
+macro_rules! fields_of {
+    ($out:expr) => {
+        Fields {
+            e_tag: $out.e_tag(),
+            last_modified: $out.last_modified(),
+            content_type: $out.content_type(),
+            storage_class: $out.storage_class().map(|s| s.as_str()),
+            version: $out.version_id(),
+            metadata: $out.metadata(),
+        }
+    };
+}
+
 /// `s3://bucket/key` and `s3://host:port/bucket/key` on aws-sdk-s3.
 #[derive(Debug)]
 pub struct S3Store {
@@ -82,14 +96,7 @@ impl S3Store {
         Ok(meta(
             uri,
             out.content_length().unwrap_or(0) as u64,
-            Fields {
-                e_tag: out.e_tag(),
-                last_modified: out.last_modified(),
-                content_type: out.content_type(),
-                storage_class: out.storage_class().map(|s| s.as_str()),
-                version: out.version_id(),
-                metadata: out.metadata(),
-            },
+            fields_of!(out),
         ))
     }
 
@@ -193,11 +200,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
-        let op = if opts.range.is_some() {
-            Operation::GetRange
-        } else {
-            Operation::Get
-        };
+        let op = opts.operation();
         let u = Self::object(op, uri)?;
         if let Some(GetRange::Bounded(r)) = &opts.range
             && r.start >= r.end
@@ -224,18 +227,7 @@ impl ObjectStore for S3Store {
             .content_range()
             .and_then(parse_content_range)
             .unwrap_or((0..len, len));
-        let m = meta(
-            uri,
-            total,
-            Fields {
-                e_tag: out.e_tag(),
-                last_modified: out.last_modified(),
-                content_type: out.content_type(),
-                storage_class: out.storage_class().map(|s| s.as_str()),
-                version: out.version_id(),
-                metadata: out.metadata(),
-            },
-        );
+        let m = meta(uri, total, fields_of!(out));
         let data = out
             .body
             .collect()

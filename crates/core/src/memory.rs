@@ -202,11 +202,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
-        let op = if opts.range.is_some() {
-            Operation::GetRange
-        } else {
-            Operation::Get
-        };
+        let op = opts.operation();
         let (u, obj) = self.lookup(op, uri)?;
         if let Some(want) = &opts.if_match
             && *want != obj.e_tag

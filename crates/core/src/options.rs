@@ -70,6 +70,15 @@ pub struct GetOptions {
 }
 
 impl GetOptions {
+    /// The operation errors of this read report: `get_range` with a range, `get` without.
+    pub fn operation(&self) -> Operation {
+        if self.range.is_some() {
+            Operation::GetRange
+        } else {
+            Operation::Get
+        }
+    }
+
     pub fn with_range(mut self, range: GetRange) -> Self {
         self.range = Some(range);
         self
