@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -163,6 +163,30 @@ fn check_pin(op: Operation, uri: &str, pin: Option<&str>, got: Option<&str>) -> 
     }
 }
 
+/// Reads a response body into one buffer of the announced size: each byte is copied
+/// once (`collect` would keep every frame and then copy them all again), and a body
+/// that arrives as a single frame is returned as it is.
+async fn read_body(mut body: ByteStream, len: usize, op: Operation, uri: &str) -> Result<Bytes> {
+    let failed = |e: aws_sdk_s3::primitives::ByteStreamError| Error::Transient {
+        op,
+        uri: uri.to_string(),
+        source: Box::new(e),
+    };
+    let Some(first) = body.try_next().await.map_err(failed)? else {
+        return Ok(Bytes::new());
+    };
+    if first.len() >= len {
+        return Ok(first);
+    }
+    let mut buf = BytesMut::with_capacity(len);
+    buf.extend_from_slice(&first);
+    drop(first);
+    while let Some(chunk) = body.try_next().await.map_err(failed)? {
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
 fn range_header(r: &GetRange) -> String {
     match r {
         GetRange::Bounded(r) => format!("bytes={}-{}", r.start, r.end - 1),
@@ -228,16 +252,7 @@ impl ObjectStore for S3Store {
             .and_then(parse_content_range)
             .unwrap_or((0..len, len));
         let m = meta(uri, total, fields_of!(out));
-        let data = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::Transient {
-                op,
-                uri: uri.to_string(),
-                source: Box::new(e),
-            })?
-            .into_bytes();
+        let data = read_body(out.body, (range.end - range.start) as usize, op, uri).await?;
         if data.len() as u64 != range.end - range.start {
             return Err(Error::Transient {
                 op,
