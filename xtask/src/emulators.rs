@@ -8,7 +8,7 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -22,7 +22,7 @@ const S3_SECRET_KEY: &str = "s3dlio-test-secret";
 /// What a running set of servers exports to the tests.
 pub struct Running {
     pub vars: Vec<(String, String)>,
-    pids: Vec<u32>,
+    children: Vec<Child>,
 }
 
 fn state_dir() -> PathBuf {
@@ -109,7 +109,7 @@ pub fn up() -> Result<Running> {
             // Tests talk to loopback only: never probe the instance metadata service.
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ],
-        pids: vec![child.id()],
+        children: vec![child],
     };
     write_state(&dir, &running)?;
     wait_for(port, "s3s-fs")?;
@@ -118,15 +118,32 @@ pub fn up() -> Result<Running> {
 
 fn write_state(dir: &Path, r: &Running) -> Result<()> {
     let mut text: String = r.vars.iter().map(|(k, v)| format!("export {k}={v}\n")).collect();
-    text.push_str(&format!(
-        "# pids: {}\n",
-        r.pids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
-    ));
+    let pids: Vec<String> = r.children.iter().map(|c| c.id().to_string()).collect();
+    text.push_str(&format!("# pids: {}\n", pids.join(" ")));
     std::fs::write(dir.join("env"), text)?;
     Ok(())
 }
 
-/// Stops the servers a previous `up` started (none is fine).
+/// Stops servers started by this process: SIGINT, then reap (a child that is not
+/// reaped stays a zombie), SIGKILL after 10 s.
+pub fn stop(mut r: Running) -> Result<()> {
+    for child in &mut r.children {
+        let _ = signal("-INT", &child.id().to_string());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                child.kill()?;
+                child.wait()?;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = std::fs::remove_file(state_dir().join("env"));
+    Ok(())
+}
+
+/// Stops the servers a previous `up` (in another process) started; none is fine.
 pub fn down() -> Result<()> {
     let env = state_dir().join("env");
     let Ok(text) = std::fs::read_to_string(&env) else {

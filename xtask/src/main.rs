@@ -89,7 +89,7 @@ fn test() -> Result<()> {
             cargo_with(&args, &servers.vars)
         }
     })();
-    emulators::down()?;
+    emulators::stop(servers)?;
     result
 }
 
@@ -144,7 +144,7 @@ fn bench_s3() -> Result<()> {
             .arg("python/bench/boto3_bench.py")
             .envs(servers.vars.iter().map(|(k, v)| (k, v))))
     })();
-    emulators::down()?;
+    emulators::stop(servers)?;
     result
 }
 
