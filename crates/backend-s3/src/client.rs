@@ -11,7 +11,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use tokio::sync::OnceCell;
 
 use crate::config::S3Config;
@@ -72,6 +74,7 @@ async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
         timeouts = timeouts.operation_attempt_timeout(t);
     }
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client(cfg))
         .region(region())
         .credentials_provider(credentials)
         .identity_cache(
@@ -83,6 +86,24 @@ async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
         .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_attempts.max(1)))
         .load()
         .await
+}
+
+/// The SDK's own HTTP client (rustls), trusting the system roots plus `AWS_CA_BUNDLE`,
+/// with the idle-pool cap if one is set.
+fn http_client(cfg: &S3Config) -> SharedHttpClient {
+    let mut trust = TrustStore::default();
+    if let Some(pem) = &cfg.ca_bundle {
+        trust = trust.with_pem_certificate(pem.clone());
+    }
+    let tls = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("building a TLS context from a trust store cannot fail");
+    let mut b = aws_smithy_http_client::Builder::new();
+    b.set_pool_max_idle_per_host(cfg.pool_max_idle_per_host);
+    b.tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https()
 }
 
 fn build_client(cfg: &S3Config, base: &SdkConfig, explicit: Option<&str>) -> Client {

@@ -38,6 +38,10 @@ pub struct S3Config {
     pub put_verify: bool,
     /// DeleteObjects requests in flight at once in `delete_batch`.
     pub delete_concurrency: usize,
+    /// PEM certificates trusted besides the system roots (`AWS_CA_BUNDLE`).
+    pub ca_bundle: Option<Vec<u8>>,
+    /// Idle connections kept per host; `None` = the HTTP client's default (no limit).
+    pub pool_max_idle_per_host: Option<usize>,
 }
 
 impl Default for S3Config {
@@ -56,6 +60,8 @@ impl Default for S3Config {
             parts_in_flight: None,
             put_verify: false,
             delete_concurrency: 8,
+            ca_bundle: None,
+            pool_max_idle_per_host: None,
         }
     }
 }
@@ -71,13 +77,20 @@ pub const ENV_PART_SIZE: &str = "S3DLIO_MULTIPART_PART_SIZE";
 pub const ENV_PARTS_IN_FLIGHT: &str = "S3DLIO_MULTIPART_IN_FLIGHT";
 pub const ENV_PUT_VERIFY: &str = "S3DLIO_PUT_VERIFY";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_S3_DELETE_CONCURRENCY";
+pub const ENV_POOL_MAX_IDLE: &str = "S3DLIO_S3_POOL_MAX_IDLE_PER_HOST";
+/// The AWS CLI's variable for extra trusted CA certificates (a PEM file).
+pub const ENV_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 
 impl S3Config {
-    /// Defaults overridden by the environment; a malformed value is an error that names
-    /// the variable.
+    /// Defaults overridden by the environment; a malformed value, or an `AWS_CA_BUNDLE`
+    /// that cannot be read, is an error that names the variable. (The bundle is read here,
+    /// once, when the store is made.)
     pub fn from_env() -> Result<Self> {
         let mut c = Self::from_lookup(|k| std::env::var(k).ok())?;
         c.range = RangeEngineConfig::from_env()?;
+        if let Some(path) = std::env::var_os(ENV_CA_BUNDLE).filter(|p| !p.is_empty()) {
+            c.ca_bundle = Some(read_ca_bundle(std::path::Path::new(&path))?);
+        }
         Ok(c)
     }
 
@@ -129,6 +142,8 @@ impl S3Config {
             parts_in_flight: num(ENV_PARTS_IN_FLIGHT)?.map(|n| n as usize),
             put_verify: flag(ENV_PUT_VERIFY)?.unwrap_or(false),
             delete_concurrency: num(ENV_DELETE_CONCURRENCY)?.map_or(d.delete_concurrency, |n| n as usize),
+            ca_bundle: None,
+            pool_max_idle_per_host: num(ENV_POOL_MAX_IDLE)?.map(|n| n as usize),
         })
     }
 
@@ -141,6 +156,26 @@ impl S3Config {
         self.range = range;
         self
     }
+}
+
+/// Reads and checks a PEM bundle with the parser the SDK's TLS layer uses (which panics
+/// on a malformed bundle, so it must be rejected here); no certificate is an error too.
+pub fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<u8>> {
+    let bad = |message: String| Error::InvalidArgument {
+        op: Operation::Open,
+        uri: format!("env:{ENV_CA_BUNDLE}"),
+        message,
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("{} is not a valid PEM bundle: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(bad(format!("{} holds no PEM certificate", path.display())));
+    }
+    Ok(pem)
 }
 
 #[cfg(test)]
@@ -160,6 +195,23 @@ mod tests {
         assert_eq!((c.part_size, c.put_verify), (Some(8 << 20), true));
         let e = S3Config::from_lookup(|k| (k == ENV_MAX_ATTEMPTS).then(|| "lots".into())).unwrap_err();
         assert!(e.to_string().contains(ENV_MAX_ATTEMPTS), "{e}");
+        // Debian's system bundle: many valid certificates.
+        let system = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
+        assert!(
+            read_ca_bundle(system).is_ok(),
+            "{} should parse",
+            system.display()
+        );
+        let e = read_ca_bundle(std::path::Path::new("/nonexistent/ca.pem")).unwrap_err();
+        assert!(
+            e.to_string().contains(ENV_CA_BUNDLE) && e.to_string().contains("cannot read"),
+            "{e}"
+        );
+        let not_pem = std::env::temp_dir().join(format!("s3dlio-not-pem-{}", std::process::id()));
+        std::fs::write(&not_pem, b"hello").unwrap();
+        let e = read_ca_bundle(&not_pem).unwrap_err();
+        std::fs::remove_file(&not_pem).unwrap();
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
         let e = S3Config::from_lookup(|k| (k == ENV_ENDPOINT_SCHEME).then(|| "ftp".into())).unwrap_err();
         assert!(e.to_string().contains("http or https"), "{e}");
     }
