@@ -116,3 +116,30 @@ async fn an_unreachable_endpoint_fails_fast_with_a_hint() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn put_verify_checks_a_completed_upload() {
+    let Some((_, base)) = setup("put_verify").await else {
+        return;
+    };
+    let endpoint = std::env::var(common::ENV_ENDPOINT).unwrap();
+    let store = S3Store::new(
+        S3Config {
+            put_verify: true,
+            ..S3Config::default()
+        }
+        .with_endpoint(endpoint),
+    );
+    let uri = format!("{base}verified");
+    let data = pattern((10 << 20) + 1, 8);
+    let summary = store
+        .put_multipart(
+            &uri,
+            data.clone(),
+            WriterOptions::default().with_part_size(5 << 20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.size, data.len() as u64);
+    assert!(store.get(&uri).await.unwrap() == data);
+}
