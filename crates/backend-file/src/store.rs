@@ -233,7 +233,8 @@ impl ObjectStore for FileStore {
     async fn copy(&self, src: &str, dst: &str) -> Result<()> {
         let (_, from) = self.object_path(Operation::Copy, src)?;
         let (_, to) = self.object_path(Operation::Copy, dst)?;
-        file_metadata(&from).map_err(|e| Error::from_io(Operation::Copy, src, e))?;
+        let probe = from.clone();
+        blocking(Operation::Copy, src, move || file_metadata(&probe)).await?;
         let fsync = self.config.fsync;
         blocking(Operation::Copy, dst, move || {
             let parent = to.parent().ok_or(std::io::ErrorKind::InvalidInput)?;
@@ -256,7 +257,8 @@ impl ObjectStore for FileStore {
     async fn rename(&self, src: &str, dst: &str) -> Result<()> {
         let (_, from) = self.object_path(Operation::Rename, src)?;
         let (_, to) = self.object_path(Operation::Rename, dst)?;
-        file_metadata(&from).map_err(|e| Error::from_io(Operation::Rename, src, e))?;
+        let probe = from.clone();
+        blocking(Operation::Rename, src, move || file_metadata(&probe)).await?;
         blocking(Operation::Rename, dst, move || {
             std::fs::create_dir_all(to.parent().ok_or(std::io::ErrorKind::InvalidInput)?)?;
             std::fs::rename(&from, &to)
