@@ -1,6 +1,7 @@
 //! Settings of the file stores, and the one place their `S3DLIO_*` variables are read.
 
-use s3dlio_core::{Error, Operation, Result};
+use s3dlio_core::Result;
+use s3dlio_core::env::EnvReader;
 use s3dlio_range_engine::RangeEngineConfig;
 
 /// Page-cache advice (`posix_fadvise`) given before buffered reads.
@@ -68,42 +69,39 @@ impl FileConfig {
     /// `S3DLIO_DIRECT_ALIGNMENT` and the range engine's `S3DLIO_RANGE_*` variables; a
     /// malformed value is an error naming the variable.
     pub fn from_env() -> Result<Self> {
+        let env = EnvReader::process();
         Ok(FileConfig {
-            range: RangeEngineConfig::from_env()?,
-            ..Self::from_lookup(|k| std::env::var(k).ok())?
+            range: RangeEngineConfig::from_reader(&env)?,
+            ..Self::from_reader(&env)?
         })
     }
 
-    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let bad = |var: &str, msg: String| Error::InvalidArgument {
-            op: Operation::Open,
-            uri: format!("env:{var}"),
-            message: msg,
-        };
-        let mut cfg = FileConfig::default();
-        if let Some(v) = get(ENV_PAGE_CACHE) {
-            cfg.page_cache = v.parse().map_err(|m| bad(ENV_PAGE_CACHE, m))?;
-        }
-        if let Some(v) = get(ENV_FSYNC) {
-            cfg.fsync = match v.as_str() {
-                "1" | "true" => true,
-                "0" | "false" => false,
-                _ => return Err(bad(ENV_FSYNC, format!("{v:?} is not 0 or 1"))),
-            };
-        }
-        if let Some(v) = get(ENV_DIRECT_ALIGNMENT) {
-            cfg.direct_alignment = v
-                .parse::<usize>()
-                .ok()
-                .filter(|a| a.is_power_of_two() && *a >= 512)
-                .ok_or_else(|| {
-                    bad(
-                        ENV_DIRECT_ALIGNMENT,
-                        format!("{v:?} is not a power of two >= 512"),
-                    )
-                })?;
-        }
-        Ok(cfg)
+    fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
+        let d = FileConfig::default();
+        Ok(FileConfig {
+            page_cache: env
+                .parse(
+                    ENV_PAGE_CACHE,
+                    "one of auto, sequential, random, dontneed, normal",
+                    |v| v.parse().ok(),
+                )?
+                .unwrap_or(d.page_cache),
+            fsync: env
+                .parse(ENV_FSYNC, "0 or 1", |v| match v {
+                    "1" | "true" => Some(true),
+                    "0" | "false" => Some(false),
+                    _ => None,
+                })?
+                .unwrap_or(d.fsync),
+            direct_alignment: env
+                .parse(ENV_DIRECT_ALIGNMENT, "a power of two >= 512", |v| {
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|a| a.is_power_of_two() && *a >= 512)
+                })?
+                .unwrap_or(d.direct_alignment),
+            range: d.range,
+        })
     }
 }
 
@@ -113,20 +111,25 @@ mod tests {
 
     #[test]
     fn env_overrides_and_rejects() {
-        let cfg = FileConfig::from_lookup(|k| match k {
+        let cfg = FileConfig::from_reader(&EnvReader::new(|k: &str| match k {
             ENV_PAGE_CACHE => Some("DontNeed".into()),
             ENV_FSYNC => Some("1".into()),
             _ => None,
-        })
+        }))
         .unwrap();
         assert_eq!(
             (cfg.page_cache, cfg.fsync, cfg.direct_alignment),
             (PageCacheHint::DontNeed, true, 4096)
         );
-        let err =
-            FileConfig::from_lookup(|k| (k == ENV_DIRECT_ALIGNMENT).then(|| "1000".into())).unwrap_err();
+        let err = FileConfig::from_reader(&EnvReader::new(|k: &str| {
+            (k == ENV_DIRECT_ALIGNMENT).then(|| "1000".into())
+        }))
+        .unwrap_err();
         assert!(err.to_string().contains(ENV_DIRECT_ALIGNMENT), "{err}");
-        let err = FileConfig::from_lookup(|k| (k == ENV_PAGE_CACHE).then(|| "fast".into())).unwrap_err();
+        let err = FileConfig::from_reader(&EnvReader::new(|k: &str| {
+            (k == ENV_PAGE_CACHE).then(|| "fast".into())
+        }))
+        .unwrap_err();
         assert!(err.to_string().contains("sequential"), "{err}");
     }
 }

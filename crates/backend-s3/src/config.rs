@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use s3dlio_core::env::EnvReader;
 use s3dlio_core::{Error, Operation, Result};
 use s3dlio_range_engine::RangeEngineConfig;
 
@@ -86,52 +87,30 @@ impl S3Config {
     /// that cannot be read, is an error that names the variable. (The bundle is read here,
     /// once, when the store is made.)
     pub fn from_env() -> Result<Self> {
-        let mut c = Self::from_lookup(|k| std::env::var(k).ok())?;
-        c.range = RangeEngineConfig::from_env()?;
-        if let Some(path) = std::env::var_os(ENV_CA_BUNDLE).filter(|p| !p.is_empty()) {
+        let env = EnvReader::process();
+        let mut c = Self::from_reader(&env)?;
+        c.range = RangeEngineConfig::from_reader(&env)?;
+        if let Some(path) = env.raw(ENV_CA_BUNDLE).filter(|p| !p.is_empty()) {
             c.ca_bundle = Some(read_ca_bundle(std::path::Path::new(&path))?);
         }
         Ok(c)
     }
 
-    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let bad = |var: &str, v: &str, want: &str| Error::InvalidArgument {
-            op: Operation::Open,
-            uri: format!("env:{var}"),
-            message: format!("{v:?} is not {want}"),
-        };
-        let num = |var: &str| -> Result<Option<u64>> {
-            get(var)
-                .map(|v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| bad(var, &v, "a positive integer"))
-                })
-                .transpose()
-        };
-        let flag = |var: &str| -> Result<Option<bool>> {
-            get(var)
-                .map(|v| match v.trim() {
-                    "1" | "true" => Ok(true),
-                    "0" | "false" => Ok(false),
-                    _ => Err(bad(var, &v, "0 or 1")),
-                })
-                .transpose()
-        };
+    fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
+        let num = |var: &str| env.positive(var);
         let ms = |var: &str| num(var).map(|n| n.map(Duration::from_millis));
         let d = S3Config::default();
         Ok(S3Config {
-            endpoint: get("AWS_ENDPOINT_URL_S3")
-                .or_else(|| get("AWS_ENDPOINT_URL"))
+            endpoint: env
+                .raw("AWS_ENDPOINT_URL_S3")
+                .or_else(|| env.raw("AWS_ENDPOINT_URL"))
                 .filter(|s| !s.is_empty()),
-            explicit_endpoint_scheme: match get(ENV_ENDPOINT_SCHEME) {
-                None => d.explicit_endpoint_scheme,
-                Some(s) if s == "http" || s == "https" => s,
-                Some(s) => return Err(bad(ENV_ENDPOINT_SCHEME, &s, "http or https")),
-            },
-            force_path_style: flag(ENV_FORCE_PATH_STYLE)?,
+            explicit_endpoint_scheme: env
+                .parse(ENV_ENDPOINT_SCHEME, "http or https", |s| {
+                    matches!(s, "http" | "https").then(|| s.to_string())
+                })?
+                .unwrap_or(d.explicit_endpoint_scheme),
+            force_path_style: env.flag(ENV_FORCE_PATH_STYLE)?,
             connect_timeout: ms(ENV_CONNECT_TIMEOUT_MS)?.unwrap_or(d.connect_timeout),
             operation_timeout: ms(ENV_OPERATION_TIMEOUT_MS)?,
             attempt_timeout: ms(ENV_ATTEMPT_TIMEOUT_MS)?,
@@ -140,7 +119,7 @@ impl S3Config {
             range: d.range,
             part_size: num(ENV_PART_SIZE)?.map(|n| n as usize),
             parts_in_flight: num(ENV_PARTS_IN_FLIGHT)?.map(|n| n as usize),
-            put_verify: flag(ENV_PUT_VERIFY)?.unwrap_or(false),
+            put_verify: env.flag(ENV_PUT_VERIFY)?.unwrap_or(false),
             delete_concurrency: num(ENV_DELETE_CONCURRENCY)?.map_or(d.delete_concurrency, |n| n as usize),
             ca_bundle: None,
             pool_max_idle_per_host: num(ENV_POOL_MAX_IDLE)?.map(|n| n as usize),
@@ -184,16 +163,19 @@ mod tests {
 
     #[test]
     fn env_is_read_and_checked() {
-        let c = S3Config::from_lookup(|k| match k {
+        let c = S3Config::from_reader(&EnvReader::new(|k: &str| match k {
             "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:9000".into()),
             ENV_PART_SIZE => Some("8388608".into()),
             ENV_PUT_VERIFY => Some("1".into()),
             _ => None,
-        })
+        }))
         .unwrap();
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!((c.part_size, c.put_verify), (Some(8 << 20), true));
-        let e = S3Config::from_lookup(|k| (k == ENV_MAX_ATTEMPTS).then(|| "lots".into())).unwrap_err();
+        let e = S3Config::from_reader(&EnvReader::new(|k: &str| {
+            (k == ENV_MAX_ATTEMPTS).then(|| "lots".into())
+        }))
+        .unwrap_err();
         assert!(e.to_string().contains(ENV_MAX_ATTEMPTS), "{e}");
         // Debian's system bundle: many valid certificates.
         let system = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
@@ -212,7 +194,10 @@ mod tests {
         let e = read_ca_bundle(&not_pem).unwrap_err();
         std::fs::remove_file(&not_pem).unwrap();
         assert!(e.to_string().contains("no PEM certificate"), "{e}");
-        let e = S3Config::from_lookup(|k| (k == ENV_ENDPOINT_SCHEME).then(|| "ftp".into())).unwrap_err();
+        let e = S3Config::from_reader(&EnvReader::new(|k: &str| {
+            (k == ENV_ENDPOINT_SCHEME).then(|| "ftp".into())
+        }))
+        .unwrap_err();
         assert!(e.to_string().contains("http or https"), "{e}");
     }
 }

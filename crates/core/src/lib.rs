@@ -34,6 +34,7 @@
 
 mod checksum;
 mod coalesce;
+pub mod env;
 mod error;
 mod ext;
 mod memory;

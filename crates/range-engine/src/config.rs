@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use s3dlio_core::{Error, Operation, Result};
+use s3dlio_core::Result;
+use s3dlio_core::env::EnvReader;
 
 /// How failed requests are retried: up to `max_attempts` tries in all, sleeping a random
 /// time in `[0, min(max_backoff, initial_backoff × 2^(try-1))]` between them ("full
@@ -118,44 +119,31 @@ impl RangeEngineConfig {
     /// Defaults overridden by the `S3DLIO_RANGE_*` and `S3DLIO_RETRY_*` variables; a
     /// malformed value is an error naming the variable.
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Self::from_reader(&EnvReader::process())
     }
 
-    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let num =
-            |var: &str| -> Result<Option<u64>> {
-                get(var)
-                    .map(|v| {
-                        v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                            Error::InvalidArgument {
-                                op: Operation::Open,
-                                uri: format!("env:{var}"),
-                                message: format!("{v:?} is not a positive integer"),
-                            }
-                        })
-                    })
-                    .transpose()
-            };
+    /// Defaults overridden by what `env` holds.
+    pub fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
         let mut c = RangeEngineConfig::default();
-        if let Some(n) = num(ENV_CHUNK_SIZE)? {
+        if let Some(n) = env.positive(ENV_CHUNK_SIZE)? {
             c.chunk_size = n;
         }
-        if let Some(n) = num(ENV_CONCURRENCY)? {
+        if let Some(n) = env.positive(ENV_CONCURRENCY)? {
             c.max_concurrency = n as usize;
         }
-        if let Some(n) = num(ENV_MAX_BYTES_IN_FLIGHT)? {
+        if let Some(n) = env.positive(ENV_MAX_BYTES_IN_FLIGHT)? {
             c.max_bytes_in_flight = n;
         }
-        if let Some(n) = num(ENV_THRESHOLD)? {
+        if let Some(n) = env.positive(ENV_THRESHOLD)? {
             c.threshold = n;
         }
-        if let Some(n) = num(ENV_RETRY_ATTEMPTS)? {
+        if let Some(n) = env.positive(ENV_RETRY_ATTEMPTS)? {
             c.retry.max_attempts = n as u32;
         }
-        if let Some(n) = num(ENV_RETRY_INITIAL_MS)? {
+        if let Some(n) = env.positive(ENV_RETRY_INITIAL_MS)? {
             c.retry.initial_backoff = Duration::from_millis(n);
         }
-        if let Some(n) = num(ENV_RETRY_MAX_MS)? {
+        if let Some(n) = env.positive(ENV_RETRY_MAX_MS)? {
             c.retry.max_backoff = Duration::from_millis(n);
         }
         Ok(c)
@@ -199,9 +187,15 @@ mod tests {
 
     #[test]
     fn env_overrides_and_rejects() {
-        let c = RangeEngineConfig::from_lookup(|k| (k == ENV_CONCURRENCY).then(|| "64".into())).unwrap();
+        let c = RangeEngineConfig::from_reader(&EnvReader::new(|k: &str| {
+            (k == ENV_CONCURRENCY).then(|| "64".into())
+        }))
+        .unwrap();
         assert_eq!(c.max_concurrency, 64);
-        let e = RangeEngineConfig::from_lookup(|k| (k == ENV_CHUNK_SIZE).then(|| "8MiB".into())).unwrap_err();
+        let e = RangeEngineConfig::from_reader(&EnvReader::new(|k: &str| {
+            (k == ENV_CHUNK_SIZE).then(|| "8MiB".into())
+        }))
+        .unwrap_err();
         assert!(e.to_string().contains(ENV_CHUNK_SIZE), "{e}");
     }
 }
