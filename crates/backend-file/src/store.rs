@@ -284,6 +284,23 @@ impl ObjectStore for FileStore {
         .await
     }
 
+    async fn list_containers(&self, root: &str) -> Result<Vec<String>> {
+        let (_, path) = self.parse(root)?;
+        let scheme = root.split_once("://").map_or("file", |(s, _)| s).to_string();
+        blocking(Operation::ListContainers, root, move || {
+            let mut dirs = Vec::new();
+            for entry in std::fs::read_dir(&path)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    dirs.push(format!("{scheme}://{}/", entry.path().display()));
+                }
+            }
+            dirs.sort();
+            Ok(dirs)
+        })
+        .await
+    }
+
     async fn delete_container(&self, uri: &str) -> Result<()> {
         let (_, path) = self.parse(uri)?;
         let res = blocking(Operation::DeleteContainer, uri, move || std::fs::remove_dir(path)).await;

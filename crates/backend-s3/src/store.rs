@@ -470,6 +470,35 @@ impl ObjectStore for S3Store {
         }
     }
 
+    async fn list_containers(&self, root: &str) -> Result<Vec<String>> {
+        let endpoint = root
+            .strip_prefix("s3://")
+            .map(|rest| rest.trim_end_matches('/'))
+            .filter(|rest| !rest.contains('/') && (rest.is_empty() || rest.contains(':')))
+            .ok_or_else(|| Error::InvalidUri {
+                uri: root.to_string(),
+                reason: "list buckets with s3:// (the configured endpoint) or s3://host:port/".into(),
+            })?;
+        let explicit = (!endpoint.is_empty()).then_some(endpoint);
+        let out = self
+            .clients
+            .get(explicit)
+            .await
+            .list_buckets()
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(Operation::ListContainers, root, e))?;
+        let base = explicit.map_or_else(|| "s3://".to_string(), |e| format!("s3://{e}/"));
+        let mut names: Vec<String> = out
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name())
+            .map(|name| format!("{base}{name}/"))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     async fn delete_container(&self, uri: &str) -> Result<()> {
         let u = Self::parse(uri)?;
         self.client(&u)

@@ -29,6 +29,7 @@ pub enum Operation {
     Rename,
     CreateContainer,
     DeleteContainer,
+    ListContainers,
     ParseUri,
     Open,
 }
@@ -48,6 +49,7 @@ impl fmt::Display for Operation {
             Operation::Rename => "rename",
             Operation::CreateContainer => "create_container",
             Operation::DeleteContainer => "delete_container",
+            Operation::ListContainers => "list_containers",
             Operation::ParseUri => "parse_uri",
             Operation::Open => "open",
         })

@@ -310,6 +310,18 @@ impl ObjectStore for MemoryStore {
         Ok(())
     }
 
+    async fn list_containers(&self, root: &str) -> Result<Vec<String>> {
+        if root.trim_end_matches('/') != "memory:" {
+            return Err(Error::InvalidUri {
+                uri: root.to_string(),
+                reason: "list the memory store's buckets with the root URI memory://".into(),
+            });
+        }
+        let mut names: Vec<String> = self.read(|b| b.keys().map(|name| format!("memory://{name}/")).collect());
+        names.sort();
+        Ok(names)
+    }
+
     async fn delete_container(&self, uri: &str) -> Result<()> {
         let u = Self::parse(uri)?;
         self.write(|b| match b.get(u.bucket()) {

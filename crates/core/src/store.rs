@@ -82,6 +82,10 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     /// Deletes an empty bucket, container or directory.
     async fn delete_container(&self, uri: &str) -> Result<()>;
 
+    /// The buckets, containers or directories under a service root (`s3://`,
+    /// `s3://host:port/`, `memory://`, `file:///dir/`), as URIs ending in `/`, sorted.
+    async fn list_containers(&self, root: &str) -> Result<Vec<String>>;
+
     /// Moves an object. The default copies then deletes; backends with an atomic
     /// rename override it ([`Capabilities::atomic_rename`]).
     async fn rename(&self, src: &str, dst: &str) -> Result<()> {

@@ -283,6 +283,9 @@ impl ObjectStore for CountingStore {
     async fn delete_container(&self, uri: &str) -> Result<()> {
         self.inner.delete_container(uri).await
     }
+    async fn list_containers(&self, root: &str) -> Result<Vec<String>> {
+        self.inner.list_containers(root).await
+    }
 }
 
 pub async fn get_ranges_order_and_coalescing(fx: &Fixture) {
@@ -809,11 +812,17 @@ pub async fn container_lifecycle(fx: &Fixture) {
             "put into a missing container must fail"
         );
     }
+    // The service root the container lives under: `s3://`, `memory://`, `file:///dir/`.
+    let root = &c[..=c.rfind('/').expect("a container URI has a scheme")];
+    let listed = format!("{c}/");
     fx.store.create_container(&c).await.unwrap();
     fx.store
         .create_container(&c)
         .await
         .expect("creating an existing container succeeds");
+    let containers = fx.store.list_containers(root).await.unwrap();
+    assert!(containers.contains(&listed), "{listed} missing from {containers:?}");
+    assert!(containers.is_sorted(), "containers not sorted: {containers:?}");
     fx.store.put(&obj, pattern(1, 0)).await.unwrap();
     if !fx.server_lacks(GAP_DELETE_NEEDS_EMPTY_CONTAINER) {
         assert!(
@@ -827,6 +836,8 @@ pub async fn container_lifecycle(fx: &Fixture) {
     }
     fx.store.delete(&obj).await.unwrap();
     fx.store.delete_container(&c).await.unwrap();
+    let containers = fx.store.list_containers(root).await.unwrap();
+    assert!(!containers.contains(&listed), "{listed} still listed after delete");
     if strict {
         assert!(
             fx.store.put(&obj, pattern(1, 0)).await.is_err(),
