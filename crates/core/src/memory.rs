@@ -317,7 +317,8 @@ impl ObjectStore for MemoryStore {
                 reason: "list the memory store's buckets with the root URI memory://".into(),
             });
         }
-        let mut names: Vec<String> = self.read(|b| b.keys().map(|name| format!("memory://{name}/")).collect());
+        let mut names: Vec<String> =
+            self.read(|b| b.keys().map(|name| format!("memory://{name}/")).collect());
         names.sort();
         Ok(names)
     }

@@ -821,7 +821,10 @@ pub async fn container_lifecycle(fx: &Fixture) {
         .await
         .expect("creating an existing container succeeds");
     let containers = fx.store.list_containers(root).await.unwrap();
-    assert!(containers.contains(&listed), "{listed} missing from {containers:?}");
+    assert!(
+        containers.contains(&listed),
+        "{listed} missing from {containers:?}"
+    );
     assert!(containers.is_sorted(), "containers not sorted: {containers:?}");
     fx.store.put(&obj, pattern(1, 0)).await.unwrap();
     if !fx.server_lacks(GAP_DELETE_NEEDS_EMPTY_CONTAINER) {
@@ -837,7 +840,10 @@ pub async fn container_lifecycle(fx: &Fixture) {
     fx.store.delete(&obj).await.unwrap();
     fx.store.delete_container(&c).await.unwrap();
     let containers = fx.store.list_containers(root).await.unwrap();
-    assert!(!containers.contains(&listed), "{listed} still listed after delete");
+    assert!(
+        !containers.contains(&listed),
+        "{listed} still listed after delete"
+    );
     if strict {
         assert!(
             fx.store.put(&obj, pattern(1, 0)).await.is_err(),

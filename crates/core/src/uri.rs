@@ -75,6 +75,12 @@ impl Scheme {
         }
     }
 
+    /// The scheme a URI starts with, without checking the rest: service roots such as
+    /// `s3://` or `memory://` (which name no bucket) have one too.
+    pub fn of(uri: &str) -> Option<Scheme> {
+        split_scheme(uri).map(|(scheme, _)| scheme)
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             Scheme::S3 => "s3://",

@@ -143,12 +143,16 @@ impl Generator {
     /// each generated when the iterator reaches it: memory stays at one part.
     pub fn chunks(&self, part_size: usize) -> impl Iterator<Item = Bytes> + '_ {
         assert!(part_size > 0, "part_size must be positive");
-        (0..self.size).step_by(part_size).map(move |offset| {
-            let len = (self.size - offset).min(part_size as u64) as usize;
-            let mut buf = vec![0u8; len];
-            self.fill(offset, &mut buf, true);
-            Bytes::from(buf)
-        })
+        (0..self.size)
+            .step_by(part_size)
+            .map(move |offset| self.range(offset, (self.size - offset).min(part_size as u64) as usize))
+    }
+
+    /// The object's bytes `offset..offset + len` in a new buffer.
+    pub fn range(&self, offset: u64, len: usize) -> Bytes {
+        let mut buf = vec![0u8; len];
+        self.fill(offset, &mut buf, true);
+        Bytes::from(buf)
     }
 
     /// Fills `piece`, which lies inside one block, starting at object offset `offset`.

@@ -68,11 +68,16 @@ pub fn supported_schemes() -> Vec<&'static str> {
 }
 
 /// The store for `uri`'s scheme, configured from the environment (see
-/// `docs/configuration.md`). A scheme this build cannot serve is an error that lists the
-/// schemes it can.
+/// `docs/configuration.md`). `uri` may be an object, a prefix or a service root (`s3://`
+/// for `list_containers`); the store checks the rest of it on each call. A scheme this
+/// build cannot serve is an error that lists the schemes it can.
 pub fn store_for_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
-    let parsed = ObjectUri::parse(uri)?;
-    match parsed.service() {
+    let scheme = match Scheme::of(uri) {
+        Some(scheme) => scheme,
+        // Parsing gives the error that lists the schemes.
+        None => return Err(ObjectUri::parse(uri).expect_err("a URI without a known scheme never parses")),
+    };
+    match scheme.service() {
         Service::Memory => Ok(memory_store()),
         #[cfg(feature = "file")]
         Service::File => Ok(Arc::new(file::FileStore::new(file::FileConfig::from_env()?))),

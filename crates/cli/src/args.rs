@@ -1,0 +1,241 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::size::parse_size;
+
+/// List, read, copy, delete and benchmark objects on every s3dlio backend: s3://, file://,
+/// direct:// and memory:// (az:// and gs:// as their backends land).
+///
+/// A path without a scheme is a local file (file://). Exit codes: 0 ok, 1 failed, 2 usage,
+/// 3 not found, 4 auth/permission, 5 some objects failed (the summary lists them).
+#[derive(Debug, Parser)]
+#[command(name = "s3-cli", version, propagate_version = true, max_term_width = 110)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// More logging: -v info, -vv debug, -vvv trace (dependency crates stay at warn;
+    /// RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Machine-readable output: JSON lines for listings, one JSON object for summaries.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// S3 endpoint, e.g. http://127.0.0.1:9000 (sets AWS_ENDPOINT_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Region (sets AWS_REGION).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// PEM file of extra CA certificates to trust (sets AWS_CA_BUNDLE).
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List objects under a prefix.
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Show an object's metadata.
+    Stat { uri: String },
+    /// Read objects into memory and discard them: a read benchmark.
+    Get(GetArgs),
+    /// Download one object to a file, or a prefix to a directory.
+    Download(DownloadArgs),
+    /// Write an object (or a byte range of it) to stdout.
+    Cat {
+        uri: String,
+        #[command(flatten)]
+        range: RangeArgs,
+    },
+    /// Upload local files, directories (-r) or globs to a destination prefix.
+    Upload(UploadArgs),
+    /// Copy an object or a prefix (-r), in any direction: local↔remote, remote→remote.
+    Cp(CpArgs),
+    /// Delete an object, or every object under a prefix (-r).
+    #[command(alias = "delete")]
+    Rm(RmArgs),
+    /// Create a bucket, container or directory (succeeds if it exists).
+    #[command(alias = "create-bucket")]
+    Mb { uri: String },
+    /// Delete an empty bucket, container or directory.
+    #[command(alias = "delete-bucket")]
+    Rb { uri: String },
+    /// List buckets: s3://, s3://host:port/, memory://, file:///dir/.
+    ListBuckets { uri: String },
+    /// Generate synthetic objects and upload them.
+    Put(PutArgs),
+    /// Write, read (whole and ranged), stat, list and delete objects; print one table.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    pub uri: String,
+    /// List everything under the prefix, not just one level.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Only keys (relative to the prefix) that match this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub pattern: Option<String>,
+    /// Print only the number of objects (with a live rate on stderr).
+    #[arg(long)]
+    pub count_only: bool,
+    /// Size, modification time and ETag beside each key.
+    #[arg(short, long)]
+    pub long: bool,
+}
+
+/// A byte range of one object.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct RangeArgs {
+    /// First byte to read.
+    #[arg(long, value_name = "N", value_parser = parse_size)]
+    pub offset: Option<u64>,
+    /// Bytes to read (default: to the end).
+    #[arg(long, value_name = "M", value_parser = parse_size)]
+    pub length: Option<u64>,
+}
+
+impl RangeArgs {
+    pub fn is_set(&self) -> bool {
+        self.offset.is_some() || self.length.is_some()
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// An object, or a prefix (ending in `/`, or with -r).
+    pub uri: Option<String>,
+    /// Objects read at once.
+    #[arg(short, long, default_value_t = 64)]
+    pub jobs: usize,
+    /// Read the objects listed in FILE, one per line: full URIs, or keys under URI.
+    #[arg(long, value_name = "FILE")]
+    pub keylist: Option<PathBuf>,
+    /// Read everything under the prefix.
+    #[arg(short, long)]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub range: RangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    pub src: String,
+    /// A file, or a directory (existing, or ending in `/`).
+    pub dest: String,
+    #[arg(short, long, default_value_t = 16)]
+    pub jobs: usize,
+    /// Download everything under the prefix, keeping the key hierarchy.
+    #[arg(short, long)]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub range: RangeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Files, directories (with -r) and globs, then the destination prefix (ending in `/`).
+    #[arg(required = true, num_args = 2..)]
+    pub paths: Vec<String>,
+    #[arg(short, long, default_value_t = 16)]
+    pub jobs: usize,
+    /// Upload directories with everything in them.
+    #[arg(short, long)]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    pub src: String,
+    pub dest: String,
+    #[arg(short, long, default_value_t = 16)]
+    pub jobs: usize,
+    /// Copy everything under the prefix.
+    #[arg(short, long)]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    pub uri: String,
+    /// Delete everything under the prefix.
+    #[arg(short, long)]
+    pub recursive: bool,
+    /// Only keys (relative to the prefix) that match this regular expression (with -r).
+    #[arg(long, value_name = "REGEX")]
+    pub pattern: Option<String>,
+    /// Batches of up to 1000 deletes in flight.
+    #[arg(short, long, default_value_t = 4)]
+    pub jobs: usize,
+}
+
+/// How synthetic objects look.
+#[derive(Debug, Args, Clone)]
+pub struct SynthArgs {
+    /// Object size: bytes, or with k/m/g (10^3) or Ki/Mi/Gi (2^10) suffixes.
+    #[arg(short, long, default_value = "1Mi", value_parser = parse_size)]
+    pub size: u64,
+    /// About 1/N of the blocks unique.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub dedup: u64,
+    /// About (N-1)/N of each block compressible.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub compress: u64,
+    /// Seed of the data generator (object i uses seed + i).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Create the bucket first (memory:// buckets are always created: that store starts
+    /// empty in every process).
+    #[arg(long)]
+    pub create_bucket: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// Destination prefix.
+    pub prefix: String,
+    /// Number of objects.
+    #[arg(short, long, default_value_t = 1)]
+    pub num: u64,
+    /// Object names: the first {} is the index, the second the count.
+    #[arg(short, long, default_value = "object_{}_of_{}.dat")]
+    pub template: String,
+    #[arg(short, long, default_value_t = 32)]
+    pub jobs: usize,
+    #[command(flatten)]
+    pub synth: SynthArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Where the benchmark writes (under a fresh sub-prefix it deletes at the end).
+    pub prefix: String,
+    /// Number of objects.
+    #[arg(short, long, default_value_t = 256)]
+    pub num: u64,
+    /// Operations in flight.
+    #[arg(short, long, default_value_t = 32)]
+    pub jobs: usize,
+    /// Bytes per ranged read.
+    #[arg(long, default_value = "64Ki", value_parser = parse_size)]
+    pub range_size: u64,
+    /// Leave the objects in place (skips the delete phase).
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub synth: SynthArgs,
+}

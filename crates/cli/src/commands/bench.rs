@@ -1,0 +1,284 @@
+//! `bench`: put, get (whole and ranged), stat, list and delete N objects under a fresh
+//! prefix, with per-operation latency percentiles from HDR histograms.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::{StreamExt, stream};
+use hdrhistogram::Histogram;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation};
+use s3dlio_datagen::{DataSpec, Generator};
+
+use super::{Ctx, ensure_bucket, store};
+use crate::args::BenchArgs;
+use crate::failure::CliResult;
+use crate::output::{Out, mb_per_s};
+use crate::progress::Progress;
+use crate::size::human_bytes;
+use crate::target::{as_prefix, to_uri};
+
+/// One operation's results.
+#[derive(Debug)]
+struct Phase {
+    op: &'static str,
+    objects: u64,
+    bytes: u64,
+    elapsed: Duration,
+    /// Latency of each operation, in microseconds.
+    latency: Histogram<u64>,
+}
+
+impl Phase {
+    fn percentile_ms(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    fn objects_per_s(&self) -> f64 {
+        self.objects as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "op": self.op,
+            "objects": self.objects,
+            "bytes": self.bytes,
+            "seconds": self.elapsed.as_secs_f64(),
+            "mb_per_s": mb_per_s(self.bytes, self.elapsed),
+            "objects_per_s": self.objects_per_s(),
+            "p50_ms": self.percentile_ms(0.50),
+            "p90_ms": self.percentile_ms(0.90),
+            "p99_ms": self.percentile_ms(0.99),
+        })
+    }
+
+    fn row(&self) -> String {
+        format!(
+            "{:<10} {:>8} {:>12} {:>9.3} {:>10.1} {:>11.1} {:>9.3} {:>9.3} {:>9.3}",
+            self.op,
+            self.objects,
+            human_bytes(self.bytes),
+            self.elapsed.as_secs_f64(),
+            mb_per_s(self.bytes, self.elapsed),
+            self.objects_per_s(),
+            self.percentile_ms(0.50),
+            self.percentile_ms(0.90),
+            self.percentile_ms(0.99),
+        )
+    }
+}
+
+const HEADER: &str =
+    "op          objects        bytes   seconds       MB/s   objects/s    p50 ms    p90 ms    p99 ms";
+
+pub async fn bench(args: &BenchArgs, ctx: Ctx, out: &mut Out) -> CliResult {
+    let base = as_prefix(&to_uri(&args.prefix)?);
+    let store = store(&base)?;
+    ensure_bucket(&*store, &base, args.synth.create_bucket).await?;
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let run = format!("{base}s3dlio-bench-{}-{stamp}/", std::process::id());
+    let uris: Vec<String> = (0..args.num).map(|i| format!("{run}obj-{i:08}")).collect();
+    let result = run_phases(args, ctx, &store, &run, &uris).await;
+    if result.is_err() && !args.keep {
+        // Leave nothing behind after a failed run; the run's own error is what counts.
+        if let Err(e) = store.delete_prefix(&run).await {
+            tracing::warn!("cleaning up {run} after the failed benchmark: {e}");
+        }
+    }
+    let phases = result?;
+    let size = args.synth.size;
+    if out.json {
+        let phases: Vec<Value> = phases.iter().map(Phase::to_json).collect();
+        return out
+            .json_line(&json!({
+                "prefix": run,
+                "objects": args.num,
+                "object_size": size,
+                "jobs": args.jobs,
+                "range_size": args.range_size,
+                "phases": phases,
+            }))
+            .await;
+    }
+    out.line(&format!(
+        "{run}: {} objects of {} ({} bytes), {} in flight",
+        args.num,
+        human_bytes(size),
+        size,
+        args.jobs
+    ))
+    .await?;
+    out.line(HEADER).await?;
+    for phase in &phases {
+        out.line(&phase.row()).await?;
+    }
+    Ok(())
+}
+
+async fn run_phases(
+    args: &BenchArgs,
+    ctx: Ctx,
+    store: &Arc<dyn ObjectStore>,
+    run: &str,
+    uris: &[String],
+) -> s3dlio::Result<Vec<Phase>> {
+    let size = args.synth.size;
+    let range_len = args.range_size.min(size);
+    let synth = &args.synth;
+    let mut phases = Vec::new();
+
+    phases.push(
+        timed("put", uris, args.jobs, ctx, &|i: usize, uri: String| async move {
+            let spec = DataSpec::default()
+                .with_dedup(synth.dedup)
+                .with_compress(synth.compress)
+                .with_seed(synth.seed.wrapping_add(i as u64));
+            // Generated before the clock starts: latency is the store's alone.
+            let data = tokio::task::spawn_blocking(move || Generator::new(size, spec).generate())
+                .await
+                .map_err(|e| failed(Operation::Put, &uri, format!("generating data: {e}")))?;
+            let started = Instant::now();
+            store.put(&uri, data).await?;
+            Ok((size, started.elapsed()))
+        })
+        .await?,
+    );
+    phases.push(
+        timed("get", uris, args.jobs, ctx, &|_, uri: String| async move {
+            let started = Instant::now();
+            let data = store.get_optimized(&uri).await?;
+            let elapsed = started.elapsed();
+            expect_len(Operation::Get, &uri, data.len() as u64, size)?;
+            Ok((size, elapsed))
+        })
+        .await?,
+    );
+    phases.push(
+        timed("get-range", uris, args.jobs, ctx, &|i, uri: String| async move {
+            let offset = SmallRng::seed_from_u64(synth.seed ^ i as u64).random_range(0..=size - range_len);
+            let started = Instant::now();
+            let data = store.get_range(&uri, offset, Some(range_len)).await?;
+            let elapsed = started.elapsed();
+            expect_len(Operation::GetRange, &uri, data.len() as u64, range_len)?;
+            Ok((range_len, elapsed))
+        })
+        .await?,
+    );
+    phases.push(
+        timed("stat", uris, args.jobs, ctx, &|_, uri: String| async move {
+            let started = Instant::now();
+            let meta = store.stat(&uri).await?;
+            let elapsed = started.elapsed();
+            expect_len(Operation::Stat, &uri, meta.size, size)?;
+            Ok((0, elapsed))
+        })
+        .await?,
+    );
+    let started = Instant::now();
+    let listed = store.list(run, true).await?;
+    let elapsed = started.elapsed();
+    if listed.len() != uris.len() {
+        return Err(failed(
+            Operation::List,
+            run,
+            format!("listed {} objects, wrote {}", listed.len(), uris.len()),
+        ));
+    }
+    let mut latency = histogram();
+    record(&mut latency, elapsed);
+    phases.push(Phase {
+        op: "list",
+        objects: listed.len() as u64,
+        bytes: 0,
+        elapsed,
+        latency,
+    });
+    if !args.keep {
+        let deletes = timed("delete", uris, args.jobs, ctx, &|_, uri: String| async move {
+            let started = Instant::now();
+            store.delete(&uri).await?;
+            Ok((0, started.elapsed()))
+        })
+        .await?;
+        phases.push(deletes);
+        if !store.capabilities().explicit_containers {
+            // A directory store keeps the run's directory after its files go.
+            store.delete_container(run).await?;
+        }
+    }
+    Ok(phases)
+}
+
+/// Runs `job` over every object, `jobs` at a time; stops at the first failure (a
+/// benchmark of a failing store measures nothing).
+async fn timed<F, Fut>(
+    op: &'static str,
+    uris: &[String],
+    jobs: usize,
+    ctx: Ctx,
+    job: &F,
+) -> s3dlio::Result<Phase>
+where
+    F: Fn(usize, String) -> Fut,
+    Fut: Future<Output = s3dlio::Result<(u64, Duration)>>,
+{
+    let progress = Progress::objects(ctx.progress, Some(uris.len() as u64));
+    progress.set_message(op.to_string());
+    let started = Instant::now();
+    let mut results = stream::iter(uris.iter().cloned().enumerate())
+        .map(|(i, uri)| job(i, uri))
+        .buffer_unordered(jobs.max(1));
+    let (mut objects, mut bytes, mut latency) = (0u64, 0u64, histogram());
+    while let Some(result) = results.next().await {
+        let (n, elapsed) = result?;
+        objects += 1;
+        bytes += n;
+        record(&mut latency, elapsed);
+        progress.inc(1);
+    }
+    progress.finish();
+    Ok(Phase {
+        op,
+        objects,
+        bytes,
+        elapsed: started.elapsed(),
+        latency,
+    })
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to an hour at 3 significant figures; slower operations saturate at an hour.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+fn record(h: &mut Histogram<u64>, elapsed: Duration) {
+    h.saturating_record(elapsed.as_micros().max(1) as u64);
+}
+
+fn expect_len(op: Operation, uri: &str, got: u64, want: u64) -> s3dlio::Result<()> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(failed(
+            op,
+            uri,
+            format!("the store returned {got} bytes, {want} were written"),
+        ))
+    }
+}
+
+fn failed(op: Operation, uri: &str, message: String) -> Error {
+    Error::Backend {
+        op,
+        uri: uri.to_string(),
+        message,
+        source: None,
+    }
+}

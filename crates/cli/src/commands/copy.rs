@@ -1,0 +1,241 @@
+//! `download`, `upload` and `cp`: one object or a tree of them, between any two stores.
+
+use std::time::Instant;
+
+use futures::stream::{self, TryStreamExt};
+
+use s3dlio::{Error, ObjectMeta, Operation};
+use s3dlio_range_engine::ObjectHint;
+
+use super::get::{hint, span};
+use super::{Ctx, store};
+use crate::args::{CpArgs, DownloadArgs, UploadArgs};
+use crate::failure::{CliResult, Failure};
+use crate::output::{Out, Summary};
+use crate::progress::Progress;
+use crate::target::{as_prefix, basename, is_local_dir, objects_under, to_uri};
+use crate::transfer::{Plan, Span, copy_object, run_jobs};
+
+pub async fn download(args: &DownloadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
+    let src = to_uri(&args.src)?;
+    let dest = to_uri(&args.dest)?;
+    if args.recursive || src.ends_with('/') {
+        if args.range.is_set() {
+            return Err(Failure::Usage(
+                "--offset/--length download a range of one object; they cannot be used with a prefix or -r"
+                    .into(),
+            ));
+        }
+        return copy_tree(
+            "download",
+            &as_prefix(&src),
+            &as_prefix(&dest),
+            args.recursive,
+            args.jobs,
+            ctx,
+            out,
+        )
+        .await;
+    }
+    let dst = single_dest(&src, &args.dest, &dest);
+    copy_single("download", &src, &dst, span(args.range), ctx, out).await
+}
+
+pub async fn cp(args: &CpArgs, ctx: Ctx, out: &mut Out) -> CliResult {
+    let src = to_uri(&args.src)?;
+    let dest = to_uri(&args.dest)?;
+    if is_local_dir(&args.src) && !args.recursive {
+        return Err(Failure::Usage(format!(
+            "{} is a directory: copy it with -r",
+            args.src
+        )));
+    }
+    if args.recursive || src.ends_with('/') {
+        return copy_tree(
+            "cp",
+            &as_prefix(&src),
+            &as_prefix(&dest),
+            args.recursive,
+            args.jobs,
+            ctx,
+            out,
+        )
+        .await;
+    }
+    let dst = single_dest(&src, &args.dest, &dest);
+    copy_single("cp", &src, &dst, None, ctx, out).await
+}
+
+pub async fn upload(args: &UploadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
+    let (dest_arg, sources) = args.paths.split_last().expect("clap requires two paths");
+    let dest = to_uri(dest_arg)?;
+    let paths = expand(sources)?;
+    let into_prefix = dest.ends_with('/');
+    if !into_prefix && (paths.len() > 1 || paths.iter().any(|p| is_local_dir(p))) {
+        return Err(Failure::Usage(format!(
+            "uploading several files or a directory needs a destination prefix ending in '/': {dest_arg}/"
+        )));
+    }
+    let mut items: Vec<(String, String, Option<ObjectHint>)> = Vec::new();
+    for path in &paths {
+        let src = to_uri(path)?;
+        if is_local_dir(path) {
+            if !args.recursive {
+                return Err(Failure::Usage(format!(
+                    "{path} is a directory: upload it with -r"
+                )));
+            }
+            let prefix = as_prefix(&src);
+            let files: Vec<ObjectMeta> = objects_under(&*store(&prefix)?, &prefix, true, None)
+                .try_collect()
+                .await?;
+            for m in files {
+                let dst = format!("{dest}{}", m.uri.strip_prefix(&prefix).unwrap_or(&m.uri));
+                items.push((m.uri.clone(), dst, Some(hint(&m))));
+            }
+        } else if into_prefix {
+            items.push((src.clone(), format!("{dest}{}", basename(&src)), None));
+        } else {
+            items.push((src, dest.clone(), None));
+        }
+    }
+    let label = dest.clone();
+    run_copies(
+        "upload",
+        stream::iter(items.into_iter().map(Ok)),
+        &label,
+        args.jobs,
+        ctx,
+        out,
+    )
+    .await
+}
+
+/// Command-line sources with globs expanded (by us, for shells that pass them quoted).
+fn expand(sources: &[String]) -> CliResult<Vec<String>> {
+    let mut paths = Vec::new();
+    for source in sources {
+        if !source.contains(['*', '?', '[']) || std::path::Path::new(source).exists() {
+            if !std::path::Path::new(source).exists() {
+                return Err(Error::not_found(Operation::Open, to_uri(source)?).into());
+            }
+            paths.push(source.clone());
+            continue;
+        }
+        let matched = glob::glob(source)
+            .map_err(|e| Failure::Usage(format!("bad glob {source:?}: {e}")))?
+            .filter_map(Result::ok)
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>();
+        if matched.is_empty() {
+            return Err(Failure::Usage(format!("no files match {source:?}")));
+        }
+        paths.extend(matched);
+    }
+    Ok(paths)
+}
+
+/// The destination of a one-object copy: inside `dest` when it is a prefix or a local
+/// directory, else `dest` itself.
+fn single_dest(src: &str, dest_arg: &str, dest: &str) -> String {
+    if dest_arg.ends_with('/') || is_local_dir(dest_arg) {
+        format!("{}{}", as_prefix(dest), basename(src))
+    } else {
+        dest.to_string()
+    }
+}
+
+async fn copy_single(
+    op: &'static str,
+    src: &str,
+    dst: &str,
+    span: Span,
+    ctx: Ctx,
+    out: &mut Out,
+) -> CliResult {
+    let (src_store, dst_store) = (store(src)?, store(dst)?);
+    let plan = Plan::for_jobs(1)?;
+    let progress = Progress::bytes(ctx.progress, None);
+    let started = Instant::now();
+    let bytes = copy_object(&*src_store, src, &*dst_store, dst, span, None, (&plan, &progress)).await?;
+    progress.finish();
+    Summary {
+        op,
+        objects: 1,
+        bytes,
+        elapsed: started.elapsed(),
+        failed: 0,
+    }
+    .print(out)
+    .await
+}
+
+/// Copies every object under `src_prefix` to the same relative key under `dst_prefix`.
+async fn copy_tree(
+    op: &'static str,
+    src_prefix: &str,
+    dst_prefix: &str,
+    recursive: bool,
+    jobs: usize,
+    ctx: Ctx,
+    out: &mut Out,
+) -> CliResult {
+    let src_store = store(src_prefix)?;
+    let items = objects_under(&*src_store, src_prefix, recursive, None).map_ok(|m| {
+        let dst = format!("{dst_prefix}{}", m.uri.strip_prefix(src_prefix).unwrap_or(&m.uri));
+        let h = hint(&m);
+        (m.uri, dst, Some(h))
+    });
+    run_copies(op, items, src_prefix, jobs, ctx, out).await
+}
+
+async fn run_copies(
+    op: &'static str,
+    items: impl futures::Stream<Item = s3dlio::Result<(String, String, Option<ObjectHint>)>>,
+    label: &str,
+    jobs: usize,
+    ctx: Ctx,
+    out: &mut Out,
+) -> CliResult {
+    let plan = Plan::for_jobs(jobs)?;
+    let progress = Progress::bytes(ctx.progress, None);
+    let started = Instant::now();
+    let tally = run_jobs(items, jobs, &progress, |(src, dst, hint)| {
+        let (plan, progress) = (&plan, &progress);
+        async move {
+            let result = async {
+                check_local_key(&dst)?;
+                let (s, d) = (s3dlio::store_for_uri(&src)?, s3dlio::store_for_uri(&dst)?);
+                copy_object(&*s, &src, &*d, &dst, None, hint, (plan, progress)).await
+            }
+            .await;
+            (src, result)
+        }
+    })
+    .await?;
+    progress.finish();
+    Summary {
+        op,
+        objects: tally.objects,
+        bytes: tally.bytes,
+        elapsed: started.elapsed(),
+        failed: tally.failures.len(),
+    }
+    .print(out)
+    .await?;
+    Ok(tally.into_result(Operation::Copy, label)?)
+}
+
+/// A key like `../../etc/passwd` in a bucket must not write outside the destination
+/// directory: local destinations refuse `.` and `..` path segments.
+fn check_local_key(dst: &str) -> s3dlio::Result<()> {
+    let local = dst.starts_with("file://") || dst.starts_with("direct://");
+    if local && dst.split('/').skip(3).any(|seg| seg == ".." || seg == ".") {
+        return Err(Error::invalid_argument(
+            Operation::Copy,
+            dst,
+            "the key has '.' or '..' segments and would land outside the destination directory; skipped",
+        ));
+    }
+    Ok(())
+}

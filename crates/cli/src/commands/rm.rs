@@ -1,0 +1,108 @@
+//! `rm`, `mb` and `rb`.
+
+use std::time::Instant;
+
+use futures::TryStreamExt;
+use serde_json::json;
+
+use s3dlio::{BatchFailure, DELETE_PAGE, Error, Operation};
+
+use super::{Ctx, store};
+use crate::args::RmArgs;
+use crate::failure::{CliResult, Failure};
+use crate::output::{Out, Summary};
+use crate::progress::Progress;
+use crate::target::{as_prefix, compile_pattern, objects_under, to_uri};
+use crate::transfer::Tally;
+
+pub async fn rm(args: &RmArgs, ctx: Ctx, out: &mut Out) -> CliResult {
+    let uri = to_uri(&args.uri)?;
+    if !args.recursive {
+        if uri.ends_with('/') || args.pattern.is_some() {
+            return Err(Failure::Usage(format!(
+                "{uri}: deleting a prefix (or by --pattern) needs -r"
+            )));
+        }
+        store(&uri)?.delete(&uri).await?;
+        return if out.json {
+            out.json_line(&json!({ "deleted": uri })).await
+        } else {
+            out.line(&format!("deleted {uri}")).await
+        };
+    }
+    let prefix = as_prefix(&uri);
+    let store = store(&prefix)?;
+    let pattern = compile_pattern(args.pattern.as_deref())?;
+    let progress = Progress::objects(ctx.progress, None);
+    let started = Instant::now();
+    // Pages of keys go to `delete_batch` (one DeleteObjects call per page on S3), a few
+    // pages at once; a page's refused keys are collected and the rest go on.
+    let mut pages = std::pin::pin!(
+        objects_under(&*store, &prefix, true, pattern.as_ref())
+            .map_ok(|m| (m.uri, m.size))
+            .try_chunks(DELETE_PAGE)
+            .map_err(|e| e.1)
+            .map_ok(|page| {
+                let store = &store;
+                let progress = &progress;
+                async move {
+                    let uris: Vec<String> = page.iter().map(|(u, _)| u.clone()).collect();
+                    let bytes: u64 = page.iter().map(|(_, s)| s).sum();
+                    let result = store.delete_batch(&uris).await;
+                    progress.inc(uris.len() as u64);
+                    Ok::<_, Error>((uris, bytes, result))
+                }
+            })
+            .try_buffer_unordered(args.jobs.max(1))
+    );
+    let mut tally = Tally::default();
+    while let Some((uris, bytes, result)) = pages.try_next().await? {
+        match result {
+            Ok(()) => {
+                tally.objects += uris.len() as u64;
+                tally.bytes += bytes;
+            }
+            Err(Error::Batch {
+                succeeded, failures, ..
+            }) => {
+                tally.objects += succeeded as u64;
+                tally.failures.extend(failures);
+            }
+            Err(error) => tally.failures.push(BatchFailure {
+                uri: uris.first().cloned().unwrap_or_default(),
+                error,
+            }),
+        }
+    }
+    progress.finish();
+    Summary {
+        op: "rm",
+        objects: tally.objects,
+        bytes: tally.bytes,
+        elapsed: started.elapsed(),
+        failed: tally.failures.len(),
+    }
+    .print(out)
+    .await?;
+    Ok(tally.into_result(Operation::Delete, &prefix)?)
+}
+
+pub async fn make_bucket(uri: &str, out: &mut Out) -> CliResult {
+    let uri = to_uri(uri)?;
+    store(&uri)?.create_container(&uri).await?;
+    report(out, "created", &uri).await
+}
+
+pub async fn remove_bucket(uri: &str, out: &mut Out) -> CliResult {
+    let uri = to_uri(uri)?;
+    store(&uri)?.delete_container(&uri).await?;
+    report(out, "removed", &uri).await
+}
+
+async fn report(out: &mut Out, what: &str, uri: &str) -> CliResult {
+    if out.json {
+        out.json_line(&json!({ what: uri })).await
+    } else {
+        out.line(&format!("{what} {uri}")).await
+    }
+}

@@ -1,0 +1,118 @@
+//! # s3-cli
+//!
+//! The operator's tool for every s3dlio backend: list, stat, read, download, upload,
+//! copy, delete and benchmark objects on `s3://`, `file://`, `direct://` and `memory://`
+//! through one code path (`s3dlio::store_for_uri`).
+//!
+//! ```text
+//! s3-cli bench file:///tmp/s3dlio-bench          # write, read, stat, list, delete; one table
+//! s3-cli ls -r --pattern '\.npz$' s3://bucket/train/
+//! s3-cli get s3://bucket/big.bin --offset 1Mi --length 4Mi
+//! s3-cli cp -r s3://bucket/shards/ ./shards/
+//! ```
+
+mod args;
+mod commands;
+mod failure;
+mod output;
+mod progress;
+mod size;
+mod target;
+mod transfer;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{Cli, Global};
+
+/// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+const INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    apply_to_environment(&cli.global);
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return failure::Failure::Local("starting the async runtime".into(), e).report(),
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = commands::run(cli) => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    // Dropping the command (above) cancelled its writers; give their abort requests a
+    // moment to reach the service so nothing is left half-uploaded.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match outcome {
+        Some(Ok(())) => ExitCode::SUCCESS,
+        Some(Err(failure)) => failure.report(),
+        None => {
+            eprintln!("s3-cli: interrupted; unfinished uploads were cancelled");
+            ExitCode::from(INTERRUPTED)
+        }
+    }
+}
+
+/// The global flags are the standard AWS variables, which the backends read when their
+/// store is first made.
+fn apply_to_environment(global: &Global) {
+    let pairs = [
+        ("AWS_ENDPOINT_URL", global.endpoint_url.clone()),
+        ("AWS_REGION", global.region.clone()),
+        (
+            "AWS_CA_BUNDLE",
+            global.ca_bundle.as_ref().map(|p| p.display().to_string()),
+        ),
+    ];
+    for (name, value) in pairs {
+        if let Some(value) = value {
+            // SAFETY: called from `main` before the runtime or any other thread exists,
+            // so nothing can read the environment concurrently.
+            unsafe { std::env::set_var(name, value) };
+        }
+    }
+}
+
+/// Crates whose logs stay at warn whatever `-v` says: their info/debug output is
+/// per-request noise.
+const NOISY: &[&str] = &[
+    "aws_config",
+    "aws_runtime",
+    "aws_sdk_s3",
+    "aws_smithy_http_client",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "h2",
+    "hyper",
+    "hyper_util",
+    "rustls",
+    "tower",
+];
+
+fn init_logging(verbose: u8) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let level = match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        };
+        let mut directives = level.to_string();
+        for name in NOISY {
+            directives.push_str(&format!(",{name}=warn"));
+        }
+        EnvFilter::new(directives)
+    });
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(verbose > 1)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

@@ -1,0 +1,94 @@
+//! stdout (async, buffered; a closed pipe is a quiet stop) and the summary line every
+//! multi-object command prints.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncWriteExt, BufWriter, Stdout};
+
+use crate::failure::{CliResult, Failure};
+use crate::size::human_bytes;
+
+/// Where results go. Human text, or JSON when `--json` is given.
+#[derive(Debug)]
+pub struct Out {
+    w: BufWriter<Stdout>,
+    pub json: bool,
+}
+
+impl Out {
+    pub fn new(json: bool) -> Self {
+        Out {
+            w: BufWriter::new(tokio::io::stdout()),
+            json,
+        }
+    }
+
+    pub async fn line(&mut self, text: &str) -> CliResult {
+        self.w.write_all(text.as_bytes()).await.map_err(Failure::output)?;
+        self.w.write_all(b"\n").await.map_err(Failure::output)
+    }
+
+    pub async fn bytes(&mut self, data: &[u8]) -> CliResult {
+        self.w.write_all(data).await.map_err(Failure::output)
+    }
+
+    /// One JSON value on its own line.
+    pub async fn json_line(&mut self, value: &Value) -> CliResult {
+        self.line(&value.to_string()).await
+    }
+
+    pub async fn flush(&mut self) -> CliResult {
+        self.w.flush().await.map_err(Failure::output)
+    }
+}
+
+/// Megabytes (10^6 bytes) per second.
+pub fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// What a multi-object command did.
+#[derive(Debug)]
+pub struct Summary {
+    pub op: &'static str,
+    pub objects: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    pub failed: usize,
+}
+
+impl Summary {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "op": self.op,
+            "objects": self.objects,
+            "bytes": self.bytes,
+            "seconds": self.elapsed.as_secs_f64(),
+            "mb_per_s": mb_per_s(self.bytes, self.elapsed),
+            "objects_per_s": self.objects as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            "failed": self.failed,
+        })
+    }
+
+    pub async fn print(&self, out: &mut Out) -> CliResult {
+        if out.json {
+            return out.json_line(&self.to_json()).await;
+        }
+        let secs = self.elapsed.as_secs_f64();
+        let failed = if self.failed > 0 {
+            format!(", {} FAILED", self.failed)
+        } else {
+            String::new()
+        };
+        out.line(&format!(
+            "{}: {} objects, {} in {secs:.3} s ({:.1} MB/s, {:.0} objects/s){failed}",
+            self.op,
+            self.objects,
+            human_bytes(self.bytes),
+            mb_per_s(self.bytes, self.elapsed),
+            self.objects as f64 / secs.max(1e-9),
+        ))
+        .await
+    }
+}
