@@ -1,0 +1,73 @@
+//! Running the `s3-cli` binary in tests, and the bytes its synthetic objects hold.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use s3dlio_datagen::{DataSpec, Generator};
+use serde_json::Value;
+
+/// The binary, with progress bars off and logs quiet.
+pub fn cli() -> Command {
+    let mut cmd = Command::cargo_bin("s3-cli").expect("the s3-cli binary is built");
+    cmd.env_remove("RUST_LOG").arg("--quiet");
+    cmd
+}
+
+/// The binary pointed at the loopback S3 server, or `None` when it is not running (a
+/// failure instead when `S3DLIO_REQUIRE_EMULATORS=1`, as in `cargo xtask test`).
+pub fn s3_cli() -> Option<Command> {
+    match std::env::var("S3DLIO_TEST_S3_ENDPOINT") {
+        Ok(endpoint) => {
+            let mut cmd = cli();
+            cmd.args(["--endpoint-url", &endpoint]);
+            Some(cmd)
+        }
+        Err(_) if std::env::var("S3DLIO_REQUIRE_EMULATORS").as_deref() == Ok("1") => {
+            panic!(
+                "S3DLIO_REQUIRE_EMULATORS=1 but S3DLIO_TEST_S3_ENDPOINT is unset: run `cargo xtask emulators up`"
+            )
+        }
+        Err(_) => {
+            eprintln!("skipped: no S3 server (S3DLIO_TEST_S3_ENDPOINT unset)");
+            None
+        }
+    }
+}
+
+/// A bucket name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The bytes `s3-cli put` writes for object `index` (seed 0, no dedup or compression).
+pub fn synthetic(size: u64, index: u64) -> Vec<u8> {
+    Generator::new(size, DataSpec::default().with_seed(index))
+        .generate()
+        .to_vec()
+}
+
+/// `file://` URI of a local path.
+pub fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// Every line of stdout parsed as JSON.
+pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).expect("utf-8 output")
+}

@@ -1,0 +1,444 @@
+//! Every command end to end against file:// and memory:// (no server needed).
+
+mod common;
+
+use std::io::Read;
+use std::process::Stdio;
+
+use common::{cli, file_uri, json_lines, stdout_of, synthetic};
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+const SIZE: u64 = 100_000;
+
+/// A directory holding `n` synthetic objects under `data/`, written by `s3-cli put`.
+fn populated(n: u64) -> (TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("{}/data/", file_uri(dir.path()));
+    cli()
+        .args(["put", &prefix, "-n", &n.to_string(), "-s", &SIZE.to_string()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("put: {n} objects")));
+    (dir, prefix)
+}
+
+#[test]
+fn put_writes_the_generators_bytes_under_the_template() {
+    let (dir, _) = populated(3);
+    for i in 0..3 {
+        let path = dir.path().join(format!("data/object_{i}_of_3.dat"));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            synthetic(SIZE, i),
+            "{}",
+            path.display()
+        );
+    }
+    // Sizes down to one byte are exact.
+    let one = format!("{}/one/", file_uri(dir.path()));
+    cli()
+        .args(["put", &one, "-s", "1", "-t", "tiny"])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(dir.path().join("one/tiny")).unwrap().len(), 1);
+}
+
+#[test]
+fn ls_lists_one_level_or_all_with_patterns_counts_and_json() {
+    let (dir, prefix) = populated(5);
+    std::fs::create_dir_all(dir.path().join("data/sub")).unwrap();
+    std::fs::write(dir.path().join("data/sub/inner.bin"), b"x").unwrap();
+
+    let flat = stdout_of(cli().args(["ls", &prefix]));
+    assert_eq!(flat.lines().count(), 6, "{flat}");
+    assert!(flat.contains(&format!("{prefix}sub/")));
+
+    let deep = stdout_of(cli().args(["ls", "-r", &prefix]));
+    assert_eq!(deep.lines().count(), 6);
+    assert!(deep.contains(&format!("{prefix}sub/inner.bin")));
+
+    let matched = stdout_of(cli().args(["ls", "-r", "--pattern", r"^object_[13]_", &prefix]));
+    assert_eq!(matched.lines().collect::<Vec<_>>().len(), 2, "{matched}");
+
+    let count = stdout_of(cli().args(["ls", "-r", "--count-only", &prefix]));
+    assert_eq!(count.trim(), "6");
+
+    let long = stdout_of(cli().args(["ls", "-l", &prefix]));
+    assert!(
+        long.lines()
+            .any(|l| l.trim_start().starts_with(&SIZE.to_string())),
+        "{long}"
+    );
+
+    let out = cli()
+        .args(["--json", "ls", "-r", &prefix])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let entries = json_lines(&out);
+    assert_eq!(entries.len(), 6);
+    assert!(entries.iter().filter(|e| e["size"] == SIZE).count() == 5);
+
+    cli()
+        .args(["ls", "--pattern", "([", &prefix])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--pattern"));
+}
+
+#[test]
+fn stat_prints_aligned_fields_or_json() {
+    let (_dir, prefix) = populated(1);
+    let uri = format!("{prefix}object_0_of_1.dat");
+    let text = stdout_of(cli().args(["stat", &uri]));
+    assert!(text.contains(&format!("size          : {SIZE}")), "{text}");
+    let out = cli()
+        .args(["stat", "--json", &uri])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = &json_lines(&out)[0];
+    assert_eq!(v["size"], SIZE);
+    assert_eq!(v["uri"], uri.as_str());
+    cli()
+        .args(["stat", &format!("{prefix}missing")])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("stat").and(predicate::str::contains("missing")));
+}
+
+#[test]
+fn get_reads_exact_ranges_and_whole_prefixes() {
+    let (_dir, prefix) = populated(4);
+    let uri = format!("{prefix}object_2_of_4.dat");
+    let out = stdout_of(cli().args(["get", &uri, "--offset", "1000", "--length", "5000"]));
+    assert!(out.contains("bytes 1000..6000: 5000 bytes"), "{out}");
+    // A length past the end is clamped to the object.
+    let out = stdout_of(cli().args(["get", &uri, "--offset", "99000", "--length", "5000"]));
+    assert!(out.contains("bytes 99000..100000: 1000 bytes"), "{out}");
+
+    let out = cli()
+        .args(["--json", "get", &prefix])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let summary = &json_lines(&out)[0];
+    assert_eq!(summary["objects"], 4);
+    assert_eq!(summary["bytes"], 4 * SIZE);
+
+    cli()
+        .args(["get", &prefix, "--offset", "5"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--offset/--length"));
+    cli()
+        .args(["get", &uri, "--offset", "200000"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("past the end"));
+}
+
+#[test]
+fn a_keylist_with_a_missing_object_is_a_partial_failure() {
+    let (dir, prefix) = populated(3);
+    let keylist = dir.path().join("keys.txt");
+    std::fs::write(
+        &keylist,
+        format!("object_0_of_3.dat\n# comment\n{prefix}object_1_of_3.dat\nnot-there.dat\n"),
+    )
+    .unwrap();
+    let out = cli()
+        .args(["--json", "get", &prefix, "--keylist", keylist.to_str().unwrap()])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("not-there.dat"))
+        .get_output()
+        .stdout
+        .clone();
+    let summary = &json_lines(&out)[0];
+    assert_eq!(summary["objects"], 2);
+    assert_eq!(summary["failed"], 1);
+}
+
+#[test]
+fn download_writes_exactly_the_range_and_never_a_partial_file() {
+    let (dir, prefix) = populated(2);
+    let uri = format!("{prefix}object_1_of_2.dat");
+    let dest = dir.path().join("out/range.bin");
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    cli()
+        .args([
+            "download",
+            &uri,
+            dest.to_str().unwrap(),
+            "--offset",
+            "123",
+            "--length",
+            "4567",
+        ])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&dest).unwrap(), synthetic(SIZE, 1)[123..123 + 4567]);
+
+    // Into a directory: the object's name is kept.
+    let into = dir.path().join("out");
+    cli()
+        .args(["download", &uri, into.to_str().unwrap()])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(into.join("object_1_of_2.dat")).unwrap(),
+        synthetic(SIZE, 1)
+    );
+
+    // A failed download leaves nothing under the final name, and no temporary files.
+    let failed = dir.path().join("out/failed.bin");
+    cli()
+        .args(["download", &format!("{prefix}missing"), failed.to_str().unwrap()])
+        .assert()
+        .code(3);
+    assert!(!failed.exists());
+    let names: Vec<String> = std::fs::read_dir(&into)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn download_and_cp_of_a_prefix_keep_the_key_hierarchy() {
+    let (dir, prefix) = populated(3);
+    std::fs::create_dir_all(dir.path().join("data/a/b")).unwrap();
+    std::fs::write(dir.path().join("data/a/b/deep.bin"), b"deep").unwrap();
+    let dest = dir.path().join("copy");
+    cli()
+        .args(["download", "-r", &prefix, dest.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("download: 4 objects"));
+    assert_eq!(std::fs::read(dest.join("a/b/deep.bin")).unwrap(), b"deep");
+    assert_eq!(
+        std::fs::read(dest.join("object_2_of_3.dat")).unwrap(),
+        synthetic(SIZE, 2)
+    );
+
+    // cp of a local directory (a path, not a URI) to another file:// prefix.
+    let again = format!("{}/again/", file_uri(dir.path()));
+    cli()
+        .args(["cp", "-r", dest.to_str().unwrap(), &again])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(dir.path().join("again/a/b/deep.bin")).unwrap(),
+        b"deep"
+    );
+    cli()
+        .args(["cp", dest.to_str().unwrap(), &again])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("-r"));
+}
+
+#[test]
+fn cat_streams_exact_bytes_and_stops_quietly_on_a_closed_pipe() {
+    let (_dir, prefix) = populated(1);
+    let uri = format!("{prefix}object_0_of_1.dat");
+    let out = cli()
+        .args(["cat", &uri, "--offset", "10", "--length", "16"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out, synthetic(SIZE, 0)[10..26]);
+    let whole = cli()
+        .args(["cat", &uri])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(whole, synthetic(SIZE, 0));
+
+    // `s3-cli cat big | head -c 10`: the reader goes away; no error, exit 0.
+    let dir = tempfile::tempdir().unwrap();
+    let big = format!("{}/big/", file_uri(dir.path()));
+    cli()
+        .args(["put", &big, "-s", "32Mi", "-t", "big.bin"])
+        .assert()
+        .success();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("s3-cli"))
+        .args(["cat", &format!("{big}big.bin")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 10];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap(); // dropped: pipe closed
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn upload_takes_files_globs_and_directories() {
+    let src = tempfile::tempdir().unwrap();
+    for name in ["a.npz", "b.npz", "c.txt"] {
+        std::fs::write(src.path().join(name), name.as_bytes()).unwrap();
+    }
+    std::fs::create_dir_all(src.path().join("tree/x")).unwrap();
+    std::fs::write(src.path().join("tree/x/y.bin"), b"y").unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let dest = format!("{}/up/", file_uri(dst.path()));
+
+    let glob = format!("{}/*.npz", src.path().display());
+    cli()
+        .args(["upload", &glob, &dest])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("upload: 2 objects"));
+    assert_eq!(std::fs::read(dst.path().join("up/b.npz")).unwrap(), b"b.npz");
+    assert!(!dst.path().join("up/c.txt").exists());
+
+    let tree = src.path().join("tree");
+    cli()
+        .args(["upload", tree.to_str().unwrap(), &dest])
+        .assert()
+        .code(2);
+    cli()
+        .args(["upload", "-r", tree.to_str().unwrap(), &dest])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(dst.path().join("up/x/y.bin")).unwrap(), b"y");
+
+    // One file to an exact key.
+    let exact = format!("{}/renamed.txt", file_uri(dst.path()));
+    cli()
+        .args(["upload", src.path().join("c.txt").to_str().unwrap(), &exact])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(dst.path().join("renamed.txt")).unwrap(), b"c.txt");
+
+    cli()
+        .args(["upload", src.path().join("nope.bin").to_str().unwrap(), &dest])
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn rm_deletes_objects_prefixes_and_patterns() {
+    let (dir, prefix) = populated(6);
+    cli()
+        .args(["rm", &format!("{prefix}object_0_of_6.dat")])
+        .assert()
+        .success();
+    assert!(!dir.path().join("data/object_0_of_6.dat").exists());
+    cli()
+        .args(["rm", &prefix])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("-r"));
+    cli()
+        .args(["delete", "-r", "--pattern", r"_[12]_of", &prefix])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("rm: 2 objects"));
+    let left = stdout_of(cli().args(["ls", "-r", &prefix]));
+    assert_eq!(left.lines().count(), 3, "{left}");
+    cli().args(["rm", "-r", &prefix]).assert().success();
+    assert_eq!(stdout_of(cli().args(["ls", "-r", &prefix])).lines().count(), 0);
+}
+
+#[test]
+fn buckets_are_directories_on_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = format!("{}/", file_uri(dir.path()));
+    let bucket = format!("{root}bucket-a");
+    cli().args(["mb", &bucket]).assert().success();
+    cli()
+        .args(["create-bucket", &format!("{root}bucket-b")])
+        .assert()
+        .success();
+    let listed = stdout_of(cli().args(["list-buckets", &root]));
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        [format!("{bucket}/"), format!("{root}bucket-b/")]
+    );
+    std::fs::write(dir.path().join("bucket-a/obj"), b"x").unwrap();
+    cli()
+        .args(["rb", &bucket])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not empty"));
+    std::fs::remove_file(dir.path().join("bucket-a/obj")).unwrap();
+    cli().args(["delete-bucket", &bucket]).assert().success();
+    assert!(!dir.path().join("bucket-a").exists());
+}
+
+#[test]
+fn bench_runs_every_phase_on_memory_and_file_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    for prefix in [
+        "memory://bench/".to_string(),
+        format!("{}/bench", file_uri(dir.path())),
+    ] {
+        let out = cli()
+            .args(["--json", "bench", &prefix, "-n", "20", "-s", "64Ki", "-j", "4"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let report = &json_lines(&out)[0];
+        let ops: Vec<&str> = report["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["op"].as_str().unwrap())
+            .collect();
+        assert_eq!(ops, ["put", "get", "get-range", "stat", "list", "delete"]);
+        for phase in report["phases"].as_array().unwrap() {
+            assert_eq!(phase["objects"], 20, "{phase}");
+            assert!(phase["p99_ms"].as_f64().unwrap() >= phase["p50_ms"].as_f64().unwrap());
+            assert!(phase["p50_ms"].as_f64().unwrap() > 0.0);
+        }
+        assert_eq!(report["phases"][1]["bytes"], 20 * 65536);
+    }
+    // Nothing left behind in the file:// run.
+    assert_eq!(std::fs::read_dir(dir.path().join("bench")).unwrap().count(), 0);
+    let table = stdout_of(cli().args(["bench", "memory://b2/", "-n", "4", "-s", "1Ki"]));
+    assert!(table.contains("p99 ms") && table.contains("get-range"), "{table}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_readable_message() {
+    cli().args(["ls"]).assert().code(2);
+    cli().args(["frobnicate"]).assert().code(2);
+    cli()
+        .args(["stat", "ftp://x/y"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("ftp://x/y").and(predicate::str::contains("s3://")));
+    cli()
+        .args(["put", "memory://b/", "-s", "12x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("size"));
+    cli()
+        .args(["put", "memory://b/", "-n", "3", "-t", "fixed"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("{}"));
+}
