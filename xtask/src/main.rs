@@ -98,6 +98,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("memory", "s3dlio-core", "memory_get"),
     ("file", "s3dlio-backend-file", "file_get"),
     ("range", "s3dlio-range-engine", "range"),
+    ("datagen", "s3dlio-datagen", "datagen"),
 ];
 
 /// Runs one named group, or all of them; the remaining arguments go to criterion.
@@ -106,12 +107,15 @@ fn bench(args: &[String]) -> Result<()> {
     if args.first().is_some_and(|a| a == "s3") {
         return bench_s3();
     }
+    if args.first().is_some_and(|a| a == "cli") {
+        return bench_cli(&args[1..]);
+    }
     let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES
                 .iter()
                 .find(|(n, ..)| n == name)
-                .with_context(|| format!("unknown bench group {name:?}; use memory, file, range or s3"))?;
+                .with_context(|| format!("unknown bench group {name:?}; use memory, file, range, datagen, s3 or cli"))?;
             (vec![group], &args[1..])
         }
         _ => (BENCHES.iter().collect(), args),
@@ -143,6 +147,44 @@ fn bench_s3() -> Result<()> {
         run(Command::new(venv.join("bin/python"))
             .arg("python/bench/boto3_bench.py")
             .envs(servers.vars.iter().map(|(k, v)| (k, v))))
+    })();
+    emulators::stop(servers)?;
+    result
+}
+
+/// `s3-cli bench` (release build) on memory://, file:// and the local S3 server, one
+/// after the other with the same arguments (the rest of the command line, e.g.
+/// `-n 512 -s 4Mi -j 32`).
+fn bench_cli(extra: &[String]) -> Result<()> {
+    cargo(&["build", "--release", "-p", "s3dlio-cli"])?;
+    let servers = emulators::up()?;
+    let result = (|| {
+        let bin = std::path::absolute("target/release/s3-cli")?;
+        let dir = std::path::absolute("target/cli-bench")?;
+        std::fs::create_dir_all(&dir)?;
+        let endpoint = servers
+            .vars
+            .iter()
+            .find(|(k, _)| k == "S3DLIO_TEST_S3_ENDPOINT")
+            .map(|(_, v)| v.clone())
+            .context("the emulators export no S3 endpoint")?;
+        let cli = |args: &[&str]| {
+            let mut cmd = Command::new(&bin);
+            cmd.envs(servers.vars.iter().map(|(k, v)| (k, v)))
+                .env("AWS_ENDPOINT_URL", &endpoint)
+                .args(args)
+                .args(extra);
+            cmd
+        };
+        run(Command::new(&bin)
+            .envs(servers.vars.iter().map(|(k, v)| (k, v)))
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .args(["mb", "s3://cli-bench"]))?;
+        let file = format!("file://{}", dir.display());
+        for target in ["memory://cli-bench/", file.as_str(), "s3://cli-bench/"] {
+            run(&mut cli(&["bench", target]))?;
+        }
+        Ok(())
     })();
     emulators::stop(servers)?;
     result
