@@ -112,10 +112,9 @@ fn bench(args: &[String]) -> Result<()> {
     }
     let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
         Some(name) if !name.starts_with('-') => {
-            let group = BENCHES
-                .iter()
-                .find(|(n, ..)| n == name)
-                .with_context(|| format!("unknown bench group {name:?}; use memory, file, range, datagen, s3 or cli"))?;
+            let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
+                format!("unknown bench group {name:?}; use memory, file, range, datagen, s3 or cli")
+            })?;
             (vec![group], &args[1..])
         }
         _ => (BENCHES.iter().collect(), args),

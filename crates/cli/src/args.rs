@@ -134,14 +134,8 @@ pub struct GetArgs {
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    pub src: String,
-    /// A file, or a directory (existing, or ending in `/`).
-    pub dest: String,
-    #[arg(short, long, default_value_t = 16)]
-    pub jobs: usize,
-    /// Download everything under the prefix, keeping the key hierarchy.
-    #[arg(short, long)]
-    pub recursive: bool,
+    #[command(flatten)]
+    pub copy: CpArgs,
     #[command(flatten)]
     pub range: RangeArgs,
 }
@@ -161,10 +155,13 @@ pub struct UploadArgs {
 #[derive(Debug, Args)]
 pub struct CpArgs {
     pub src: String,
+    /// An object or a prefix; for one object, a local directory or a URI ending in `/`
+    /// receives it under its own name.
     pub dest: String,
+    /// Objects copied at once.
     #[arg(short, long, default_value_t = 16)]
     pub jobs: usize,
-    /// Copy everything under the prefix.
+    /// Copy everything under the prefix, keeping the key hierarchy.
     #[arg(short, long)]
     pub recursive: bool,
 }

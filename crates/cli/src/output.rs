@@ -59,6 +59,10 @@ pub struct Summary {
 }
 
 impl Summary {
+    pub fn objects_per_s(&self) -> f64 {
+        self.objects as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "op": self.op,
@@ -66,7 +70,7 @@ impl Summary {
             "bytes": self.bytes,
             "seconds": self.elapsed.as_secs_f64(),
             "mb_per_s": mb_per_s(self.bytes, self.elapsed),
-            "objects_per_s": self.objects as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            "objects_per_s": self.objects_per_s(),
             "failed": self.failed,
         })
     }
@@ -87,7 +91,7 @@ impl Summary {
             self.objects,
             human_bytes(self.bytes),
             mb_per_s(self.bytes, self.elapsed),
-            self.objects as f64 / secs.max(1e-9),
+            self.objects_per_s(),
         ))
         .await
     }

@@ -8,6 +8,7 @@
 //! cancels its writer: nothing partial is ever left under the final name.
 
 use std::future::Future;
+use std::time::Instant;
 
 use futures::stream::{Stream, StreamExt};
 use s3dlio::{
@@ -15,6 +16,8 @@ use s3dlio::{
 };
 use s3dlio_range_engine::{ObjectHint, RangeEngineConfig, read_stream};
 
+use crate::failure::CliResult;
+use crate::output::{Out, Summary};
 use crate::progress::Progress;
 
 /// How each transfer reads and writes.
@@ -137,9 +140,29 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// `Ok` when every object succeeded, else an [`Error::Batch`] naming each failure
-    /// (exit code 5).
-    pub fn into_result(self, op: Operation, uri: &str) -> s3dlio::Result<()> {
+    /// Prints the run's summary, then ends it: `Ok` when every object succeeded, else an
+    /// [`Error::Batch`] naming each failure (exit code 5).
+    pub async fn report(
+        self,
+        summary_op: &'static str,
+        started: Instant,
+        out: &mut Out,
+        op: Operation,
+        uri: &str,
+    ) -> CliResult {
+        Summary {
+            op: summary_op,
+            objects: self.objects,
+            bytes: self.bytes,
+            elapsed: started.elapsed(),
+            failed: self.failures.len(),
+        }
+        .print(out)
+        .await?;
+        Ok(self.into_result(op, uri)?)
+    }
+
+    fn into_result(self, op: Operation, uri: &str) -> s3dlio::Result<()> {
         if self.failures.is_empty() {
             return Ok(());
         }

@@ -5,7 +5,7 @@ mod common;
 use std::io::Read;
 use std::process::Stdio;
 
-use common::{cli, file_uri, json_lines, stdout_of, synthetic};
+use common::{cli, file_uri, json_lines, ok_bytes, stdout_of, synthetic};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
@@ -71,13 +71,7 @@ fn ls_lists_one_level_or_all_with_patterns_counts_and_json() {
         "{long}"
     );
 
-    let out = cli()
-        .args(["--json", "ls", "-r", &prefix])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ok_bytes(cli().args(["--json", "ls", "-r", &prefix]));
     let entries = json_lines(&out);
     assert_eq!(entries.len(), 6);
     assert!(entries.iter().filter(|e| e["size"] == SIZE).count() == 5);
@@ -95,13 +89,7 @@ fn stat_prints_aligned_fields_or_json() {
     let uri = format!("{prefix}object_0_of_1.dat");
     let text = stdout_of(cli().args(["stat", &uri]));
     assert!(text.contains(&format!("size          : {SIZE}")), "{text}");
-    let out = cli()
-        .args(["stat", "--json", &uri])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ok_bytes(cli().args(["stat", "--json", &uri]));
     let v = &json_lines(&out)[0];
     assert_eq!(v["size"], SIZE);
     assert_eq!(v["uri"], uri.as_str());
@@ -122,13 +110,7 @@ fn get_reads_exact_ranges_and_whole_prefixes() {
     let out = stdout_of(cli().args(["get", &uri, "--offset", "99000", "--length", "5000"]));
     assert!(out.contains("bytes 99000..100000: 1000 bytes"), "{out}");
 
-    let out = cli()
-        .args(["--json", "get", &prefix])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ok_bytes(cli().args(["--json", "get", &prefix]));
     let summary = &json_lines(&out)[0];
     assert_eq!(summary["objects"], 4);
     assert_eq!(summary["bytes"], 4 * SIZE);
@@ -250,21 +232,9 @@ fn download_and_cp_of_a_prefix_keep_the_key_hierarchy() {
 fn cat_streams_exact_bytes_and_stops_quietly_on_a_closed_pipe() {
     let (_dir, prefix) = populated(1);
     let uri = format!("{prefix}object_0_of_1.dat");
-    let out = cli()
-        .args(["cat", &uri, "--offset", "10", "--length", "16"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ok_bytes(cli().args(["cat", &uri, "--offset", "10", "--length", "16"]));
     assert_eq!(out, synthetic(SIZE, 0)[10..26]);
-    let whole = cli()
-        .args(["cat", &uri])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let whole = ok_bytes(cli().args(["cat", &uri]));
     assert_eq!(whole, synthetic(SIZE, 0));
 
     // `s3-cli cat big | head -c 10`: the reader goes away; no error, exit 0.
@@ -394,13 +364,7 @@ fn bench_runs_every_phase_on_memory_and_file_and_cleans_up() {
         "memory://bench/".to_string(),
         format!("{}/bench", file_uri(dir.path())),
     ] {
-        let out = cli()
-            .args(["--json", "bench", &prefix, "-n", "20", "-s", "64Ki", "-j", "4"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+        let out = ok_bytes(cli().args(["--json", "bench", &prefix, "-n", "20", "-s", "64Ki", "-j", "4"]));
         let report = &json_lines(&out)[0];
         let ops: Vec<&str> = report["phases"]
             .as_array()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{file_uri, json_lines, s3_cli, stdout_of, synthetic, unique};
+use common::{file_uri, json_lines, ok_bytes, s3_cli, stdout_of, synthetic, unique};
 use predicates::prelude::*;
 
 /// A fresh bucket, and a command factory for it; `None` when no server runs.
@@ -29,49 +29,25 @@ fn objects_round_trip_with_exact_ranges() {
 
     let listed = stdout_of(s3().args(["ls", &prefix]));
     assert_eq!(listed.lines().count(), 4, "{listed}");
-    let out = s3()
-        .args(["--json", "stat", &format!("{prefix}big.bin")])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ok_bytes(s3().args(["--json", "stat", &format!("{prefix}big.bin")]));
     let stat = &json_lines(&out)[0];
     assert_eq!(stat["size"], 20 << 20);
     assert!(stat["e_tag"].is_string());
 
     let big = synthetic(20 << 20, 0);
-    let out = s3()
-        .args([
-            "cat",
-            &format!("{prefix}big.bin"),
-            "--offset",
-            "17Mi",
-            "--length",
-            "100",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ok_bytes(s3().args([
+        "cat",
+        &format!("{prefix}big.bin"),
+        "--offset",
+        "17Mi",
+        "--length",
+        "100",
+    ]));
     assert_eq!(out, big[17 << 20..(17 << 20) + 100]);
-    let whole = s3()
-        .args(["cat", &format!("{prefix}big.bin")])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let whole = ok_bytes(s3().args(["cat", &format!("{prefix}big.bin")]));
     assert!(whole == big, "whole-object cat differs");
 
-    let out = s3()
-        .args(["--json", "get", "-j", "8", &prefix])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ok_bytes(s3().args(["--json", "get", "-j", "8", &prefix]));
     assert_eq!(json_lines(&out)[0]["bytes"], 3 * 300_000 + (20 << 20));
 }
 
@@ -163,23 +139,17 @@ fn buckets_deletes_and_exit_codes() {
 #[test]
 fn bench_runs_against_s3() {
     let Some((bucket, s3)) = bucket() else { return };
-    let out = s3()
-        .args([
-            "--json",
-            "bench",
-            &format!("{bucket}/bench/"),
-            "-n",
-            "16",
-            "-s",
-            "256Ki",
-            "-j",
-            "8",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ok_bytes(s3().args([
+        "--json",
+        "bench",
+        &format!("{bucket}/bench/"),
+        "-n",
+        "16",
+        "-s",
+        "256Ki",
+        "-j",
+        "8",
+    ]));
     let report = &json_lines(&out)[0];
     assert_eq!(report["phases"].as_array().unwrap().len(), 6);
     assert_eq!(

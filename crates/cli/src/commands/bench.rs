@@ -17,54 +17,53 @@ use s3dlio_datagen::{DataSpec, Generator};
 use super::{Ctx, ensure_bucket, store};
 use crate::args::BenchArgs;
 use crate::failure::CliResult;
-use crate::output::{Out, mb_per_s};
+use crate::output::{Out, Summary, mb_per_s};
 use crate::progress::Progress;
 use crate::size::human_bytes;
 use crate::target::{as_prefix, to_uri};
 
-/// One operation's results.
+/// One operation's results: the usual summary plus latency percentiles.
 #[derive(Debug)]
 struct Phase {
-    op: &'static str,
-    objects: u64,
-    bytes: u64,
-    elapsed: Duration,
+    summary: Summary,
     /// Latency of each operation, in microseconds.
     latency: Histogram<u64>,
 }
 
 impl Phase {
+    fn new(op: &'static str, objects: u64, bytes: u64, elapsed: Duration, latency: Histogram<u64>) -> Self {
+        let summary = Summary {
+            op,
+            objects,
+            bytes,
+            elapsed,
+            failed: 0,
+        };
+        Phase { summary, latency }
+    }
+
     fn percentile_ms(&self, q: f64) -> f64 {
         self.latency.value_at_quantile(q) as f64 / 1000.0
     }
 
-    fn objects_per_s(&self) -> f64 {
-        self.objects as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-
     fn to_json(&self) -> Value {
-        json!({
-            "op": self.op,
-            "objects": self.objects,
-            "bytes": self.bytes,
-            "seconds": self.elapsed.as_secs_f64(),
-            "mb_per_s": mb_per_s(self.bytes, self.elapsed),
-            "objects_per_s": self.objects_per_s(),
-            "p50_ms": self.percentile_ms(0.50),
-            "p90_ms": self.percentile_ms(0.90),
-            "p99_ms": self.percentile_ms(0.99),
-        })
+        let mut v = self.summary.to_json();
+        for (name, q) in [("p50_ms", 0.50), ("p90_ms", 0.90), ("p99_ms", 0.99)] {
+            v[name] = json!(self.percentile_ms(q));
+        }
+        v
     }
 
     fn row(&self) -> String {
+        let s = &self.summary;
         format!(
             "{:<10} {:>8} {:>12} {:>9.3} {:>10.1} {:>11.1} {:>9.3} {:>9.3} {:>9.3}",
-            self.op,
-            self.objects,
-            human_bytes(self.bytes),
-            self.elapsed.as_secs_f64(),
-            mb_per_s(self.bytes, self.elapsed),
-            self.objects_per_s(),
+            s.op,
+            s.objects,
+            human_bytes(s.bytes),
+            s.elapsed.as_secs_f64(),
+            mb_per_s(s.bytes, s.elapsed),
+            s.objects_per_s(),
             self.percentile_ms(0.50),
             self.percentile_ms(0.90),
             self.percentile_ms(0.99),
@@ -193,13 +192,7 @@ async fn run_phases(
     }
     let mut latency = histogram();
     record(&mut latency, elapsed);
-    phases.push(Phase {
-        op: "list",
-        objects: listed.len() as u64,
-        bytes: 0,
-        elapsed,
-        latency,
-    });
+    phases.push(Phase::new("list", listed.len() as u64, 0, elapsed, latency));
     if !args.keep {
         let deletes = timed("delete", uris, args.jobs, ctx, &|_, uri: String| async move {
             let started = Instant::now();
@@ -244,13 +237,7 @@ where
         progress.inc(1);
     }
     progress.finish();
-    Ok(Phase {
-        op,
-        objects,
-        bytes,
-        elapsed: started.elapsed(),
-        latency,
-    })
+    Ok(Phase::new(op, objects, bytes, started.elapsed(), latency))
 }
 
 fn histogram() -> Histogram<u64> {

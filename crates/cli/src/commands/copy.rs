@@ -11,37 +11,21 @@ use super::get::{hint, span};
 use super::{Ctx, store};
 use crate::args::{CpArgs, DownloadArgs, UploadArgs};
 use crate::failure::{CliResult, Failure};
-use crate::output::{Out, Summary};
+use crate::output::Out;
 use crate::progress::Progress;
 use crate::target::{as_prefix, basename, is_local_dir, objects_under, to_uri};
-use crate::transfer::{Plan, Span, copy_object, run_jobs};
+use crate::transfer::{Plan, Span, Tally, copy_object, run_jobs};
 
 pub async fn download(args: &DownloadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
-    let src = to_uri(&args.src)?;
-    let dest = to_uri(&args.dest)?;
-    if args.recursive || src.ends_with('/') {
-        if args.range.is_set() {
-            return Err(Failure::Usage(
-                "--offset/--length download a range of one object; they cannot be used with a prefix or -r"
-                    .into(),
-            ));
-        }
-        return copy_tree(
-            "download",
-            &as_prefix(&src),
-            &as_prefix(&dest),
-            args.recursive,
-            args.jobs,
-            ctx,
-            out,
-        )
-        .await;
-    }
-    let dst = single_dest(&src, &args.dest, &dest);
-    copy_single("download", &src, &dst, span(args.range), ctx, out).await
+    copy("download", &args.copy, span(args.range), ctx, out).await
 }
 
 pub async fn cp(args: &CpArgs, ctx: Ctx, out: &mut Out) -> CliResult {
+    copy("cp", args, None, ctx, out).await
+}
+
+/// `download` and `cp`: one object (optionally a span of it), or a prefix.
+async fn copy(op: &'static str, args: &CpArgs, span: Span, ctx: Ctx, out: &mut Out) -> CliResult {
     let src = to_uri(&args.src)?;
     let dest = to_uri(&args.dest)?;
     if is_local_dir(&args.src) && !args.recursive {
@@ -51,19 +35,17 @@ pub async fn cp(args: &CpArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         )));
     }
     if args.recursive || src.ends_with('/') {
-        return copy_tree(
-            "cp",
-            &as_prefix(&src),
-            &as_prefix(&dest),
-            args.recursive,
-            args.jobs,
-            ctx,
-            out,
-        )
-        .await;
+        if span.is_some() {
+            return Err(Failure::Usage(
+                "--offset/--length copy a range of one object; they cannot be used with a prefix or -r"
+                    .into(),
+            ));
+        }
+        let (src, dest) = (as_prefix(&src), as_prefix(&dest));
+        return copy_tree(op, &src, &dest, args.recursive, args.jobs, ctx, out).await;
     }
     let dst = single_dest(&src, &args.dest, &dest);
-    copy_single("cp", &src, &dst, None, ctx, out).await
+    copy_single(op, &src, &dst, span, ctx, out).await
 }
 
 pub async fn upload(args: &UploadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
@@ -159,15 +141,12 @@ async fn copy_single(
     let started = Instant::now();
     let bytes = copy_object(&*src_store, src, &*dst_store, dst, span, None, (&plan, &progress)).await?;
     progress.finish();
-    Summary {
-        op,
+    let tally = Tally {
         objects: 1,
         bytes,
-        elapsed: started.elapsed(),
-        failed: 0,
-    }
-    .print(out)
-    .await
+        failures: Vec::new(),
+    };
+    tally.report(op, started, out, Operation::Copy, dst).await
 }
 
 /// Copies every object under `src_prefix` to the same relative key under `dst_prefix`.
@@ -214,16 +193,7 @@ async fn run_copies(
     })
     .await?;
     progress.finish();
-    Summary {
-        op,
-        objects: tally.objects,
-        bytes: tally.bytes,
-        elapsed: started.elapsed(),
-        failed: tally.failures.len(),
-    }
-    .print(out)
-    .await?;
-    Ok(tally.into_result(Operation::Copy, label)?)
+    tally.report(op, started, out, Operation::Copy, label).await
 }
 
 /// A key like `../../etc/passwd` in a bucket must not write outside the destination

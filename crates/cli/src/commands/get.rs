@@ -11,7 +11,7 @@ use s3dlio_range_engine::{ObjectHint, read_stream};
 use super::{Ctx, store};
 use crate::args::{GetArgs, RangeArgs};
 use crate::failure::{CliResult, Failure};
-use crate::output::{Out, Summary, mb_per_s};
+use crate::output::{Out, mb_per_s};
 use crate::progress::Progress;
 use crate::target::{as_prefix, objects_under, to_uri};
 use crate::transfer::{Plan, Span, read_discard, run_jobs};
@@ -83,16 +83,7 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     })
     .await?;
     progress.finish();
-    Summary {
-        op: "get",
-        objects: tally.objects,
-        bytes: tally.bytes,
-        elapsed: started.elapsed(),
-        failed: tally.failures.len(),
-    }
-    .print(out)
-    .await?;
-    Ok(tally.into_result(Operation::Get, &label)?)
+    tally.report("get", started, out, Operation::Get, &label).await
 }
 
 async fn get_one(uri: &str, span: Span, ctx: Ctx, out: &mut Out) -> CliResult {

@@ -12,7 +12,7 @@ use s3dlio_datagen::{DataSpec, Generator};
 use super::{Ctx, ensure_bucket, store};
 use crate::args::{PutArgs, SynthArgs};
 use crate::failure::{CliResult, Failure};
-use crate::output::{Out, Summary};
+use crate::output::Out;
 use crate::progress::Progress;
 use crate::target::{as_prefix, to_uri};
 use crate::transfer::{abandon, run_jobs};
@@ -44,16 +44,7 @@ pub async fn put(args: &PutArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     })
     .await?;
     progress.finish();
-    Summary {
-        op: "put",
-        objects: tally.objects,
-        bytes: tally.bytes,
-        elapsed: started.elapsed(),
-        failed: tally.failures.len(),
-    }
-    .print(out)
-    .await?;
-    Ok(tally.into_result(Operation::Put, &prefix)?)
+    tally.report("put", started, out, Operation::Put, &prefix).await
 }
 
 /// `object_{}_of_{}.dat` → `object_3_of_10.dat`: the first `{}` is the index, the second

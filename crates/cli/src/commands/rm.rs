@@ -10,7 +10,7 @@ use s3dlio::{BatchFailure, DELETE_PAGE, Error, Operation};
 use super::{Ctx, store};
 use crate::args::RmArgs;
 use crate::failure::{CliResult, Failure};
-use crate::output::{Out, Summary};
+use crate::output::Out;
 use crate::progress::Progress;
 use crate::target::{as_prefix, compile_pattern, objects_under, to_uri};
 use crate::transfer::Tally;
@@ -75,16 +75,7 @@ pub async fn rm(args: &RmArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         }
     }
     progress.finish();
-    Summary {
-        op: "rm",
-        objects: tally.objects,
-        bytes: tally.bytes,
-        elapsed: started.elapsed(),
-        failed: tally.failures.len(),
-    }
-    .print(out)
-    .await?;
-    Ok(tally.into_result(Operation::Delete, &prefix)?)
+    tally.report("rm", started, out, Operation::Delete, &prefix).await
 }
 
 pub async fn make_bucket(uri: &str, out: &mut Out) -> CliResult {

@@ -67,7 +67,11 @@ pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// stdout of a command that must succeed.
+pub fn ok_bytes(cmd: &mut Command) -> Vec<u8> {
+    cmd.assert().success().get_output().stdout.clone()
+}
+
 pub fn stdout_of(cmd: &mut Command) -> String {
-    let out = cmd.assert().success().get_output().stdout.clone();
-    String::from_utf8(out).expect("utf-8 output")
+    String::from_utf8(ok_bytes(cmd)).expect("utf-8 output")
 }
