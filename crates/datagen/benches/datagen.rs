@@ -1,6 +1,7 @@
 //! Generation speed, one thread and all cores: `cargo bench -p s3dlio-datagen`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rand::RngCore;
 use s3dlio_datagen::{DataSpec, Generator};
 
 const SIZE: u64 = 64 * 1024 * 1024;
@@ -22,6 +23,15 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function(format!("{label}/all-cores"), |b| b.iter(|| generator.generate()));
     }
+    // Reference in the same run: the rand crate's default generator filling a buffer of
+    // the same size on one thread (no dedup or compress structure).
+    group.bench_function("reference/rand-thread_rng-fill/1-thread", |b| {
+        b.iter(|| {
+            let mut buf = vec![0u8; SIZE as usize];
+            rand::rng().fill_bytes(&mut buf);
+            buf
+        })
+    });
     group.finish();
 }
 
