@@ -32,6 +32,11 @@ use crate::args::{Cli, Global};
 /// Exit code after Ctrl-C (128 + SIGINT), as shells report it.
 const INTERRUPTED: u8 = 130;
 
+/// How long an interrupted run waits for the cleanups its cancelled writers scheduled.
+/// Best effort: an S3 abort slower than this leaves an invisible multipart upload (never a
+/// visible partial object), which a bucket lifecycle rule removes.
+const CLEANUP_GRACE: Duration = Duration::from_millis(300);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     apply_to_environment(&cli.global);
@@ -41,13 +46,19 @@ fn main() -> ExitCode {
         Err(e) => return failure::Failure::Local("starting the async runtime".into(), e).report(),
     };
     let outcome = runtime.block_on(async {
-        tokio::select! {
+        let outcome = tokio::select! {
             result = commands::run(cli) => Some(result),
             _ = tokio::signal::ctrl_c() => None,
+        };
+        if outcome.is_none() {
+            // The select dropped the command, and with it its writers, whose drop
+            // schedules the cleanup (temporary files removed, multipart uploads aborted).
+            // A runtime shutting down drops tasks that have not started, so let them start.
+            tokio::time::sleep(CLEANUP_GRACE).await;
         }
+        outcome
     });
-    // Dropping the command (above) cancelled its writers; give their abort requests a
-    // moment to reach the service so nothing is left half-uploaded.
+    // Blocking cleanups already running get this long to finish.
     runtime.shutdown_timeout(Duration::from_secs(2));
     match outcome {
         Some(Ok(())) => ExitCode::SUCCESS,

@@ -406,3 +406,43 @@ fn usage_errors_exit_2_with_a_readable_message() {
         .code(2)
         .stderr(predicate::str::contains("{}"));
 }
+
+#[test]
+fn ctrl_c_cancels_an_upload_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("{}/big/", file_uri(dir.path()));
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("s3-cli"))
+        .args(["--quiet", "put", &prefix, "-s", "4Gi", "-t", "big.bin"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt mid-upload, while parts are being written on the blocking pool.
+    let big = dir.path().join("big");
+    let written = || -> u64 {
+        std::fs::read_dir(&big).map_or(0, |d| d.map(|e| e.unwrap().metadata().unwrap().len()).sum())
+    };
+    let started = std::time::Instant::now();
+    while written() < 100 << 20 {
+        assert!(started.elapsed().as_secs() < 60, "the upload never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let left: Vec<_> = std::fs::read_dir(&big)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
