@@ -13,7 +13,7 @@ use crate::args::{CpArgs, DownloadArgs, UploadArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
-use crate::target::{as_prefix, basename, is_local_dir, objects_under, to_uri};
+use crate::target::{Stores, as_prefix, basename, is_local_dir, objects_under, to_uri};
 use crate::transfer::{Plan, Span, Tally, copy_object, run_jobs};
 
 pub async fn download(args: &DownloadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
@@ -97,12 +97,12 @@ pub async fn upload(args: &UploadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
 fn expand(sources: &[String]) -> CliResult<Vec<String>> {
     let mut paths = Vec::new();
     for source in sources {
-        if !source.contains(['*', '?', '[']) || std::path::Path::new(source).exists() {
-            if !std::path::Path::new(source).exists() {
-                return Err(Error::not_found(Operation::Open, to_uri(source)?).into());
-            }
+        if std::path::Path::new(source).exists() {
             paths.push(source.clone());
             continue;
+        }
+        if !source.contains(['*', '?', '[']) {
+            return Err(Error::not_found(Operation::Open, to_uri(source)?).into());
         }
         let matched = glob::glob(source)
             .map_err(|e| Failure::Usage(format!("bad glob {source:?}: {e}")))?
@@ -179,12 +179,13 @@ async fn run_copies(
     let plan = Plan::for_jobs(jobs)?;
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
+    let stores = Stores::default();
     let tally = run_jobs(items, jobs, &progress, |(src, dst, hint)| {
-        let (plan, progress) = (&plan, &progress);
+        let (plan, progress, stores) = (&plan, &progress, &stores);
         async move {
             let result = async {
                 check_local_key(&dst)?;
-                let (s, d) = (s3dlio::store_for_uri(&src)?, s3dlio::store_for_uri(&dst)?);
+                let (s, d) = (stores.get(&src)?, stores.get(&dst)?);
                 copy_object(&*s, &src, &*d, &dst, None, hint, (plan, progress)).await
             }
             .await;

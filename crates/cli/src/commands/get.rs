@@ -13,7 +13,7 @@ use crate::args::{GetArgs, RangeArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::{Out, mb_per_s};
 use crate::progress::Progress;
-use crate::target::{as_prefix, objects_under, to_uri};
+use crate::target::{Stores, as_prefix, objects_under, to_uri};
 use crate::transfer::{Plan, Span, read_discard, run_jobs};
 
 /// Where a multi-object `get` finds its objects.
@@ -71,10 +71,11 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
             (listed.boxed(), prefix.clone())
         }
     };
+    let stores = Stores::default();
     let tally = run_jobs(items, args.jobs, &progress, |(uri, hint)| {
-        let (plan, progress) = (&plan, &progress);
+        let (plan, progress, stores) = (&plan, &progress, &stores);
         async move {
-            let result = match s3dlio::store_for_uri(&uri) {
+            let result = match stores.get(&uri) {
                 Ok(s) => read_discard(&*s, &uri, None, hint, (plan, progress)).await,
                 Err(e) => Err(e),
             };
