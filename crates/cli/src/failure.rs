@@ -1,7 +1,6 @@
 //! How a run ends: exit codes, and errors printed as the URI, the operation and the cause
 //! chain in one or two lines.
 
-use std::error::Error as _;
 use std::process::ExitCode;
 
 use s3dlio::Error;
@@ -62,7 +61,7 @@ impl Failure {
         match &self {
             Failure::Store(e) => {
                 eprintln!("s3-cli: {e}");
-                if let Some(causes) = cause_chain(e) {
+                if let Some(causes) = e.causes() {
                     eprintln!("  caused by: {causes}");
                 }
                 if let Error::Batch { failures, .. } = e {
@@ -94,21 +93,6 @@ fn store_code(e: &Error) -> u8 {
         Error::RangeFailed { source, .. } => store_code(source),
         _ => code::FAILED,
     }
-}
-
-/// The `source()` chain below `e`, joined on one line, without repeats (SDK errors often
-/// repeat their inner message).
-fn cause_chain(e: &Error) -> Option<String> {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        let text = cause.to_string();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = cause.source();
-    }
-    (!parts.is_empty()).then(|| parts.join(": "))
 }
 
 #[cfg(test)]

@@ -1,12 +1,10 @@
 //! Turning arguments into URIs: local paths become `file://` URIs; prefixes end in `/`.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use regex::Regex;
-use s3dlio::{ListEntry, ObjectMeta, ObjectStore, Scheme};
+use s3dlio::{ListEntry, ObjectMeta, ObjectStore};
 
 use crate::failure::{CliResult, Failure};
 
@@ -22,26 +20,6 @@ pub fn to_uri(arg: &str) -> CliResult<String> {
         uri.push('/');
     }
     Ok(uri)
-}
-
-/// One store per scheme for a run over many URIs (`store_for_uri` makes a new file://
-/// store, reading its environment, on every call).
-#[derive(Debug, Default)]
-pub struct Stores(Mutex<HashMap<Scheme, Arc<dyn ObjectStore>>>);
-
-impl Stores {
-    pub fn get(&self, uri: &str) -> s3dlio::Result<Arc<dyn ObjectStore>> {
-        let scheme = Scheme::of(uri);
-        let cached = scheme.and_then(|k| self.0.lock().expect("store cache lock").get(&k).cloned());
-        if let Some(store) = cached {
-            return Ok(store);
-        }
-        let store = s3dlio::store_for_uri(uri)?;
-        if let Some(k) = scheme {
-            self.0.lock().expect("store cache lock").insert(k, store.clone());
-        }
-        Ok(store)
-    }
 }
 
 /// A prefix URI: `uri` with one trailing `/`.

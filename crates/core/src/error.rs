@@ -266,6 +266,21 @@ impl Error {
         }
     }
 
+    /// The `source()` chain below this error joined on one line, without repeats (SDK
+    /// errors often repeat their inner message); `None` when there is no cause.
+    pub fn causes(&self) -> Option<String> {
+        let mut parts: Vec<String> = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+                parts.push(text);
+            }
+            next = cause.source();
+        }
+        (!parts.is_empty()).then(|| parts.join(": "))
+    }
+
     /// True for [`Error::NotFound`], also when it is the cause of a failed range.
     pub fn is_not_found(&self) -> bool {
         match self {

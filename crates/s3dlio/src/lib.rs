@@ -31,6 +31,13 @@ use std::sync::{Arc, OnceLock};
 
 pub use s3dlio_core::*;
 
+mod cache;
+pub mod transfer;
+
+pub use cache::StoreCache;
+pub use s3dlio_datagen as datagen;
+pub use s3dlio_range_engine as range_engine;
+
 #[cfg(feature = "file")]
 pub use s3dlio_backend_file as file;
 #[cfg(feature = "s3")]
@@ -72,6 +79,12 @@ pub fn supported_schemes() -> Vec<&'static str> {
 /// for `list_containers`); the store checks the rest of it on each call. A scheme this
 /// build cannot serve is an error that lists the schemes it can.
 pub fn store_for_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
+    build_store(uri, true)
+}
+
+/// The store for `uri`'s scheme; `shared` takes the process-wide remote clients, else
+/// new ones that belong to the caller.
+fn build_store(uri: &str, shared: bool) -> Result<Arc<dyn ObjectStore>> {
     let scheme = match Scheme::of(uri) {
         Some(scheme) => scheme,
         // Parsing gives the error that lists the schemes.
@@ -84,7 +97,9 @@ pub fn store_for_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
         #[cfg(feature = "file")]
         Service::Direct => Ok(Arc::new(file::FileStore::direct(file::FileConfig::from_env()?))),
         #[cfg(feature = "s3")]
-        Service::S3 => Ok(s3_store()?),
+        Service::S3 if shared => Ok(s3_store()?),
+        #[cfg(feature = "s3")]
+        Service::S3 => Ok(Arc::new(s3::S3Store::from_env()?)),
         other => Err(Error::InvalidUri {
             uri: uri.to_string(),
             reason: format!(

@@ -13,8 +13,11 @@ use crate::args::{CpArgs, DownloadArgs, UploadArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
-use crate::target::{Stores, as_prefix, basename, is_local_dir, objects_under, to_uri};
-use crate::transfer::{Plan, Span, Tally, copy_object, run_jobs};
+use s3dlio::StoreCache;
+use s3dlio::transfer::{Plan, Span, copy_object};
+
+use crate::target::{as_prefix, basename, is_local_dir, objects_under, to_uri};
+use crate::transfer::{Tally, run_jobs};
 
 pub async fn download(args: &DownloadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     copy("download", &args.copy, span(args.range), ctx, out).await
@@ -139,7 +142,10 @@ async fn copy_single(
     let plan = Plan::for_jobs(1)?;
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
-    let bytes = copy_object(&*src_store, src, &*dst_store, dst, span, None, (&plan, &progress)).await?;
+    let bytes = copy_object(&*src_store, src, &*dst_store, dst, span, None, &plan, &|n| {
+        progress.inc(n)
+    })
+    .await?;
     progress.finish();
     let tally = Tally {
         objects: 1,
@@ -179,14 +185,14 @@ async fn run_copies(
     let plan = Plan::for_jobs(jobs)?;
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
-    let stores = Stores::default();
+    let stores = StoreCache::new();
     let tally = run_jobs(items, jobs, &progress, |(src, dst, hint)| {
         let (plan, progress, stores) = (&plan, &progress, &stores);
         async move {
             let result = async {
                 check_local_key(&dst)?;
                 let (s, d) = (stores.get(&src)?, stores.get(&dst)?);
-                copy_object(&*s, &src, &*d, &dst, None, hint, (plan, progress)).await
+                copy_object(&*s, &src, &*d, &dst, None, hint, plan, &|n| progress.inc(n)).await
             }
             .await;
             (src, result)

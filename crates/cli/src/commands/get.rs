@@ -13,8 +13,11 @@ use crate::args::{GetArgs, RangeArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::{Out, mb_per_s};
 use crate::progress::Progress;
-use crate::target::{Stores, as_prefix, objects_under, to_uri};
-use crate::transfer::{Plan, Span, read_discard, run_jobs};
+use s3dlio::StoreCache;
+use s3dlio::transfer::{Plan, Span};
+
+use crate::target::{as_prefix, objects_under, to_uri};
+use crate::transfer::{read_discard, run_jobs};
 
 /// Where a multi-object `get` finds its objects.
 enum Source {
@@ -71,12 +74,12 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
             (listed.boxed(), prefix.clone())
         }
     };
-    let stores = Stores::default();
+    let stores = StoreCache::new();
     let tally = run_jobs(items, args.jobs, &progress, |(uri, hint)| {
         let (plan, progress, stores) = (&plan, &progress, &stores);
         async move {
             let result = match stores.get(&uri) {
-                Ok(s) => read_discard(&*s, &uri, None, hint, (plan, progress)).await,
+                Ok(s) => read_discard(&*s, &uri, None, hint, plan, progress).await,
                 Err(e) => Err(e),
             };
             (uri, result)
@@ -92,7 +95,7 @@ async fn get_one(uri: &str, span: Span, ctx: Ctx, out: &mut Out) -> CliResult {
     let plan = Plan::for_jobs(1)?;
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
-    let bytes = read_discard(&*store, uri, span, None, (&plan, &progress)).await?;
+    let bytes = read_discard(&*store, uri, span, None, &plan, &progress).await?;
     let elapsed = started.elapsed();
     progress.finish();
     let offset = span.map_or(0, |(o, _)| o);

@@ -1,0 +1,44 @@
+//! A per-scheme store cache that owns its stores.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use s3dlio_core::{ObjectStore, Result, Scheme};
+
+use crate::build_store;
+
+/// One store per scheme, built on first use and then shared by every URI of that scheme.
+///
+/// Unlike [`store_for_uri`](crate::store_for_uri), whose S3 clients are process-wide, the
+/// remote stores here belong to the cache: drop the cache and its connection pools go
+/// with it. A process that forks (a PyTorch DataLoader worker) starts the child on a new
+/// cache instead of the parent's connections, which are bound to the parent's runtime.
+/// `memory://` stays the one process-wide store, since its content is the point.
+#[derive(Debug, Default)]
+pub struct StoreCache(Mutex<HashMap<Scheme, Arc<dyn ObjectStore>>>);
+
+impl StoreCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The store for `uri`'s scheme.
+    pub fn get(&self, uri: &str) -> Result<Arc<dyn ObjectStore>> {
+        let scheme = Scheme::of(uri);
+        let cached = scheme.and_then(|k| self.0.lock().expect("store cache lock").get(&k).cloned());
+        if let Some(store) = cached {
+            return Ok(store);
+        }
+        let store = build_store(uri, false)?;
+        Ok(match scheme {
+            Some(k) => self
+                .0
+                .lock()
+                .expect("store cache lock")
+                .entry(k)
+                .or_insert(store)
+                .clone(),
+            None => store,
+        })
+    }
+}

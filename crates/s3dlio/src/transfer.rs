@@ -1,0 +1,178 @@
+//! Moving bytes between stores, shared by `s3-cli` and the Python wheel so that both take
+//! one code path: one object copied between any two stores, and synthetic objects
+//! written from `s3dlio-datagen`.
+//!
+//! Reads go through the range engine's in-order stream (no HEAD, concurrent ranged GETs,
+//! bounded bytes in flight); writes go through the destination's streaming writer, so a
+//! transfer holds at most the engine's bytes in flight plus the writer's parts in flight,
+//! whatever the object's size. Writers make the object visible only on `finalize`, and a
+//! failed transfer cancels its writer: nothing partial is left under the final name.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use s3dlio_core::{
+    Error, ObjectStore, ObjectStoreExt, ObjectUri, ObjectWriter, Operation, Result, WriterOptions,
+};
+use s3dlio_datagen::{DataSpec, Generator};
+use s3dlio_range_engine::{ObjectHint, RangeEngineConfig, read_stream};
+
+/// How each transfer reads and writes.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub engine: RangeEngineConfig,
+    pub writer: WriterOptions,
+}
+
+impl Plan {
+    /// The environment's engine settings (`S3DLIO_RANGE_*`), shared by `jobs` concurrent
+    /// transfers: each gets its share of the engine's byte cap (at least two chunks) and
+    /// of the writer's parts in flight (at least one), so memory stays near one object's
+    /// budget however many run at once.
+    pub fn for_jobs(jobs: usize) -> Result<Self> {
+        let engine = RangeEngineConfig::from_env()?;
+        let jobs = jobs.max(1) as u64;
+        let cap = (engine.max_bytes_in_flight / jobs).max(engine.chunk_size * 2);
+        let writer = WriterOptions::default();
+        let in_flight = (writer.max_in_flight / jobs as usize).max(1);
+        Ok(Plan {
+            engine: engine.with_max_bytes_in_flight(cap),
+            writer: writer.with_max_in_flight(in_flight),
+        })
+    }
+}
+
+/// A byte range of the source: `offset` and an optional `length` (`None`: the whole object).
+pub type Span = Option<(u64, Option<u64>)>;
+
+/// Whether `src` and `dst` live in one service account/endpoint, so the service can copy
+/// without the bytes passing through us.
+fn same_service(src: &str, dst: &str) -> bool {
+    match (ObjectUri::parse(src), ObjectUri::parse(dst)) {
+        (Ok(s), Ok(d)) => {
+            s.service() == d.service() && s.endpoint() == d.endpoint() && s.account() == d.account()
+        }
+        _ => false,
+    }
+}
+
+/// Copies `src` (or a span of it) to `dst`; returns the bytes moved. `progress` hears of
+/// every chunk as it lands. A whole-object copy within one service is done server-side.
+#[allow(clippy::too_many_arguments)]
+pub async fn copy_object(
+    src_store: &dyn ObjectStore,
+    src: &str,
+    dst_store: &dyn ObjectStore,
+    dst: &str,
+    span: Span,
+    hint: Option<ObjectHint>,
+    plan: &Plan,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64> {
+    if span.is_none() && same_service(src, dst) && dst_store.capabilities().server_side_copy {
+        let size = match &hint {
+            Some(h) => h.size,
+            None => src_store.stat(src).await?.size,
+        };
+        dst_store.copy(src, dst).await?;
+        progress(size);
+        return Ok(size);
+    }
+    let (offset, length) = span.unwrap_or((0, None));
+    let mut writer = dst_store.get_writer(dst, plan.writer.clone()).await?;
+    let mut chunks = read_stream(src_store, &plan.engine, src, offset, length, hint);
+    let mut moved = 0u64;
+    while let Some(chunk) = chunks.next().await {
+        let written = match chunk {
+            Ok(data) => {
+                let len = data.len() as u64;
+                writer.write(data).await.map(|()| len)
+            }
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(len) => {
+                moved += len;
+                progress(len);
+            }
+            Err(e) => return Err(abandon(writer, dst, e).await),
+        }
+    }
+    writer.finalize().await?;
+    Ok(moved)
+}
+
+/// Cancels an upload that failed with `error` (so nothing is left behind) and gives the
+/// error back; a failed cancel is logged, the original error is what the caller sees.
+pub async fn abandon(writer: Box<dyn ObjectWriter>, uri: &str, error: Error) -> Error {
+    if let Err(cancel) = writer.cancel().await {
+        tracing::warn!("cancelling the upload to {uri} after `{error}` failed too: {cancel}");
+    }
+    error
+}
+
+/// `object_{}_of_{}.dat` → `object_3_of_10.dat`: the first `{}` is the index, the second
+/// the count.
+pub fn object_name(template: &str, index: u64, count: u64) -> String {
+    let mut values = [index, count].into_iter();
+    let mut parts = template.split("{}");
+    let mut name = parts.next().unwrap_or_default().to_string();
+    for part in parts {
+        if let Some(v) = values.next() {
+            name.push_str(&v.to_string());
+        }
+        name.push_str(part);
+    }
+    name
+}
+
+/// Writes a synthetic object of `size` bytes made by `spec`: one put when it fits in a
+/// part, else a streaming upload generated part by part (memory: the writer's parts in
+/// flight). Generation runs on the blocking pool, never on the async workers.
+pub async fn put_generated(store: &dyn ObjectStore, uri: &str, size: u64, spec: DataSpec) -> Result<u64> {
+    let generator = Arc::new(Generator::new(size, spec));
+    let opts = WriterOptions::default();
+    let part = opts.part_size as u64;
+    if size <= part {
+        let data = generate(uri, generator, 0, size).await?;
+        store.put(uri, data).await?;
+        return Ok(size);
+    }
+    let mut writer = store.get_writer(uri, opts).await?;
+    for offset in (0..size).step_by(part as usize) {
+        let len = part.min(size - offset);
+        let written = match generate(uri, generator.clone(), offset, len).await {
+            Ok(data) => writer.write(data).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            return Err(abandon(writer, uri, e).await);
+        }
+    }
+    writer.finalize().await?;
+    Ok(size)
+}
+
+async fn generate(uri: &str, generator: Arc<Generator>, offset: u64, len: u64) -> Result<Bytes> {
+    tokio::task::spawn_blocking(move || generator.range(offset, len as usize))
+        .await
+        .map_err(|e| Error::Backend {
+            op: Operation::Put,
+            uri: uri.to_string(),
+            message: "generating the object's data failed".into(),
+            source: Some(Box::new(e)),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::object_name;
+
+    #[test]
+    fn templates_take_index_then_count() {
+        assert_eq!(object_name("object_{}_of_{}.dat", 3, 10), "object_3_of_10.dat");
+        assert_eq!(object_name("k{}", 7, 10), "k7");
+        assert_eq!(object_name("fixed", 0, 1), "fixed");
+    }
+}
