@@ -1,3 +1,87 @@
-//! # s3dlio-py (placeholder)
+//! # s3dlio-py
 //!
-//! Not implemented yet: this crate exports nothing. See `README.md` for what it will hold.
+//! The native module `s3dlio._s3dlio` behind the `s3dlio` Python package (built by
+//! maturin into one abi3 wheel for CPython ≥ 3.11). Reads return read-only `memoryview`s
+//! over the Rust `Bytes` — no copy between the storage response and Python:
+//!
+//! ```python
+//! import numpy as np, s3dlio
+//! s3dlio.put_bytes("file:///tmp/x.bin", b"\x01\x02\x03")
+//! view = s3dlio.get("file:///tmp/x.bin")          # memoryview, read-only, zero-copy
+//! assert view.obj.address == np.frombuffer(view, np.uint8).ctypes.data
+//! ```
+//!
+//! Every I/O function has an `_async` twin; both run on one Tokio runtime per process
+//! (renewed in a forked child), with the GIL released while they wait.
+
+mod errors;
+mod manage;
+mod read;
+mod runtime;
+mod twins;
+mod view;
+mod write;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// Sends the library's `tracing` events to stderr at `level` (error, warn, info, debug,
+/// trace) or a full `RUST_LOG`-style filter. Call once; later calls change nothing.
+#[pyfunction]
+fn init_logging(level: &str) -> PyResult<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| PyValueError::new_err(format!("logging level {level:?}: {e}")))?;
+    // A second call finds a subscriber installed; the first one stays.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    Ok(())
+}
+
+/// Drops every cached store and client so the next call reads the environment again
+/// (used by `s3dlio.configure`).
+#[pyfunction]
+fn _reset(py: Python<'_>) -> PyResult<()> {
+    runtime::reset_stores(py)
+}
+
+#[pymodule]
+fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<view::BytesView>()?;
+    m.add_class::<write::Writer>()?;
+    m.add_function(wrap_pyfunction!(init_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(_reset, m)?)?;
+    m.add_function(wrap_pyfunction!(write::generate_data, m)?)?;
+    m.add_function(wrap_pyfunction!(write::open_writer, m)?)?;
+    macro_rules! add_twins {
+        ($($module:ident :: $name:ident / $name_async:ident),* $(,)?) => {
+            $(
+                m.add_function(wrap_pyfunction!($module::$name, m)?)?;
+                m.add_function(wrap_pyfunction!($module::$name_async, m)?)?;
+            )*
+        };
+    }
+    add_twins!(
+        read::get / get_async,
+        read::get_bytes / get_bytes_async,
+        read::get_range / get_range_async,
+        read::get_range_bytes / get_range_bytes_async,
+        read::get_many / get_many_async,
+        read::get_into / get_into_async,
+        write::put_bytes / put_bytes_async,
+        write::put / put_async,
+        manage::list / list_async,
+        manage::stat / stat_async,
+        manage::exists / exists_async,
+        manage::delete / delete_async,
+        manage::copy / copy_async,
+        manage::upload / upload_async,
+        manage::download / download_async,
+        manage::mkdir / mkdir_async,
+        manage::create_bucket / create_bucket_async,
+        manage::delete_bucket / delete_bucket_async,
+    );
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

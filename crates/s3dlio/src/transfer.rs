@@ -112,6 +112,20 @@ pub async fn abandon(writer: Box<dyn ObjectWriter>, uri: &str, error: Error) -> 
     error
 }
 
+/// A key like `../../etc/passwd` in a bucket must not write outside the destination
+/// directory: local destinations refuse `.` and `..` path segments.
+pub fn check_local_key(dst: &str) -> Result<()> {
+    let local = dst.starts_with("file://") || dst.starts_with("direct://");
+    if local && dst.split('/').skip(3).any(|seg| seg == ".." || seg == ".") {
+        return Err(Error::invalid_argument(
+            Operation::Copy,
+            dst,
+            "the key has '.' or '..' segments and would land outside the destination directory; skipped",
+        ));
+    }
+    Ok(())
+}
+
 /// `object_{}_of_{}.dat` → `object_3_of_10.dat`: the first `{}` is the index, the second
 /// the count.
 pub fn object_name(template: &str, index: u64, count: u64) -> String {

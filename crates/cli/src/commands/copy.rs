@@ -14,7 +14,7 @@ use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
 use s3dlio::StoreCache;
-use s3dlio::transfer::{Plan, Span, copy_object};
+use s3dlio::transfer::{Plan, Span, check_local_key, copy_object};
 
 use crate::target::{as_prefix, basename, is_local_dir, objects_under, to_uri};
 use crate::transfer::{Tally, run_jobs};
@@ -203,16 +203,3 @@ async fn run_copies(
     tally.report(op, started, out, Operation::Copy, label).await
 }
 
-/// A key like `../../etc/passwd` in a bucket must not write outside the destination
-/// directory: local destinations refuse `.` and `..` path segments.
-fn check_local_key(dst: &str) -> s3dlio::Result<()> {
-    let local = dst.starts_with("file://") || dst.starts_with("direct://");
-    if local && dst.split('/').skip(3).any(|seg| seg == ".." || seg == ".") {
-        return Err(Error::invalid_argument(
-            Operation::Copy,
-            dst,
-            "the key has '.' or '..' segments and would land outside the destination directory; skipped",
-        ));
-    }
-    Ok(())
-}

@@ -1,0 +1,177 @@
+"""s3dlio: fast object-storage I/O for AI/ML jobs.
+
+Reads return read-only ``memoryview`` objects over the Rust buffer (no copy); the
+``*_bytes`` variants return ``bytes`` (one copy). Every I/O function has an ``_async``
+twin that returns an awaitable. URIs: ``s3://bucket/key``, ``file:///path``,
+``direct:///path`` (O_DIRECT), ``memory://bucket/key``.
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+from . import _s3dlio
+from ._s3dlio import (
+    BytesView,
+    ObjectWriter,
+    copy,
+    copy_async,
+    create_bucket,
+    create_bucket_async,
+    delete,
+    delete_async,
+    delete_bucket,
+    delete_bucket_async,
+    download,
+    download_async,
+    exists,
+    exists_async,
+    generate_data,
+    get,
+    get_async,
+    get_bytes,
+    get_bytes_async,
+    get_into,
+    get_into_async,
+    get_many,
+    get_many_async,
+    get_range,
+    get_range_async,
+    get_range_bytes,
+    get_range_bytes_async,
+    init_logging,
+    list,
+    list_async,
+    mkdir,
+    mkdir_async,
+    open_writer,
+    put,
+    put_async,
+    put_bytes,
+    put_bytes_async,
+    stat,
+    stat_async,
+    upload,
+    upload_async,
+)
+from .errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    ChecksumMismatchError,
+    InvalidInputError,
+    NotFoundError,
+    NotSupportedError,
+    OperationTimeoutError,
+    S3dlioError,
+)
+
+__version__: str = _s3dlio.__version__
+
+# Each knob of configure() and the variable it sets (documented in docs/configuration.md).
+KNOBS: dict[str, str] = {
+    "range_chunk_size": "S3DLIO_RANGE_CHUNK_SIZE",
+    "range_concurrency": "S3DLIO_RANGE_CONCURRENCY",
+    "range_max_bytes_in_flight": "S3DLIO_RANGE_MAX_BYTES_IN_FLIGHT",
+    "range_threshold": "S3DLIO_RANGE_THRESHOLD",
+    "retry_max_attempts": "S3DLIO_RETRY_MAX_ATTEMPTS",
+    "retry_initial_backoff_ms": "S3DLIO_RETRY_INITIAL_BACKOFF_MS",
+    "retry_max_backoff_ms": "S3DLIO_RETRY_MAX_BACKOFF_MS",
+    "multipart_part_size": "S3DLIO_MULTIPART_PART_SIZE",
+    "multipart_in_flight": "S3DLIO_MULTIPART_IN_FLIGHT",
+    "put_verify": "S3DLIO_PUT_VERIFY",
+    "s3_connect_timeout_ms": "S3DLIO_S3_CONNECT_TIMEOUT_MS",
+    "s3_operation_timeout_ms": "S3DLIO_S3_OPERATION_TIMEOUT_MS",
+    "s3_attempt_timeout_ms": "S3DLIO_S3_ATTEMPT_TIMEOUT_MS",
+    "s3_max_attempts": "S3DLIO_S3_MAX_ATTEMPTS",
+    "s3_credentials_timeout_ms": "S3DLIO_S3_CREDENTIALS_TIMEOUT_MS",
+    "s3_force_path_style": "S3DLIO_S3_FORCE_PATH_STYLE",
+    "s3_endpoint_scheme": "S3DLIO_S3_ENDPOINT_SCHEME",
+    "s3_delete_concurrency": "S3DLIO_S3_DELETE_CONCURRENCY",
+    "s3_pool_max_idle_per_host": "S3DLIO_S3_POOL_MAX_IDLE_PER_HOST",
+    "page_cache": "S3DLIO_PAGE_CACHE",
+    "file_fsync": "S3DLIO_FILE_FSYNC",
+    "direct_alignment": "S3DLIO_DIRECT_ALIGNMENT",
+    "runtime_threads": "S3DLIO_RUNTIME_THREADS",
+    "endpoint_url": "AWS_ENDPOINT_URL",
+    "region": "AWS_REGION",
+    "ca_bundle": "AWS_CA_BUNDLE",
+}
+
+
+def configure(**knobs: object) -> dict[str, str]:
+    """Sets s3dlio's knobs for this process and rebuilds its clients.
+
+    Each keyword is a key of ``KNOBS`` and sets the environment variable it names (the
+    same variables the Rust library and ``s3-cli`` read); ``None`` unsets it. Call it
+    before starting I/O: calls already running finish with the old settings. A value
+    the library cannot use raises ``InvalidInputError`` (naming the variable) on the
+    first call that needs it. Returns every knob now set.
+    """
+    unknown = sorted(set(knobs) - set(KNOBS))
+    if unknown:
+        raise ValueError(f"unknown s3dlio knob(s) {unknown}; known: {sorted(KNOBS)}")
+    for name, value in knobs.items():
+        var = KNOBS[name]
+        if value is None:
+            _os.environ.pop(var, None)
+        elif isinstance(value, bool):
+            _os.environ[var] = "1" if value else "0"
+        else:
+            _os.environ[var] = str(value)
+    _s3dlio._reset()
+    return {name: _os.environ[var] for name, var in KNOBS.items() if var in _os.environ}
+
+
+__all__ = [
+    "AccessDeniedError",
+    "AlreadyExistsError",
+    "BytesView",
+    "ChecksumMismatchError",
+    "InvalidInputError",
+    "KNOBS",
+    "NotFoundError",
+    "NotSupportedError",
+    "ObjectWriter",
+    "OperationTimeoutError",
+    "S3dlioError",
+    "configure",
+    "copy",
+    "copy_async",
+    "create_bucket",
+    "create_bucket_async",
+    "delete",
+    "delete_async",
+    "delete_bucket",
+    "delete_bucket_async",
+    "download",
+    "download_async",
+    "exists",
+    "exists_async",
+    "generate_data",
+    "get",
+    "get_async",
+    "get_bytes",
+    "get_bytes_async",
+    "get_into",
+    "get_into_async",
+    "get_many",
+    "get_many_async",
+    "get_range",
+    "get_range_async",
+    "get_range_bytes",
+    "get_range_bytes_async",
+    "init_logging",
+    "list",
+    "list_async",
+    "mkdir",
+    "mkdir_async",
+    "open_writer",
+    "put",
+    "put_async",
+    "put_bytes",
+    "put_bytes_async",
+    "stat",
+    "stat_async",
+    "upload",
+    "upload_async",
+]

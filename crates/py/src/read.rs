@@ -1,0 +1,130 @@
+//! Reads: whole objects, ranges, many objects, and reads into the caller's buffer.
+//! Every read returns a zero-copy `memoryview` (or `bytes` from the `_bytes` variants).
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt, stream};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use s3dlio::range_engine::{RangeEngineConfig, read_stream};
+use s3dlio::{Error, ObjectStore, Operation};
+use std::sync::Arc;
+
+use crate::errors::to_py;
+use crate::runtime::Op;
+use crate::twins::{plain, store, twins};
+use crate::view::{Target, memoryview, py_bytes};
+
+fn get_op(py: Python<'_>, uri: String) -> PyResult<Op<Bytes>> {
+    let store = store(py, &uri)?;
+    Ok(Box::pin(async move { store.get_optimized(&uri).await }))
+}
+
+fn get_range_op(py: Python<'_>, uri: String, offset: u64, length: Option<u64>) -> PyResult<Op<Bytes>> {
+    let store = store(py, &uri)?;
+    Ok(Box::pin(async move { store.get_range_optimized(&uri, offset, length).await }))
+}
+
+twins! {
+    /// The whole object as a read-only memoryview over the Rust buffer (no copy).
+    get / get_async (uri: String) => get_op -> memoryview
+}
+
+twins! {
+    /// The whole object as `bytes` (one copy).
+    get_bytes / get_bytes_async (uri: String) => get_op -> py_bytes
+}
+
+twins! {
+    /// `length` bytes from `offset` (`None`: to the end) as a read-only memoryview.
+    get_range / get_range_async (uri: String, offset: u64, length: Option<u64> = None)
+        => get_range_op -> memoryview
+}
+
+twins! {
+    /// `length` bytes from `offset` (`None`: to the end) as `bytes` (one copy).
+    get_range_bytes / get_range_bytes_async (uri: String, offset: u64, length: Option<u64> = None)
+        => get_range_op -> py_bytes
+}
+
+fn get_many_op(py: Python<'_>, uris: Vec<String>, max_in_flight: usize) -> PyResult<Op<Vec<(String, Bytes)>>> {
+    if max_in_flight == 0 {
+        return Err(PyValueError::new_err("max_in_flight must be at least 1"));
+    }
+    let jobs = uris
+        .into_iter()
+        .map(|uri| Ok((store(py, &uri)?, uri)))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(Box::pin(async move {
+        // Futures made up front: a closure in the stream's type trips the compiler's
+        // Send check on the boxed future.
+        let fetches: Vec<_> = jobs.into_iter().map(|(store, uri)| fetch(store, uri)).collect();
+        stream::iter(fetches)
+            .buffered(max_in_flight)
+            .try_collect()
+            .await
+    }))
+}
+
+async fn fetch(store: Arc<dyn ObjectStore>, uri: String) -> s3dlio::Result<(String, Bytes)> {
+    store.get_optimized(&uri).await.map(|data| (uri, data))
+}
+
+fn uri_views(py: Python<'_>, items: Vec<(String, Bytes)>) -> PyResult<Py<PyAny>> {
+    let list = PyList::empty(py);
+    for (uri, data) in items {
+        list.append((uri, memoryview(py, data)?))?;
+    }
+    Ok(list.into_any().unbind())
+}
+
+twins! {
+    /// Many objects, `max_in_flight` at a time, as `(uri, memoryview)` in input order.
+    get_many / get_many_async (uris: Vec<String>, max_in_flight: usize = 64)
+        => get_many_op -> uri_views
+}
+
+fn get_into_op(
+    py: Python<'_>,
+    uri: String,
+    buffer: Bound<'_, PyAny>,
+    offset: u64,
+    length: Option<u64>,
+) -> PyResult<Op<u64>> {
+    let mut target = Target::new(&buffer)?;
+    if let Some(len) = length.filter(|&len| len > target.len() as u64) {
+        return Err(PyValueError::new_err(format!(
+            "buffer of {} bytes is too small for {len} bytes of {uri}",
+            target.len()
+        )));
+    }
+    let store = store(py, &uri)?;
+    let engine = RangeEngineConfig::from_env().map_err(|e| to_py(py, e))?;
+    Ok(Box::pin(async move {
+        let mut chunks = read_stream(&*store, &engine, &uri, offset, length, None);
+        let mut filled = 0usize;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk?;
+            if filled + chunk.len() > target.len() {
+                return Err(Error::invalid_argument(
+                    Operation::Get,
+                    &uri,
+                    format!(
+                        "the buffer of {} bytes is too small for the object; pass length= or a larger buffer",
+                        target.len()
+                    ),
+                ));
+            }
+            target.write_at(filled, &chunk);
+            filled += chunk.len();
+        }
+        Ok(filled as u64)
+    }))
+}
+
+twins! {
+    /// Reads `uri` (or `length` bytes from `offset`) straight into the writable `buffer`;
+    /// returns the bytes read.
+    get_into / get_into_async (uri: String, buffer: Bound<'_, PyAny>, offset: u64 = 0, length: Option<u64> = None)
+        => get_into_op -> plain
+}

@@ -1,0 +1,211 @@
+//! The one Tokio runtime behind every call, renewed after `fork()`, and the two ways
+//! Python waits on it: blocking (GIL released, Ctrl-C honoured) and `await`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::FutureExt;
+use pyo3::prelude::*;
+use s3dlio::StoreCache;
+use s3dlio::env::EnvReader;
+use tokio::runtime::Runtime;
+use tokio::task::AbortHandle;
+
+use crate::errors::{internal, to_py};
+
+/// Worker threads of the runtime (default: one per core).
+pub const ENV_RUNTIME_THREADS: &str = "S3DLIO_RUNTIME_THREADS";
+
+/// How often a blocking call wakes to let Python see Ctrl-C.
+const SIGNAL_POLL: Duration = Duration::from_millis(100);
+
+/// After Ctrl-C, how long the interrupted call waits for the cleanups its dropped writers
+/// started (temporary files removed, multipart uploads aborted): a script that exits on
+/// `KeyboardInterrupt` would otherwise end them half-way. The same grace as `s3-cli`.
+const CLEANUP_GRACE: Duration = Duration::from_millis(300);
+
+/// A runtime and the stores whose connections live on it, owned by one process.
+pub struct Generation {
+    pid: u32,
+    pub runtime: Runtime,
+    pub stores: Arc<StoreCache>,
+}
+
+static CURRENT: Mutex<Option<Arc<Generation>>> = Mutex::new(None);
+
+/// This process's runtime and stores. A forked child finds its parent's generation, whose
+/// worker threads did not survive the fork and whose connections belong to the parent,
+/// so it starts a new one.
+///
+/// Callers hold the GIL (the `py` token). `os.fork()` holds it too, so no thread is inside
+/// this function when a process forks and the child never inherits the lock held.
+pub fn current(_py: Python<'_>) -> PyResult<Arc<Generation>> {
+    let pid = std::process::id();
+    let mut slot = CURRENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(generation) = slot.as_ref().filter(|g| g.pid == pid) {
+        return Ok(generation.clone());
+    }
+    if let Some(parents) = slot.take() {
+        // Dropping the parent's runtime would wait for threads that do not exist here.
+        std::mem::forget(parents);
+    }
+    let threads = EnvReader::process().positive(ENV_RUNTIME_THREADS).map_err(|e| to_py(_py, e))?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("s3dlio-rt");
+    if let Some(n) = threads {
+        builder.worker_threads(n as usize);
+    }
+    let runtime = builder
+        .build()
+        .map_err(|e| internal(format!("starting the s3dlio runtime failed: {e}")))?;
+    let generation = Arc::new(Generation {
+        pid,
+        runtime,
+        stores: Arc::new(StoreCache::new()),
+    });
+    *slot = Some(generation.clone());
+    Ok(generation)
+}
+
+/// Drops every cached store, so the next call builds stores from the environment as it
+/// is now (`s3dlio.configure`).
+pub fn reset_stores(py: Python<'_>) -> PyResult<()> {
+    let old = CURRENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+    // Calls still running hold the old generation; it ends when the last of them does.
+    drop(old);
+    current(py).map(drop)
+}
+
+/// A future the wheel runs: an operation on the stores, with the stores it was given.
+pub type Op<T> = std::pin::Pin<Box<dyn Future<Output = s3dlio::Result<T>> + Send>>;
+
+/// Runs `op` to completion with the GIL released. Every [`SIGNAL_POLL`] it takes the GIL
+/// back to run Python's signal handlers: on Ctrl-C the operation is dropped (writers
+/// cancel their uploads) and `KeyboardInterrupt` propagates.
+pub fn block<T: Send + 'static>(py: Python<'_>, op: Op<T>) -> PyResult<T> {
+    let generation = current(py)?;
+    let runtime = &generation.runtime;
+    let mut op = op;
+    loop {
+        let outcome = py.detach(|| runtime.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut op).await.ok() }));
+        match outcome {
+            Some(result) => return result.map_err(|e| to_py(py, e)),
+            None => {
+                if let Err(interrupt) = py.check_signals() {
+                    // Inside the runtime: writers' drop handlers spawn their cleanup.
+                    let entered = runtime.enter();
+                    drop(op);
+                    drop(entered);
+                    py.detach(|| runtime.block_on(async { tokio::time::sleep(CLEANUP_GRACE).await }));
+                    return Err(interrupt);
+                }
+            }
+        }
+    }
+}
+
+/// Converts an operation's result into a Python object, with the GIL held.
+pub type Convert<T> = fn(Python<'_>, T) -> PyResult<Py<PyAny>>;
+
+/// An awaitable of `convert(op's result)`. Like a coroutine, nothing runs until it is
+/// awaited; then `op` starts on the runtime and completes an `asyncio.Future` of the
+/// running loop. Cancelling that future aborts the operation.
+pub fn awaitable<'py, T: Send + 'static>(
+    py: Python<'py>,
+    op: Op<T>,
+    convert: Convert<T>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let start: Start = Box::new(move |py| start(py, op, convert).map(Bound::unbind));
+    Ok(Bound::new(py, Pending { start: Mutex::new(Some(start)) })?.into_any())
+}
+
+type Start = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// What an `_async` function returns: awaiting it starts the operation.
+#[pyclass(module = "s3dlio")]
+struct Pending {
+    start: Mutex<Option<Start>>,
+}
+
+#[pymethods]
+impl Pending {
+    fn __await__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let start = self.start.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let start = start.ok_or_else(|| internal("this s3dlio awaitable was already awaited".into()))?;
+        start(py)?.bind(py).call_method0("__await__")
+    }
+}
+
+fn start<'py, T: Send + 'static>(py: Python<'py>, op: Op<T>, convert: Convert<T>) -> PyResult<Bound<'py, PyAny>> {
+    let generation = current(py)?;
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let future = event_loop.call_method0("create_future")?;
+    let (target_loop, target) = (event_loop.unbind(), future.clone().unbind());
+    let task = generation.runtime.spawn(async move {
+        let result = AssertUnwindSafe(op).catch_unwind().await;
+        Python::attach(|py| {
+            let outcome = match result {
+                Ok(Ok(value)) => convert(py, value),
+                Ok(Err(e)) => Err(to_py(py, e)),
+                Err(_) => Err(internal("an s3dlio task panicked; please report this as a bug".into())),
+            };
+            let deliver = Deliver {
+                future: target,
+                outcome: Mutex::new(Some(outcome)),
+            };
+            // Fails only when the loop is closed, and then nobody is waiting.
+            if let Err(e) = target_loop.bind(py).call_method1("call_soon_threadsafe", (deliver,)) {
+                tracing::debug!("an s3dlio result arrived after its event loop closed: {e}");
+            }
+        });
+    });
+    future.call_method1(
+        "add_done_callback",
+        (AbortOnCancel {
+            task: task.abort_handle(),
+        },),
+    )?;
+    Ok(future)
+}
+
+/// Sets an asyncio future's outcome on its loop's thread (unless it was cancelled).
+#[pyclass]
+struct Deliver {
+    future: Py<PyAny>,
+    outcome: Mutex<Option<PyResult<Py<PyAny>>>>,
+}
+
+#[pymethods]
+impl Deliver {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let future = self.future.bind(py);
+        let outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if future.call_method0("done")?.is_truthy()? {
+            return Ok(());
+        }
+        match outcome {
+            Some(Ok(value)) => future.call_method1("set_result", (value,))?,
+            Some(Err(e)) => future.call_method1("set_exception", (e.into_value(py),))?,
+            None => return Ok(()),
+        };
+        Ok(())
+    }
+}
+
+/// Aborts the Rust task when its asyncio future is cancelled.
+#[pyclass]
+struct AbortOnCancel {
+    task: AbortHandle,
+}
+
+#[pymethods]
+impl AbortOnCancel {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("cancelled")?.is_truthy()? {
+            self.task.abort();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! One operation, two Python functions: `name` blocks (GIL released) and `name_async`
+//! returns an awaitable. Both are generated from the same operation builder, so the two
+//! can never drift apart.
+
+use std::sync::Arc;
+
+use pyo3::IntoPyObjectExt;
+use pyo3::prelude::*;
+use s3dlio::ObjectStore;
+
+use crate::errors::to_py;
+use crate::runtime::current;
+
+/// Declares `$name` and `$name_async` over `$op(py, args...) -> PyResult<Op<T>>`, whose
+/// result `$convert` turns into the Python value.
+macro_rules! twins {
+    (
+        $(#[$doc:meta])*
+        $name:ident / $name_async:ident ($($arg:ident : $ty:ty $(= $default:expr)?),* $(,)?)
+        => $op:ident -> $convert:expr
+    ) => {
+        $(#[$doc])*
+        #[pyfunction]
+        #[pyo3(signature = ($($arg $(= $default)?),*))]
+        pub fn $name(py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
+            let op = $op(py, $($arg),*)?;
+            let value = crate::runtime::block(py, op)?;
+            ($convert)(py, value)
+        }
+
+        $(#[$doc])*
+        #[pyfunction]
+        #[pyo3(signature = ($($arg $(= $default)?),*))]
+        pub fn $name_async<'py>(py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
+            let op = $op(py, $($arg),*)?;
+            crate::runtime::awaitable(py, op, $convert)
+        }
+    };
+}
+pub(crate) use twins;
+
+/// The store for `uri` in this process's generation.
+pub fn store(py: Python<'_>, uri: &str) -> PyResult<Arc<dyn ObjectStore>> {
+    current(py)?.stores.get(uri).map_err(|e| to_py(py, e))
+}
+
+/// `uri` as a prefix: with one trailing `/`.
+pub fn as_prefix(uri: &str) -> String {
+    if uri.ends_with('/') { uri.to_string() } else { format!("{uri}/") }
+}
+
+/// `None`, for operations that return nothing.
+pub fn none(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
+    Ok(py.None())
+}
+
+/// Any value with a Python form.
+pub fn plain<T: for<'py> IntoPyObject<'py>>(py: Python<'_>, value: T) -> PyResult<Py<PyAny>> {
+    value.into_py_any(py)
+}

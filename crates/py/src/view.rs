@@ -1,0 +1,161 @@
+//! Buffers across the boundary: `BytesView` exports Rust `Bytes` to Python without a
+//! copy; any Python buffer becomes `Bytes` without a copy; a writable Python buffer
+//! becomes a destination for reads.
+
+use std::ffi::{c_int, c_void};
+
+use bytes::Bytes;
+use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyMemoryView};
+
+/// Read-only bytes owned by Rust, exported through the buffer protocol.
+///
+/// Every `memoryview` (and numpy array, torch tensor) made from it holds a reference to
+/// this object, and this object holds the `Bytes`: the memory lives exactly as long as
+/// the last view of it.
+#[pyclass(frozen, module = "s3dlio", name = "BytesView")]
+#[derive(Debug)]
+pub struct BytesView {
+    data: Bytes,
+}
+
+#[pymethods]
+impl BytesView {
+    unsafe fn __getbuffer__(slf: PyRef<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        let data = &slf.data;
+        // SAFETY: `view` is the caller's Py_buffer. With readonly = 1, PyBuffer_FillInfo
+        // refuses a PyBUF_WRITABLE request (BufferError); on success it stores a new
+        // reference to `slf` in view.obj, which pins this object and so `data`.
+        let rc = unsafe {
+            ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                data.as_ptr() as *mut c_void,
+                data.len() as ffi::Py_ssize_t,
+                1,
+                flags,
+            )
+        };
+        if rc == -1 {
+            return Err(PyErr::take(slf.py())
+                .unwrap_or_else(|| PyBufferError::new_err("BytesView is read-only")));
+        }
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
+
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+
+    fn __bytes__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.data)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<s3dlio.BytesView of {} bytes at {:#x}>", self.data.len(), self.address())
+    }
+
+    /// The address of the first byte of the Rust buffer, to check that a view, an array
+    /// or a tensor shares this memory.
+    #[getter]
+    fn address(&self) -> usize {
+        self.data.as_ptr() as usize
+    }
+}
+
+/// A read-only `memoryview` over `data`, without a copy.
+pub fn memoryview(py: Python<'_>, data: Bytes) -> PyResult<Py<PyAny>> {
+    let owner = Bound::new(py, BytesView { data })?;
+    Ok(PyMemoryView::from(owner.as_any())?.into_any().unbind())
+}
+
+/// `data` copied once into Python `bytes`.
+pub fn py_bytes(py: Python<'_>, data: Bytes) -> PyResult<Py<PyAny>> {
+    Ok(PyBytes::new(py, &data).into_any().unbind())
+}
+
+/// A Python buffer held open for Rust: the exporter cannot free or resize it until this
+/// is dropped (which takes the GIL to release it).
+struct Held(pyo3::buffer::PyUntypedBuffer);
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        let len = self.0.len_bytes();
+        if len == 0 {
+            return &[];
+        }
+        // SAFETY: checked C-contiguous when taken, so `len` bytes from buf_ptr are the
+        // buffer's, valid while the export is held. Python code must not write into it
+        // while an upload reads it (documented on every write function).
+        unsafe { std::slice::from_raw_parts(self.0.buf_ptr() as *const u8, len) }
+    }
+}
+
+fn contiguous(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<pyo3::buffer::PyUntypedBuffer> {
+    let buffer = pyo3::buffer::PyUntypedBuffer::get(obj).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must support the buffer protocol (bytes, bytearray, memoryview, numpy array, ...), not {}",
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })?;
+    if !buffer.is_c_contiguous() {
+        return Err(PyValueError::new_err(format!(
+            "{what} must be C-contiguous; pass a contiguous copy (numpy.ascontiguousarray)"
+        )));
+    }
+    Ok(buffer)
+}
+
+/// Any C-contiguous Python buffer as `Bytes`, without a copy: the `Bytes` keeps the
+/// buffer exported until the last clone is dropped. `copy` takes a private copy instead,
+/// for stores that keep what they are given (memory://) when the caller could change it.
+pub fn bytes_from(obj: &Bound<'_, PyAny>, what: &str, copy: bool) -> PyResult<Bytes> {
+    if let Ok(view) = obj.cast::<BytesView>() {
+        return Ok(view.get().data.clone());
+    }
+    let buffer = contiguous(obj, what)?;
+    if copy && !buffer.readonly() {
+        return Ok(Bytes::copy_from_slice(Held(buffer).as_ref()));
+    }
+    Ok(Bytes::from_owner(Held(buffer)))
+}
+
+/// A caller's writable buffer that a read fills.
+pub struct Target {
+    buffer: pyo3::buffer::PyUntypedBuffer,
+}
+
+impl Target {
+    pub fn new(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let buffer = contiguous(obj, "buffer")?;
+        if buffer.readonly() {
+            return Err(PyTypeError::new_err(
+                "buffer is read-only; pass a writable one (bytearray, numpy array, torch tensor)",
+            ));
+        }
+        Ok(Target { buffer })
+    }
+
+    pub fn len(&self) -> usize {
+        self.buffer.len_bytes()
+    }
+
+    /// Copies `data` to `offset` of the buffer; the caller keeps `offset + data.len()`
+    /// within [`len`](Self::len).
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) {
+        assert!(offset + data.len() <= self.len(), "write past the end of the target buffer");
+        // SAFETY: in bounds (asserted), writable and C-contiguous (checked in `new`), and
+        // held exported by `self`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                (self.buffer.buf_ptr() as *mut u8).add(offset),
+                data.len(),
+            )
+        }
+    }
+}

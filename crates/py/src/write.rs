@@ -1,0 +1,271 @@
+//! Writes: bytes from any Python buffer, synthetic objects, and a streaming writer.
+
+use futures::{StreamExt, TryStreamExt, stream};
+use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use s3dlio::datagen::{DataSpec, Generator};
+use s3dlio::transfer::{abandon, object_name, put_generated};
+use s3dlio::{ObjectStoreExt, ObjectWriter, Scheme, WriteSummary, WriterOptions};
+
+use crate::runtime::{Op, block, current};
+use crate::manage::ensure_container;
+use crate::twins::{as_prefix, none, store, twins};
+use crate::view::{bytes_from, memoryview};
+
+/// A store that keeps the `Bytes` it is given (memory://) would see later changes to a
+/// writable buffer, so that one alone gets a private copy.
+fn keeps_buffers(uri: &str) -> bool {
+    Scheme::of(uri) == Some(Scheme::Memory)
+}
+
+fn put_bytes_op(py: Python<'_>, uri: String, data: Bound<'_, PyAny>) -> PyResult<Op<()>> {
+    let data = bytes_from(&data, "data", keeps_buffers(&uri))?;
+    let store = store(py, &uri)?;
+    Ok(Box::pin(async move { store.put(&uri, data).await.map(drop) }))
+}
+
+twins! {
+    /// Stores `data` (any C-contiguous buffer, not copied) as `uri`, atomically.
+    put_bytes / put_bytes_async (uri: String, data: Bound<'_, PyAny>) => put_bytes_op -> none
+}
+
+#[allow(clippy::too_many_arguments)]
+fn put_op(
+    py: Python<'_>,
+    prefix: String,
+    num: u64,
+    template: Option<String>,
+    max_in_flight: usize,
+    size: Option<u64>,
+    should_create_bucket: bool,
+    object_type: String,
+    dedup_factor: u64,
+    compress_factor: u64,
+    data_gen_algorithm: String,
+    data_gen_mode: String,
+    chunk_size: usize,
+) -> PyResult<Op<()>> {
+    if !matches!(object_type.as_str(), "zeros" | "raw" | "random") {
+        return Err(PyNotImplementedError::new_err(format!(
+            "object_type={object_type:?}: s3dlio generates raw bytes only ('raw'; 'zeros' and 'random' are accepted as the same)"
+        )));
+    }
+    if data_gen_algorithm != "random" || !matches!(data_gen_mode.as_str(), "streaming" | "single-pass") {
+        return Err(PyValueError::new_err(
+            "data_gen_algorithm must be 'random' and data_gen_mode 'streaming' or 'single-pass' \
+             (objects larger than a part are always generated part by part)",
+        ));
+    }
+    if chunk_size == 0 || dedup_factor == 0 || compress_factor == 0 || max_in_flight == 0 {
+        return Err(PyValueError::new_err(
+            "chunk_size, dedup_factor, compress_factor and max_in_flight must be at least 1",
+        ));
+    }
+    let template = template.unwrap_or_else(|| "object_{}_of_{}.dat".into());
+    if num > 1 && !template.contains("{}") {
+        return Err(PyValueError::new_err(format!(
+            "template {template:?} has no {{}} for the object index: all {num} objects would get one name"
+        )));
+    }
+    let prefix = as_prefix(&prefix);
+    let size = size.unwrap_or(20 * 1024 * 1024);
+    let store = store(py, &prefix)?;
+    Ok(Box::pin(async move {
+        if should_create_bucket && store.capabilities().explicit_containers {
+            ensure_container(&*store, &prefix).await?;
+        }
+        stream::iter(0..num)
+            .map(|i| {
+                let uri = format!("{prefix}{}", object_name(&template, i, num));
+                let spec = DataSpec::default()
+                    .with_dedup(dedup_factor)
+                    .with_compress(compress_factor)
+                    .with_seed(i);
+                let store = store.clone();
+                async move { put_generated(&*store, &uri, size, spec).await }
+            })
+            .buffer_unordered(max_in_flight)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+    }))
+}
+
+twins! {
+    /// Writes `num` synthetic objects of `size` bytes under `prefix`, named by `template`
+    /// (first `{}`: index, second: count), `max_in_flight` at a time; `dedup_factor` and
+    /// `compress_factor` shape the data as in `generate_data`.
+    put / put_async (
+        prefix: String,
+        num: u64,
+        template: Option<String> = None,
+        max_in_flight: usize = 64,
+        size: Option<u64> = None,
+        should_create_bucket: bool = false,
+        object_type: String = "zeros".to_string(),
+        dedup_factor: u64 = 1,
+        compress_factor: u64 = 1,
+        data_gen_algorithm: String = "random".to_string(),
+        data_gen_mode: String = "streaming".to_string(),
+        chunk_size: usize = 262144,
+    ) => put_op -> none
+}
+
+/// `size` bytes of synthetic data: `dedup` = 1 / fraction of unique 64 KiB blocks,
+/// `compress` = the zstd ratio it reaches, `seed` for repeatable data. Returns a
+/// read-only memoryview over the generated Rust buffer.
+#[pyfunction]
+#[pyo3(signature = (size, dedup = 1, compress = 1, seed = 0))]
+pub fn generate_data(py: Python<'_>, size: u64, dedup: u64, compress: u64, seed: u64) -> PyResult<Py<PyAny>> {
+    if dedup == 0 || compress == 0 {
+        return Err(PyValueError::new_err("dedup and compress must be at least 1"));
+    }
+    let spec = DataSpec::default().with_dedup(dedup).with_compress(compress).with_seed(seed);
+    let data = py.detach(|| Generator::new(size, spec).generate());
+    memoryview(py, data)
+}
+
+/// A streaming upload: `write` any buffers, then `close` makes the object visible.
+/// Nothing is visible before; `abort` (or an exception inside `with`) discards it all.
+#[pyclass(module = "s3dlio", name = "ObjectWriter")]
+#[derive(Debug)]
+pub struct Writer {
+    uri: String,
+    // A Mutex only to make the class Sync; every method holds it briefly.
+    inner: std::sync::Mutex<Option<Box<dyn ObjectWriter>>>,
+    written: u64,
+    keeps_buffers: bool,
+}
+
+impl Writer {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Box<dyn ObjectWriter>>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take(&mut self) -> PyResult<Box<dyn ObjectWriter>> {
+        self.slot().take().ok_or_else(|| {
+            PyRuntimeError::new_err(format!(
+                "the writer for {} is closed or aborted; open a new one with s3dlio.open_writer",
+                self.uri
+            ))
+        })
+    }
+}
+
+#[pymethods]
+impl Writer {
+    /// Appends `data` (any C-contiguous buffer, not copied: do not change it until this
+    /// returns). Waits while the writer's parts in flight are full. A failed write aborts
+    /// the upload.
+    fn write(&mut self, py: Python<'_>, data: Bound<'_, PyAny>) -> PyResult<()> {
+        let data = bytes_from(&data, "data", self.keeps_buffers)?;
+        let len = data.len() as u64;
+        let mut writer = self.take()?;
+        let uri = self.uri.clone();
+        let op: Op<Box<dyn ObjectWriter>> = Box::pin(async move {
+            match writer.write(data).await {
+                Ok(()) => Ok(writer),
+                Err(e) => Err(abandon(writer, &uri, e).await),
+            }
+        });
+        *self.slot() = Some(block(py, op)?);
+        self.written += len;
+        Ok(())
+    }
+
+    /// Finishes the upload and makes the object visible; returns a summary dict. Its
+    /// error is the upload's error.
+    fn close(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let writer = self.take()?;
+        let summary: WriteSummary = block(py, Box::pin(writer.finalize()))?;
+        let d = PyDict::new(py);
+        d.set_item("uri", summary.uri)?;
+        d.set_item("bytes_written", summary.bytes_written)?;
+        d.set_item("size", summary.size)?;
+        d.set_item("etag", summary.e_tag)?;
+        Ok(d.into_any().unbind())
+    }
+
+    /// Discards the upload; no object is left behind. Aborting a closed writer does nothing.
+    fn abort(&mut self, py: Python<'_>) -> PyResult<()> {
+        let writer = self.slot().take();
+        match writer {
+            Some(writer) => block(py, Box::pin(writer.cancel())),
+            None => Ok(()),
+        }
+    }
+
+    /// Bytes accepted so far.
+    #[getter]
+    fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Closes on a clean exit (raising its error), aborts when the block raised.
+    fn __exit__(
+        &mut self,
+        py: Python<'_>,
+        exc_type: Option<Bound<'_, PyAny>>,
+        _exc: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        if exc_type.is_some() {
+            self.abort(py)?;
+        } else if self.slot().is_some() {
+            self.close(py)?;
+        }
+        Ok(false)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // An unclosed writer is discarded: its own drop starts the cleanup, which spawns
+        // on the runtime, so it must run inside it.
+        if let Some(writer) = self.slot().take() {
+            Python::attach(|py| match current(py) {
+                Ok(generation) => {
+                    let _entered = generation.runtime.enter();
+                    drop(writer);
+                }
+                Err(_) => std::mem::forget(writer),
+            });
+        }
+    }
+}
+
+/// Opens a streaming upload to `uri`. `part_size` and `max_in_flight` bound memory
+/// (`max_in_flight × part_size`); `zstd_level` compresses the stream.
+#[pyfunction]
+#[pyo3(signature = (uri, part_size = None, max_in_flight = None, zstd_level = None))]
+pub fn open_writer(
+    py: Python<'_>,
+    uri: String,
+    part_size: Option<usize>,
+    max_in_flight: Option<usize>,
+    zstd_level: Option<i32>,
+) -> PyResult<Writer> {
+    let mut opts = WriterOptions::default();
+    if let Some(bytes) = part_size {
+        opts = opts.with_part_size(bytes);
+    }
+    if let Some(parts) = max_in_flight {
+        opts = opts.with_max_in_flight(parts);
+    }
+    if let Some(level) = zstd_level {
+        opts = opts.with_zstd_level(level);
+    }
+    let store = store(py, &uri)?;
+    let target = uri.clone();
+    let writer = block(py, Box::pin(async move { store.get_writer(&target, opts).await }))?;
+    Ok(Writer {
+        keeps_buffers: keeps_buffers(&uri),
+        uri,
+        inner: std::sync::Mutex::new(Some(writer)),
+        written: 0,
+    })
+}

@@ -1,0 +1,81 @@
+"""Fixtures for the wheel's tests. They run against the *installed* wheel (never the
+source folder) and against every backend the local servers provide."""
+
+import itertools
+import os
+import sys
+import sysconfig
+import uuid
+
+import pytest
+
+_endpoint = os.environ.get("S3DLIO_TEST_S3_ENDPOINT")
+if _endpoint:
+    # The S3 store reads its endpoint from the environment when it is first built.
+    os.environ["AWS_ENDPOINT_URL"] = _endpoint
+
+import s3dlio  # noqa: E402
+
+_counter = itertools.count()
+
+
+def pytest_report_header(config):
+    return f"s3dlio {s3dlio.__version__} from {os.path.dirname(s3dlio.__file__)}; S3 endpoint: {_endpoint}"
+
+
+def pytest_sessionstart(session):
+    site = sysconfig.get_paths()["purelib"]
+    if not s3dlio.__file__.startswith(site):
+        pytest.exit(f"s3dlio was imported from {s3dlio.__file__}, not the installed wheel in {site}", 2)
+
+
+def s3_available():
+    if _endpoint:
+        return True
+    if os.environ.get("S3DLIO_REQUIRE_EMULATORS") == "1":
+        pytest.fail("S3DLIO_REQUIRE_EMULATORS=1 but S3DLIO_TEST_S3_ENDPOINT is unset: run `cargo xtask emulators up`")
+    return False
+
+
+@pytest.fixture(scope="session")
+def s3_bucket():
+    if not s3_available():
+        pytest.skip("no S3 server (S3DLIO_TEST_S3_ENDPOINT unset)")
+    name = f"py-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    s3dlio.create_bucket(f"s3://{name}")
+    yield name
+    s3dlio.delete(f"s3://{name}/", recursive=True)
+    s3dlio.delete_bucket(f"s3://{name}")
+
+
+@pytest.fixture(scope="session")
+def memory_bucket():
+    name = f"py-{os.getpid()}"
+    s3dlio.create_bucket(f"memory://{name}")
+    return name
+
+
+@pytest.fixture(params=["file", "memory", "s3"])
+def prefix(request, tmp_path):
+    """A fresh, empty prefix URI (ending in /) on each backend."""
+    n = next(_counter)
+    if request.param == "file":
+        return f"file://{tmp_path}/p{n}/"
+    if request.param == "memory":
+        return f"memory://{request.getfixturevalue('memory_bucket')}/p{n}/"
+    return f"s3://{request.getfixturevalue('s3_bucket')}/p{n}/"
+
+
+@pytest.fixture
+def local(tmp_path):
+    """A fresh file:// prefix."""
+    return f"file://{tmp_path}/"
+
+
+def pattern(size, seed=0):
+    """Deterministic, non-repeating test bytes."""
+    import random
+
+    return random.Random(seed).randbytes(size)
+
+

@@ -1,0 +1,197 @@
+"""Threads overlap, asyncio twins work, Ctrl-C interrupts, forked children read."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import s3dlio
+from conftest import pattern
+
+
+def test_async_twins(prefix):
+    async def main():
+        await s3dlio.put_bytes_async(prefix + "a", b"async data")
+        view = await s3dlio.get_async(prefix + "a")
+        assert isinstance(view, memoryview) and bytes(view) == b"async data"
+        assert await s3dlio.get_bytes_async(prefix + "a") == b"async data"
+        assert bytes(await s3dlio.get_range_async(prefix + "a", 6)) == b"data"
+        assert await s3dlio.exists_async(prefix + "a")
+        assert (await s3dlio.stat_async(prefix + "a"))["size"] == 10
+        buf = bytearray(10)
+        assert await s3dlio.get_into_async(prefix + "a", buf) == 10 and buf == b"async data"
+        results = await asyncio.gather(*(s3dlio.put_bytes_async(prefix + f"g{i}", bytes([i])) for i in range(20)))
+        assert results == [None] * 20
+        many = await s3dlio.get_many_async([prefix + f"g{i}" for i in range(20)])
+        assert [bytes(v) for _, v in many] == [bytes([i]) for i in range(20)]
+        assert len(await s3dlio.list_async(prefix)) == 21
+        with pytest.raises(FileNotFoundError):
+            await s3dlio.get_async(prefix + "missing")
+        assert await s3dlio.delete_async(prefix, recursive=True) == 21
+
+    asyncio.run(main())
+
+
+def test_an_awaitable_does_nothing_until_awaited_and_only_once(local):
+    pending = s3dlio.put_bytes_async(local + "lazy", b"x")
+    assert not s3dlio.exists(local + "lazy")
+
+    async def twice():
+        await pending
+        with pytest.raises(RuntimeError, match="already awaited"):
+            await pending
+
+    asyncio.run(twice())
+    assert s3dlio.exists(local + "lazy")
+
+
+def test_cancelling_an_async_call_aborts_it(local):
+    async def main():
+        task = asyncio.ensure_future(s3dlio.put_async(local, num=1, template="huge", size=4 << 30))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    time.sleep(0.5)  # the aborted writer's cleanup runs on the runtime
+    assert s3dlio.list(local, recursive=True) == []
+
+
+def test_calls_release_the_gil(local):
+    # A call that holds the GIL would stop this thread's counting for its whole length.
+    done = threading.Event()
+    errors = []
+
+    def long_call():
+        try:
+            s3dlio.put(local, num=1, template="gil", size=256 << 20)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=long_call)
+    started = time.perf_counter()
+    worker.start()
+    counted = 0
+    while not done.is_set():
+        counted += 1
+    elapsed = time.perf_counter() - started
+    worker.join()
+    assert not errors, errors
+    assert elapsed > 0.02 and counted > 10_000, (elapsed, counted)
+
+
+def test_threads_overlap(s3_bucket):
+    # Round trips to the server dominate small GETs, so threads must overlap them:
+    # N threads take far less than N x the serial time (not a speed target).
+    uris = [f"s3://{s3_bucket}/threads/{i}" for i in range(64)]
+    for u in uris:
+        s3dlio.put_bytes(u, b"t" * 65536)
+    started = time.perf_counter()
+    for u in uris:
+        s3dlio.get(u)
+    serial = time.perf_counter() - started
+    with ThreadPoolExecutor(8) as pool:
+        started = time.perf_counter()
+        assert sum(pool.map(lambda u: len(s3dlio.get(u)), uris)) == 64 * 65536
+        parallel = time.perf_counter() - started
+    assert parallel < serial / 2, (parallel, serial)
+
+
+def run_child(code, timeout=60):
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_forked_children_get_a_fresh_runtime(prefix):
+    if prefix.startswith("memory://"):
+        pytest.skip("memory:// is per process; a child sees a copy of the parent's at fork time")
+    data = pattern(50_000, seed=7)
+    s3dlio.put_bytes(prefix + "forked", data)
+    s3dlio.get(prefix + "forked")  # the parent's runtime and clients are warm
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = bytes(s3dlio.get(prefix + "forked")) == data
+            s3dlio.put_bytes(prefix + "from-child", b"child")
+            os.write(w, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the forked child hung on the parent's runtime")
+    assert os.read(r, 1) == b"1"
+    assert s3dlio.get_bytes(prefix + "from-child") == b"child"
+    assert bytes(s3dlio.get(prefix + "forked")) == data  # the parent still works
+
+
+def test_multiprocessing_fork_pool(local):
+    import multiprocessing as mp
+
+    uris = [local + f"mp{i}" for i in range(8)]
+    for i, u in enumerate(uris):
+        s3dlio.put_bytes(u, bytes([i]) * 1000)
+    s3dlio.get(uris[0])
+    with mp.get_context("fork").Pool(2) as pool:
+        sizes = pool.map(_length, uris, chunksize=1)
+    assert sizes == [1000] * 8
+
+
+def _length(uri):
+    return len(s3dlio.get(uri))
+
+
+def test_ctrl_c_interrupts_a_long_call(tmp_path):
+    code = f"""
+        import os, signal, threading, time, s3dlio
+        threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        t = time.monotonic()
+        try:
+            s3dlio.put("file://{tmp_path}/", num=1, template="huge", size=8 << 30)
+            print("finished")
+        except KeyboardInterrupt:
+            print("interrupted after", round(time.monotonic() - t, 1))
+    """
+    out = run_child(code, timeout=60)
+    assert "interrupted after" in out.stdout, (out.stdout, out.stderr)
+    assert float(out.stdout.split()[-1]) < 10
+    time.sleep(0.5)
+    assert [p.name for p in tmp_path.iterdir()] == []  # the cancelled upload left nothing
+
+
+def test_arrays_from_many_threads_stay_valid(local):
+    s3dlio.put_bytes(local + "shared", pattern(10_000, 8))
+    arrays = []
+    lock = threading.Lock()
+
+    def work():
+        for _ in range(50):
+            a = np.frombuffer(s3dlio.get(local + "shared"), np.uint8)
+            with lock:
+                arrays.append(a)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = pattern(10_000, 8)
+    assert all(a.tobytes() == expected for a in arrays)

@@ -1,0 +1,77 @@
+"""Core error kinds map to exception classes that name the URI and the cause."""
+
+import pytest
+
+import s3dlio
+
+
+def test_missing_object_is_file_not_found(prefix):
+    uri = prefix + "missing"
+    with pytest.raises(FileNotFoundError) as info:
+        s3dlio.get(uri)
+    assert isinstance(info.value, s3dlio.NotFoundError)
+    assert isinstance(info.value, s3dlio.S3dlioError)
+    assert uri in str(info.value)
+    with pytest.raises(s3dlio.NotFoundError):
+        s3dlio.stat(uri)
+
+
+def test_bad_uris_and_ranges_are_value_errors(local):
+    with pytest.raises(ValueError, match="nope://") as info:
+        s3dlio.get("nope://bucket/key")
+    assert isinstance(info.value, s3dlio.InvalidInputError)
+    assert "file://" in str(info.value)  # the message lists what this build serves
+    s3dlio.put_bytes(local + "short", b"12345")
+    with pytest.raises(ValueError, match="short"):
+        s3dlio.get_range(local + "short", 10)
+
+
+def test_permission_denied_is_permission_error(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "f").write_bytes(b"x")
+    locked.chmod(0)
+    try:
+        import os
+
+        if os.geteuid() == 0:
+            pytest.skip("root reads any file; permission checks need an unprivileged user")
+        with pytest.raises(PermissionError):
+            s3dlio.get(f"file://{locked}/f")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_wrong_s3_credentials_are_permission_errors(s3_bucket, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+    s3dlio.configure()  # rebuild the clients from the changed environment
+    try:
+        with pytest.raises(PermissionError) as info:
+            s3dlio.get(f"s3://{s3_bucket}/anything")
+        assert isinstance(info.value, s3dlio.AccessDeniedError)
+    finally:
+        monkeypatch.undo()
+        s3dlio.configure()
+    s3dlio.put_bytes(f"s3://{s3_bucket}/after", b"ok")
+
+
+def test_timeouts_are_timeout_errors():
+    # An address that accepts nothing: the connect timeout fires.
+    s3dlio.configure(
+        endpoint_url="http://10.255.255.1:9", s3_connect_timeout_ms=200, s3_max_attempts=1, s3_operation_timeout_ms=500
+    )
+    try:
+        with pytest.raises((TimeoutError, s3dlio.S3dlioError)) as info:
+            s3dlio.get("s3://bucket/key")
+        assert "s3://bucket/key" in str(info.value)
+    finally:
+        import os
+
+        ep = os.environ.get("S3DLIO_TEST_S3_ENDPOINT")
+        s3dlio.configure(endpoint_url=ep, s3_connect_timeout_ms=None, s3_max_attempts=None, s3_operation_timeout_ms=None)
+
+
+def test_every_error_class_is_exported_and_rooted():
+    for name in ["NotFoundError", "AccessDeniedError", "InvalidInputError", "AlreadyExistsError",
+                 "OperationTimeoutError", "NotSupportedError", "ChecksumMismatchError"]:
+        assert issubclass(getattr(s3dlio, name), s3dlio.S3dlioError)
