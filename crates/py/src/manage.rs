@@ -23,17 +23,19 @@ fn list_op(py: Python<'_>, uri: String, recursive: bool, pattern: Option<String>
         .transpose()?;
     let store = store(py, &uri)?;
     Ok(Box::pin(async move {
-        let all = store.list(&uri, recursive).await?;
-        Ok(match pattern {
-            Some(re) => all.into_iter().filter(|u| re.is_match(u)).collect(),
-            None => all,
-        })
+        let mut all = store.list(&uri, recursive).await?;
+        if let Some(re) = pattern {
+            all.retain(|u| re.is_match(u));
+        }
+        // S3 pages objects and sub-prefixes apart; one sorted order on every backend.
+        all.sort_unstable();
+        Ok(all)
     }))
 }
 
 twins! {
-    /// URIs under `uri` (a prefix): one level, with sub-prefixes ending in `/`, or every
-    /// object with `recursive`; `pattern` keeps those whose URI matches the regex.
+    /// URIs under `uri` (a prefix), sorted: one level, with sub-prefixes ending in `/`,
+    /// or every object with `recursive`; `pattern` keeps those whose URI matches the regex.
     list / list_async (uri: String, recursive: bool = false, pattern: Option<String> = None)
         => list_op -> plain
 }
