@@ -10,9 +10,11 @@
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
 //!   variables to export, so `eval "$(cargo xtask emulators up)"` points the tests at them.
 //!
-//! A later issue adds `wheel` here.
+//! - `wheel [--release]`: builds the Python wheel and installs it into `target/py-venv`
+//!   (see `wheel.rs`); `test` also runs the wheel's pytest suite there.
 
 mod emulators;
+mod wheel;
 
 use std::process::{Command, ExitCode};
 
@@ -29,9 +31,10 @@ fn main() -> ExitCode {
         },
         Some("lint") => lint(),
         Some("bench") => bench(&args[1..]),
+        Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|emulators up|down|bench [memory|file|range|s3] [criterion args]>"
+                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|cli|py] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -58,9 +61,9 @@ fn lint() -> Result<()> {
     ])
 }
 
-/// Starts the local servers, runs the doc tests and then every test with the servers
-/// required (none may skip), and stops the servers whatever happened. Doc tests first,
-/// so the run closes on the main runner's summary line.
+/// Starts the local servers, runs the doc tests, every Rust test and then the wheel's
+/// pytest suite with the servers required (none may skip), and stops the servers
+/// whatever happened.
 fn test() -> Result<()> {
     let servers = emulators::up()?;
     let result = (|| {
@@ -75,7 +78,7 @@ fn test() -> Result<()> {
                     "--no-fail-fast",
                 ],
                 &servers.vars,
-            )
+            )?;
         } else {
             let args = [
                 "test",
@@ -86,8 +89,9 @@ fn test() -> Result<()> {
                 "--bins",
                 "--tests",
             ];
-            cargo_with(&args, &servers.vars)
+            cargo_with(&args, &servers.vars)?;
         }
+        wheel::test(&servers.vars)
     })();
     emulators::stop(servers)?;
     result

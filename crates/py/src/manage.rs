@@ -17,7 +17,12 @@ use s3dlio::{
 use crate::runtime::{Op, current};
 use crate::twins::{as_prefix, none, plain, store, twins};
 
-fn list_op(py: Python<'_>, uri: String, recursive: bool, pattern: Option<String>) -> PyResult<Op<Vec<String>>> {
+fn list_op(
+    py: Python<'_>,
+    uri: String,
+    recursive: bool,
+    pattern: Option<String>,
+) -> PyResult<Op<Vec<String>>> {
     let pattern = pattern
         .map(|p| Regex::new(&p).map_err(|e| PyValueError::new_err(format!("pattern {p:?}: {e}"))))
         .transpose()?;
@@ -199,7 +204,10 @@ fn upload_op(
     let pairs = files
         .iter()
         .map(|f| {
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             Ok((file_uri(f)?, format!("{prefix}{name}")))
         })
         .collect::<PyResult<Vec<_>>>()?;
@@ -209,7 +217,13 @@ fn upload_op(
         if create_bucket && dest.capabilities().explicit_containers {
             ensure_container(&*dest, &prefix).await?;
         }
-        copy_all(stores, stream::iter(pairs.into_iter().map(Ok)), max_in_flight, prefix).await
+        copy_all(
+            stores,
+            stream::iter(pairs.into_iter().map(Ok)),
+            max_in_flight,
+            prefix,
+        )
+        .await
     }))
 }
 
@@ -299,7 +313,11 @@ twins! {
 
 /// A bucket argument as a URI: a bare name (the original's form) means S3.
 fn bucket_uri(name: &str) -> String {
-    if name.contains("://") { name.to_string() } else { format!("s3://{}", name.trim_end_matches('/')) }
+    if name.contains("://") {
+        name.to_string()
+    } else {
+        format!("s3://{}", name.trim_end_matches('/'))
+    }
 }
 
 fn create_bucket_op(py: Python<'_>, bucket_name: String) -> PyResult<Op<()>> {

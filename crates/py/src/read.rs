@@ -22,7 +22,9 @@ fn get_op(py: Python<'_>, uri: String) -> PyResult<Op<Bytes>> {
 
 fn get_range_op(py: Python<'_>, uri: String, offset: u64, length: Option<u64>) -> PyResult<Op<Bytes>> {
     let store = store(py, &uri)?;
-    Ok(Box::pin(async move { store.get_range_optimized(&uri, offset, length).await }))
+    Ok(Box::pin(async move {
+        store.get_range_optimized(&uri, offset, length).await
+    }))
 }
 
 twins! {
@@ -47,7 +49,11 @@ twins! {
         => get_range_op -> py_bytes
 }
 
-fn get_many_op(py: Python<'_>, uris: Vec<String>, max_in_flight: usize) -> PyResult<Op<Vec<(String, Bytes)>>> {
+fn get_many_op(
+    py: Python<'_>,
+    uris: Vec<String>,
+    max_in_flight: usize,
+) -> PyResult<Op<Vec<(String, Bytes)>>> {
     if max_in_flight == 0 {
         return Err(PyValueError::new_err("max_in_flight must be at least 1"));
     }
@@ -59,10 +65,7 @@ fn get_many_op(py: Python<'_>, uris: Vec<String>, max_in_flight: usize) -> PyRes
         // Futures made up front: a closure in the stream's type trips the compiler's
         // Send check on the boxed future.
         let fetches: Vec<_> = jobs.into_iter().map(|(store, uri)| fetch(store, uri)).collect();
-        stream::iter(fetches)
-            .buffered(max_in_flight)
-            .try_collect()
-            .await
+        stream::iter(fetches).buffered(max_in_flight).try_collect().await
     }))
 }
 

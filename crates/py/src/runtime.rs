@@ -51,7 +51,9 @@ pub fn current(_py: Python<'_>) -> PyResult<Arc<Generation>> {
         // Dropping the parent's runtime would wait for threads that do not exist here.
         std::mem::forget(parents);
     }
-    let threads = EnvReader::process().positive(ENV_RUNTIME_THREADS).map_err(|e| to_py(_py, e))?;
+    let threads = EnvReader::process()
+        .positive(ENV_RUNTIME_THREADS)
+        .map_err(|e| to_py(_py, e))?;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("s3dlio-rt");
     if let Some(n) = threads {
@@ -72,7 +74,10 @@ pub fn current(_py: Python<'_>) -> PyResult<Arc<Generation>> {
 /// Drops every cached store, so the next call builds stores from the environment as it
 /// is now (`s3dlio.configure`).
 pub fn reset_stores(py: Python<'_>) -> PyResult<()> {
-    let old = CURRENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+    let old = CURRENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
     // Calls still running hold the old generation; it ends when the last of them does.
     drop(old);
     current(py).map(drop)
@@ -89,7 +94,8 @@ pub fn block<T: Send + 'static>(py: Python<'_>, op: Op<T>) -> PyResult<T> {
     let runtime = &generation.runtime;
     let mut op = op;
     loop {
-        let outcome = py.detach(|| runtime.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut op).await.ok() }));
+        let outcome =
+            py.detach(|| runtime.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut op).await.ok() }));
         match outcome {
             Some(result) => return result.map_err(|e| to_py(py, e)),
             None => {
@@ -118,7 +124,13 @@ pub fn awaitable<'py, T: Send + 'static>(
     convert: Convert<T>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let start: Start = Box::new(move |py| start(py, op, convert).map(Bound::unbind));
-    Ok(Bound::new(py, Pending { start: Mutex::new(Some(start)) })?.into_any())
+    Ok(Bound::new(
+        py,
+        Pending {
+            start: Mutex::new(Some(start)),
+        },
+    )?
+    .into_any())
 }
 
 type Start = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
@@ -138,7 +150,11 @@ impl Pending {
     }
 }
 
-fn start<'py, T: Send + 'static>(py: Python<'py>, op: Op<T>, convert: Convert<T>) -> PyResult<Bound<'py, PyAny>> {
+fn start<'py, T: Send + 'static>(
+    py: Python<'py>,
+    op: Op<T>,
+    convert: Convert<T>,
+) -> PyResult<Bound<'py, PyAny>> {
     let generation = current(py)?;
     let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
     let future = event_loop.call_method0("create_future")?;
@@ -149,14 +165,19 @@ fn start<'py, T: Send + 'static>(py: Python<'py>, op: Op<T>, convert: Convert<T>
             let outcome = match result {
                 Ok(Ok(value)) => convert(py, value),
                 Ok(Err(e)) => Err(to_py(py, e)),
-                Err(_) => Err(internal("an s3dlio task panicked; please report this as a bug".into())),
+                Err(_) => Err(internal(
+                    "an s3dlio task panicked; please report this as a bug".into(),
+                )),
             };
             let deliver = Deliver {
                 future: target,
                 outcome: Mutex::new(Some(outcome)),
             };
             // Fails only when the loop is closed, and then nobody is waiting.
-            if let Err(e) = target_loop.bind(py).call_method1("call_soon_threadsafe", (deliver,)) {
+            if let Err(e) = target_loop
+                .bind(py)
+                .call_method1("call_soon_threadsafe", (deliver,))
+            {
                 tracing::debug!("an s3dlio result arrived after its event loop closed: {e}");
             }
         });

@@ -46,7 +46,11 @@ pub fn store(py: Python<'_>, uri: &str) -> PyResult<Arc<dyn ObjectStore>> {
 
 /// `uri` as a prefix: with one trailing `/`.
 pub fn as_prefix(uri: &str) -> String {
-    if uri.ends_with('/') { uri.to_string() } else { format!("{uri}/") }
+    if uri.ends_with('/') {
+        uri.to_string()
+    } else {
+        format!("{uri}/")
+    }
 }
 
 /// `None`, for operations that return nothing.

@@ -39,8 +39,9 @@ impl BytesView {
             )
         };
         if rc == -1 {
-            return Err(PyErr::take(slf.py())
-                .unwrap_or_else(|| PyBufferError::new_err("BytesView is read-only")));
+            return Err(
+                PyErr::take(slf.py()).unwrap_or_else(|| PyBufferError::new_err("BytesView is read-only"))
+            );
         }
         Ok(())
     }
@@ -56,7 +57,11 @@ impl BytesView {
     }
 
     fn __repr__(&self) -> String {
-        format!("<s3dlio.BytesView of {} bytes at {:#x}>", self.data.len(), self.address())
+        format!(
+            "<s3dlio.BytesView of {} bytes at {:#x}>",
+            self.data.len(),
+            self.address()
+        )
     }
 
     /// The address of the first byte of the Rust buffer, to check that a view, an array
@@ -147,7 +152,10 @@ impl Target {
     /// Copies `data` to `offset` of the buffer; the caller keeps `offset + data.len()`
     /// within [`len`](Self::len).
     pub fn write_at(&mut self, offset: usize, data: &[u8]) {
-        assert!(offset + data.len() <= self.len(), "write past the end of the target buffer");
+        assert!(
+            offset + data.len() <= self.len(),
+            "write past the end of the target buffer"
+        );
         // SAFETY: in bounds (asserted), writable and C-contiguous (checked in `new`), and
         // held exported by `self`.
         unsafe {

@@ -8,8 +8,8 @@ use s3dlio::datagen::{DataSpec, Generator};
 use s3dlio::transfer::{abandon, object_name, put_generated};
 use s3dlio::{ObjectStoreExt, ObjectWriter, Scheme, WriteSummary, WriterOptions};
 
-use crate::runtime::{Op, block, current};
 use crate::manage::ensure_container;
+use crate::runtime::{Op, block, current};
 use crate::twins::{as_prefix, none, store, twins};
 use crate::view::{bytes_from, memoryview};
 
@@ -120,7 +120,10 @@ pub fn generate_data(py: Python<'_>, size: u64, dedup: u64, compress: u64, seed:
     if dedup == 0 || compress == 0 {
         return Err(PyValueError::new_err("dedup and compress must be at least 1"));
     }
-    let spec = DataSpec::default().with_dedup(dedup).with_compress(compress).with_seed(seed);
+    let spec = DataSpec::default()
+        .with_dedup(dedup)
+        .with_compress(compress)
+        .with_seed(seed);
     let data = py.detach(|| Generator::new(size, spec).generate());
     memoryview(py, data)
 }

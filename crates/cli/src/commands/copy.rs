@@ -202,4 +202,3 @@ async fn run_copies(
     progress.finish();
     tally.report(op, started, out, Operation::Copy, label).await
 }
-

@@ -1,0 +1,93 @@
+//! The Python wheel: built by maturin from `crates/py` into `target/wheels`, installed
+//! into `target/py-venv`, and tested there with pytest — against the installed wheel,
+//! from a working directory outside the source tree.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::run;
+
+/// The test environment: pinned build and test tools from PyPI.
+const VENV: &str = "target/py-venv";
+const TOOLS: &[&str] = &["maturin==1.16.0", "numpy==2.3.5", "pytest==8.4.2"];
+/// The frameworks whose zero-copy tests run when they install (CPU is enough). Set
+/// `S3DLIO_SKIP_FRAMEWORKS=1` to leave them out; their tests then skip with the reason.
+const FRAMEWORKS: &[&str] = &["torch", "jax"];
+/// Where the benchmark's references come from (`cargo xtask bench py`).
+pub const BENCH_REFERENCES: &[&str] = &["obstore", "boto3"];
+
+fn venv_bin(tool: &str) -> PathBuf {
+    Path::new(VENV).join("bin").join(tool)
+}
+
+/// The venv with `extra` packages installed (from PyPI).
+pub fn venv(extra: &[&str]) -> Result<()> {
+    if !venv_bin("python").exists() {
+        run(Command::new("python3").args(["-m", "venv", VENV]))?;
+    }
+    run(Command::new(venv_bin("pip"))
+        .args(["install", "-q", "--disable-pip-version-check"])
+        .args(TOOLS)
+        .args(extra))
+}
+
+/// Builds the abi3 wheel (`release` for benchmarks) and installs it into the venv;
+/// returns the wheel's path.
+pub fn build(release: bool) -> Result<PathBuf> {
+    venv(&[])?;
+    let out = Path::new("target/wheels");
+    if out.exists() {
+        std::fs::remove_dir_all(out)?;
+    }
+    let mut cmd = Command::new(venv_bin("maturin"));
+    cmd.args(["build", "--manifest-path", "crates/py/Cargo.toml", "--out"])
+        .arg(out)
+        .arg("--interpreter")
+        .arg(venv_bin("python"));
+    if release {
+        cmd.arg("--release");
+    }
+    run(&mut cmd)?;
+    let wheel = std::fs::read_dir(out)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .context("maturin wrote no wheel")?;
+    run(Command::new(venv_bin("pip"))
+        .args(["install", "-q", "--force-reinstall", "--no-deps"])
+        .arg(&wheel))?;
+    eprintln!("xtask: installed {}", wheel.display());
+    Ok(wheel)
+}
+
+/// Builds and installs the wheel, then runs pytest on `crates/py/tests` with `vars` (the
+/// local servers) set and required.
+pub fn test(vars: &[(String, String)]) -> Result<()> {
+    build(false)?;
+    if std::env::var("S3DLIO_SKIP_FRAMEWORKS").as_deref() != Ok("1") {
+        let installed = Command::new(venv_bin("pip"))
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .args(FRAMEWORKS)
+            .status();
+        if !installed.is_ok_and(|s| s.success()) {
+            eprintln!("xtask: WARNING: could not install {FRAMEWORKS:?}; their tests will skip");
+        }
+    }
+    let tests = std::path::absolute("crates/py/tests")?;
+    let python = std::path::absolute(venv_bin("python"))?;
+    // Outside the source tree, so `import s3dlio` can only find the installed wheel.
+    let cwd = std::env::temp_dir();
+    let status = Command::new(python)
+        .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"])
+        .arg(&tests)
+        .current_dir(cwd)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .env("S3DLIO_REQUIRE_EMULATORS", "1")
+        .status()
+        .context("could not run pytest")?;
+    if !status.success() {
+        bail!("pytest failed ({status})");
+    }
+    Ok(())
+}
