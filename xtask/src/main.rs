@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|s3] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|s3|cli|py] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`).
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -114,10 +114,13 @@ fn bench(args: &[String]) -> Result<()> {
     if args.first().is_some_and(|a| a == "cli") {
         return bench_cli(&args[1..]);
     }
+    if args.first().is_some_and(|a| a == "py") {
+        return bench_py();
+    }
     let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
-                format!("unknown bench group {name:?}; use memory, file, range, datagen, s3 or cli")
+                format!("unknown bench group {name:?}; use memory, file, range, datagen, s3, cli or py")
             })?;
             (vec![group], &args[1..])
         }
@@ -189,6 +192,19 @@ fn bench_cli(extra: &[String]) -> Result<()> {
         }
         Ok(())
     })();
+    emulators::stop(servers)?;
+    result
+}
+
+/// The release wheel beside obstore and boto3 (from PyPI) on file:// and the local S3
+/// server, in one run: `python/bench/py_bench.py`.
+fn bench_py() -> Result<()> {
+    wheel::build(true)?;
+    wheel::venv(wheel::BENCH_REFERENCES)?;
+    let servers = emulators::up()?;
+    let result = run(Command::new("target/py-venv/bin/python")
+        .arg("python/bench/py_bench.py")
+        .envs(servers.vars.iter().map(|(k, v)| (k, v))));
     emulators::stop(servers)?;
     result
 }

@@ -22,6 +22,7 @@ macro_rules! twins {
         $(#[$doc])*
         #[pyfunction]
         #[pyo3(signature = ($($arg $(= $default)?),*))]
+        #[allow(clippy::too_many_arguments)] // `put` keeps the original API's arguments
         pub fn $name(py: Python<'_>, $($arg: $ty),*) -> PyResult<Py<PyAny>> {
             let op = $op(py, $($arg),*)?;
             let value = crate::runtime::block(py, op)?;
@@ -31,6 +32,7 @@ macro_rules! twins {
         $(#[$doc])*
         #[pyfunction]
         #[pyo3(signature = ($($arg $(= $default)?),*))]
+        #[allow(clippy::too_many_arguments)]
         pub fn $name_async<'py>(py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
             let op = $op(py, $($arg),*)?;
             crate::runtime::awaitable(py, op, $convert)
