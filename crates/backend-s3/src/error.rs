@@ -18,13 +18,16 @@ where
     let code = err.code().map(str::to_string);
     let message = err.message().map(str::to_string);
     let detail = format!("{err:?}");
-    let transient = |err: SdkError<E, HttpResponse>| Error::Transient {
-        op,
-        uri: uri.clone(),
-        source: Box::new(err),
-    };
     match &err {
-        SdkError::TimeoutError(_) => return transient(err),
+        SdkError::TimeoutError(_) => {
+            return Error::Timeout {
+                op,
+                uri: uri.clone(),
+                after: None,
+                // The limit is S3DLIO_S3_OPERATION_TIMEOUT_MS or _ATTEMPT_TIMEOUT_MS.
+                source: Some(Box::new(err)),
+            };
+        }
         SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => {
             return Error::Backend {
                 op,

@@ -140,11 +140,14 @@ pub enum Error {
         hint: String,
     },
 
-    #[error("{op} {uri}: timed out after {after:?} (raise the timeout knob or check the endpoint)")]
+    #[error("{op} {uri}: timed out{} (raise the timeout knob or check the endpoint)", after.map(|d| format!(" after {d:?}")).unwrap_or_default())]
     Timeout {
         op: Operation,
         uri: String,
-        after: Duration,
+        /// The limit that ran out, where the backend knows it.
+        after: Option<Duration>,
+        #[source]
+        source: Option<BoxError>,
     },
 
     #[error("{op} {uri}: transient failure, safe to retry")]

@@ -1,5 +1,9 @@
 """Core error kinds map to exception classes that name the URI and the cause."""
 
+import os
+import socket
+import time
+
 import pytest
 
 import s3dlio
@@ -32,8 +36,6 @@ def test_permission_denied_is_permission_error(tmp_path):
     (locked / "f").write_bytes(b"x")
     locked.chmod(0)
     try:
-        import os
-
         if os.geteuid() == 0:
             pytest.skip("root reads any file; permission checks need an unprivileged user")
         with pytest.raises(PermissionError):
@@ -55,20 +57,28 @@ def test_wrong_s3_credentials_are_permission_errors(s3_bucket, monkeypatch):
     s3dlio.put_bytes(f"s3://{s3_bucket}/after", b"ok")
 
 
-def test_timeouts_are_timeout_errors():
-    # An address that accepts nothing: the connect timeout fires.
-    s3dlio.configure(
-        endpoint_url="http://10.255.255.1:9", s3_connect_timeout_ms=200, s3_max_attempts=1, s3_operation_timeout_ms=500
-    )
+def test_timeouts_are_timeout_errors(monkeypatch):
+    # A server that accepts connections and never answers: the operation timeout fires.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    for var, value in [("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_REGION", "us-east-1")]:
+        monkeypatch.setenv(var, value)
+    s3dlio.configure(endpoint_url=f"http://127.0.0.1:{port}", s3_operation_timeout_ms=300, s3_max_attempts=1)
     try:
-        with pytest.raises((TimeoutError, s3dlio.S3dlioError)) as info:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError) as info:
             s3dlio.get("s3://bucket/key")
-        assert "s3://bucket/key" in str(info.value)
+        assert isinstance(info.value, s3dlio.OperationTimeoutError)
+        assert "s3://bucket/key" in str(info.value) and "timed out" in str(info.value)
+        assert time.monotonic() - started < 20
     finally:
-        import os
-
-        ep = os.environ.get("S3DLIO_TEST_S3_ENDPOINT")
-        s3dlio.configure(endpoint_url=ep, s3_connect_timeout_ms=None, s3_max_attempts=None, s3_operation_timeout_ms=None)
+        listener.close()
+        monkeypatch.undo()
+        s3dlio.configure(
+            endpoint_url=os.environ.get("S3DLIO_TEST_S3_ENDPOINT"), s3_operation_timeout_ms=None, s3_max_attempts=None
+        )
 
 
 def test_every_error_class_is_exported_and_rooted():
