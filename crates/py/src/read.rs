@@ -69,8 +69,20 @@ fn get_many_op(
     }))
 }
 
+/// One object of a `get_many`, as its own task: the requests then spread over the
+/// runtime's workers instead of all being polled by the one thread that waits.
 async fn fetch(store: Arc<dyn ObjectStore>, uri: String) -> s3dlio::Result<(String, Bytes)> {
-    store.get_optimized(&uri).await.map(|data| (uri, data))
+    let target = uri.clone();
+    let task = tokio::spawn(async move { store.get_optimized(&target).await });
+    match task.await {
+        Ok(result) => result.map(|data| (uri, data)),
+        Err(e) => Err(Error::Backend {
+            op: Operation::Get,
+            uri,
+            message: "the read task failed".into(),
+            source: Some(Box::new(e)),
+        }),
+    }
 }
 
 fn uri_views(py: Python<'_>, items: Vec<(String, Bytes)>) -> PyResult<Py<PyAny>> {
