@@ -8,9 +8,11 @@ use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, stream};
 
 use crate::aligned::AlignedBuf;
 use crate::config::PageCacheHint;
@@ -149,6 +151,46 @@ pub(crate) fn read_range(file: &File, range: Range<u64>, direct: bool, align: us
     // SAFETY: pread initialised `len` bytes.
     unsafe { buf.set_len(len) };
     Ok(Bytes::from(buf))
+}
+
+/// Reads `range` of `file` into one buffer allocated once, `chunk` bytes per positional
+/// read with up to `concurrency` reads in flight on the blocking pool: each byte is
+/// copied once, from the page cache into place, and memory is the object's size.
+pub(crate) async fn read_parallel(
+    file: Arc<File>,
+    range: Range<u64>,
+    chunk: u64,
+    concurrency: usize,
+) -> io::Result<Bytes> {
+    // Zeroed by the allocator's calloc: fresh pages from the kernel, not a memset.
+    let mut rest = BytesMut::zeroed((range.end - range.start) as usize);
+    let mut parts = Vec::new();
+    let mut offset = range.start;
+    while !rest.is_empty() {
+        let part = rest.split_to((chunk.max(1) as usize).min(rest.len()));
+        offset += part.len() as u64;
+        parts.push((offset - part.len() as u64, part));
+    }
+    let reads = parts.into_iter().map(|(offset, mut part)| {
+        let file = file.clone();
+        async move {
+            let read = tokio::task::spawn_blocking(move || {
+                let want = part.len();
+                if pread_until_eof(&file, part.as_mut_ptr(), want, offset, None)? < want {
+                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+                }
+                Ok(part)
+            });
+            read.await.map_err(io::Error::other)?
+        }
+    });
+    let mut parts = stream::iter(reads).buffered(concurrency.max(1));
+    let mut out = BytesMut::new();
+    while let Some(part) = parts.next().await {
+        // The parts are adjacent pieces of one allocation, so this only moves an end.
+        out.unsplit(part?);
+    }
+    Ok(out.freeze())
 }
 
 /// `pread` into `ptr[..len]` until full or end of file; returns the bytes read. With

@@ -1,6 +1,7 @@
 //! `FileStore`: the `ObjectStore` for `file://` (buffered) and `direct://` (O_DIRECT).
 
 use std::fs::{File, OpenOptions};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -81,6 +82,76 @@ impl FileStore {
     fn open_read(&self, path: &std::path::Path) -> std::io::Result<(File, bool)> {
         io::open(path, OpenOptions::new().read(true), self.direct, &self.stats)
     }
+
+    /// Opens `path` for a read of `opts`: checks its precondition, resolves its range
+    /// against the size and gives the page-cache advice. The inner `Err` is the request's
+    /// fault (a changed file, a range past the end), the outer one an I/O error.
+    #[allow(clippy::type_complexity)]
+    fn open_range(
+        &self,
+        path: &std::path::Path,
+        op: Operation,
+        uri: &str,
+        opts: &GetOptions,
+    ) -> std::io::Result<Result<(File, Range<u64>, std::fs::Metadata, bool)>> {
+        let (file, direct) = self.open_read(path)?;
+        let md = file.metadata()?;
+        if !md.is_file() {
+            return Err(std::io::ErrorKind::NotFound.into());
+        }
+        let tag = e_tag(&md);
+        if let Some(want) = &opts.if_match
+            && *want != tag
+        {
+            return Ok(Err(Error::Precondition {
+                op,
+                uri: uri.to_string(),
+                message: format!("file changed: e_tag is {tag}, expected {want}"),
+            }));
+        }
+        let whole = opts.range.is_none();
+        let range = match opts
+            .range
+            .clone()
+            .unwrap_or(GetRange::Offset(0))
+            .resolve(op, uri, md.len())
+        {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !direct {
+            advise_before(&file, &range, self.config.page_cache, whole);
+        }
+        Ok(Ok((file, range, md, direct)))
+    }
+
+    /// A buffered read of `opts`' range into one buffer by concurrent positional reads
+    /// (`S3DLIO_RANGE_CHUNK_SIZE` each, `S3DLIO_RANGE_CONCURRENCY` at once): no chunk
+    /// buffers and no assembly copy. One open handle serves every chunk, so a file
+    /// replaced by rename during the read (how s3dlio writes) is read whole from the old
+    /// version.
+    async fn read_in_place(&self, uri: &str, opts: GetOptions) -> Result<Bytes> {
+        let op = opts.operation();
+        let (_, path) = self.object_path(op, uri)?;
+        let (store, uri_owned) = (self.clone(), uri.to_string());
+        let opened = blocking(op, uri, move || store.open_range(&path, op, &uri_owned, &opts)).await??;
+        let (file, range) = (Arc::new(opened.0), opened.1);
+        let cfg = &self.config.range;
+        let read = io::read_parallel(
+            file.clone(),
+            range.clone(),
+            cfg.chunk_size,
+            cfg.effective_concurrency(),
+        );
+        let data = read.await.map_err(|e| Error::from_io(op, uri, e))?;
+        let hint = self.config.page_cache;
+        blocking(op, uri, move || {
+            advise_after(&file, &range, hint);
+            Ok(())
+        })
+        .await?;
+        Ok(data)
+    }
 }
 
 /// Runs blocking file work on Tokio's blocking pool, mapping I/O errors to the URI.
@@ -127,37 +198,13 @@ impl ObjectStore for FileStore {
         let store = self.clone();
         let uri_owned = uri.to_string();
         let outcome = blocking(op, uri, move || {
-            let (file, direct) = store.open_read(&path)?;
-            let md = file.metadata()?;
-            if !md.is_file() {
-                return Err(std::io::ErrorKind::NotFound.into());
-            }
-            let tag = e_tag(&md);
-            if let Some(want) = &opts.if_match
-                && *want != tag
-            {
-                return Ok(Err(Error::Precondition {
-                    op,
-                    uri: uri_owned,
-                    message: format!("file changed: e_tag is {tag}, expected {want}"),
-                }));
-            }
-            let whole = opts.range.is_none();
-            let range = match opts
-                .range
-                .unwrap_or(GetRange::Offset(0))
-                .resolve(op, &uri_owned, md.len())
-            {
-                Ok(r) => r,
+            let (file, range, md, direct) = match store.open_range(&path, op, &uri_owned, &opts)? {
+                Ok(opened) => opened,
                 Err(e) => return Ok(Err(e)),
             };
-            let hint = store.config.page_cache;
-            if !direct {
-                advise_before(&file, &range, hint, whole);
-            }
             let data = read_range(&file, range.clone(), direct, store.config.direct_alignment)?;
             if !direct {
-                advise_after(&file, &range, hint);
+                advise_after(&file, &range, store.config.page_cache);
             }
             Ok(Ok((data, range, md)))
         })
@@ -266,14 +313,25 @@ impl ObjectStore for FileStore {
         .await
     }
 
-    /// Through the range engine: reads above `config.range.threshold` are split into
-    /// chunks read concurrently on the blocking pool.
+    /// file://: concurrent positional reads straight into one buffer (`read_in_place`).
+    /// direct://: the range engine, whose aligned chunk buffers O_DIRECT needs.
     async fn get_optimized(&self, uri: &str) -> Result<Bytes> {
-        s3dlio_range_engine::read(self, &self.config.range, uri, 0, None, None).await
+        if self.direct {
+            return s3dlio_range_engine::read(self, &self.config.range, uri, 0, None, None).await;
+        }
+        self.read_in_place(uri, GetOptions::default()).await
     }
 
     async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
-        s3dlio_range_engine::read(self, &self.config.range, uri, offset, length, None).await
+        if self.direct {
+            return s3dlio_range_engine::read(self, &self.config.range, uri, offset, length, None).await;
+        }
+        let range = match length {
+            Some(len) => GetRange::Bounded(offset..offset.saturating_add(len)),
+            None => GetRange::Offset(offset),
+        };
+        self.read_in_place(uri, GetOptions::default().with_range(range))
+            .await
     }
 
     async fn create_container(&self, uri: &str) -> Result<()> {

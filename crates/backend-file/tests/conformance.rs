@@ -8,8 +8,8 @@ use s3dlio_backend_file::{FileConfig, FileStore};
 use s3dlio_core::testkit::Fixture;
 use s3dlio_range_engine::RangeEngineConfig;
 
-/// Small chunks, so the suite's multi-MiB `get_optimized` cases go through the engine's
-/// fan-out path.
+/// Small chunks, so the suite's multi-MiB `get_optimized` cases fan out: file:// into
+/// concurrent reads in place, direct:// through the range engine.
 fn config() -> FileConfig {
     FileConfig {
         range: RangeEngineConfig::default()

@@ -773,6 +773,20 @@ pub async fn optimized_reads_match_plain_reads(fx: &Fixture) {
                 .await
                 .unwrap();
             assert!(got == want, "get_range_optimized {uri}");
+            let tail = fx
+                .store
+                .get_range_optimized(&uri, len as u64 - 5, Some(100))
+                .await
+                .unwrap();
+            assert!(
+                tail == data.slice(len - 5..),
+                "get_range_optimized clamps at the end of {uri}"
+            );
+            let past = fx.store.get_range_optimized(&uri, len as u64 + 1, None).await;
+            assert!(
+                matches!(past, Err(Error::InvalidRange { .. })),
+                "get_range_optimized past the end of {uri}: {past:?}"
+            );
         }
     }
 }
