@@ -14,7 +14,7 @@ use s3dlio_core::{
     ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for,
 };
 
-use crate::config::FileConfig;
+use crate::config::{FileConfig, PageCacheHint};
 use crate::io::{self, DirectIoStats, IoStats, advise_after, advise_before, atomic_write, read_range};
 use crate::list::{self, e_tag, meta_from};
 use crate::writer::FileWriter;
@@ -134,22 +134,36 @@ impl FileStore {
         let op = opts.operation();
         let (_, path) = self.object_path(op, uri)?;
         let (store, uri_owned) = (self.clone(), uri.to_string());
-        let opened = blocking(op, uri, move || store.open_range(&path, op, &uri_owned, &opts)).await??;
-        let (file, range) = (Arc::new(opened.0), opened.1);
+        let (chunk, threshold) = (self.config.range.chunk_size, self.config.range.threshold);
+        // A read up to the threshold is one read in one trip to the blocking pool.
+        let opened = blocking(op, uri, move || {
+            Ok(store
+                .open_range(&path, op, &uri_owned, &opts)?
+                .map(|(file, range, ..)| {
+                    let small = range.end - range.start <= threshold;
+                    let data = small.then(|| read_range(&file, range.clone(), false, 0));
+                    if small {
+                        advise_after(&file, &range, store.config.page_cache);
+                    }
+                    (file, range, data)
+                }))
+        })
+        .await??;
+        let (file, range) = match opened {
+            (_, _, Some(data)) => return data.map_err(|e| Error::from_io(op, uri, e)),
+            (file, range, None) => (Arc::new(file), range),
+        };
         let cfg = &self.config.range;
-        let read = io::read_parallel(
-            file.clone(),
-            range.clone(),
-            cfg.chunk_size,
-            cfg.effective_concurrency(),
-        );
+        let read = io::read_parallel(file.clone(), range.clone(), chunk, cfg.effective_concurrency());
         let data = read.await.map_err(|e| Error::from_io(op, uri, e))?;
         let hint = self.config.page_cache;
-        blocking(op, uri, move || {
-            advise_after(&file, &range, hint);
-            Ok(())
-        })
-        .await?;
+        if hint == PageCacheHint::DontNeed {
+            blocking(op, uri, move || {
+                advise_after(&file, &range, hint);
+                Ok(())
+            })
+            .await?;
+        }
         Ok(data)
     }
 }
