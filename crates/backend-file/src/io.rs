@@ -144,10 +144,7 @@ pub(crate) fn read_range(file: &File, range: Range<u64>, direct: bool, align: us
     }
     let mut buf: Vec<u8> = Vec::with_capacity(len);
     // Reading into spare capacity avoids zero-filling memory the kernel overwrites.
-    let got = pread_until_eof(file, buf.as_mut_ptr(), len, range.start, None)?;
-    if got < len {
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
+    pread_exact(file, buf.as_mut_ptr(), len, range.start)?;
     // SAFETY: pread initialised `len` bytes.
     unsafe { buf.set_len(len) };
     Ok(Bytes::from(buf))
@@ -168,18 +165,15 @@ pub(crate) async fn read_parallel(
     let mut offset = range.start;
     while !rest.is_empty() {
         let part = rest.split_to((chunk.max(1) as usize).min(rest.len()));
-        offset += part.len() as u64;
-        parts.push((offset - part.len() as u64, part));
+        let len = part.len() as u64;
+        parts.push((offset, part));
+        offset += len;
     }
     let reads = parts.into_iter().map(|(offset, mut part)| {
         let file = file.clone();
         async move {
             let read = tokio::task::spawn_blocking(move || {
-                let want = part.len();
-                if pread_until_eof(&file, part.as_mut_ptr(), want, offset, None)? < want {
-                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-                }
-                Ok(part)
+                pread_exact(&file, part.as_mut_ptr(), part.len(), offset).map(|()| part)
             });
             read.await.map_err(io::Error::other)?
         }
@@ -191,6 +185,14 @@ pub(crate) async fn read_parallel(
         out.unsplit(part?);
     }
     Ok(out.freeze())
+}
+
+/// `pread` into `ptr[..len]` until it is full; end of file first is `UnexpectedEof`.
+fn pread_exact(file: &File, ptr: *mut u8, len: usize, offset: u64) -> io::Result<()> {
+    if pread_until_eof(file, ptr, len, offset, None)? < len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(())
 }
 
 /// `pread` into `ptr[..len]` until full or end of file; returns the bytes read. With

@@ -137,7 +137,6 @@ pub struct Writer {
     // A Mutex only to make the class Sync; every method holds it briefly.
     inner: std::sync::Mutex<Option<Box<dyn ObjectWriter>>>,
     written: u64,
-    keeps_buffers: bool,
 }
 
 impl Writer {
@@ -161,7 +160,7 @@ impl Writer {
     /// returns). Waits while the writer's parts in flight are full. A failed write aborts
     /// the upload.
     fn write(&mut self, py: Python<'_>, data: Bound<'_, PyAny>) -> PyResult<()> {
-        let data = bytes_from(&data, "data", self.keeps_buffers)?;
+        let data = bytes_from(&data, "data", keeps_buffers(&self.uri))?;
         let len = data.len() as u64;
         let mut writer = self.take()?;
         let uri = self.uri.clone();
@@ -266,7 +265,6 @@ pub fn open_writer(
     let target = uri.clone();
     let writer = block(py, Box::pin(async move { store.get_writer(&target, opts).await }))?;
     Ok(Writer {
-        keeps_buffers: keeps_buffers(&uri),
         uri,
         inner: std::sync::Mutex::new(Some(writer)),
         written: 0,
