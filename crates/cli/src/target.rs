@@ -4,6 +4,7 @@ use std::path::Path;
 
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use regex::Regex;
+pub use s3dlio::as_prefix;
 use s3dlio::{ListEntry, ObjectMeta, ObjectStore};
 
 use crate::failure::{CliResult, Failure};
@@ -20,15 +21,6 @@ pub fn to_uri(arg: &str) -> CliResult<String> {
         uri.push('/');
     }
     Ok(uri)
-}
-
-/// A prefix URI: `uri` with one trailing `/`.
-pub fn as_prefix(uri: &str) -> String {
-    if uri.ends_with('/') {
-        uri.to_string()
-    } else {
-        format!("{uri}/")
-    }
 }
 
 /// The last path segment of an object URI.

@@ -5,8 +5,9 @@ use std::future::Future;
 use std::time::Instant;
 
 use futures::stream::{Stream, StreamExt};
+pub use s3dlio::transfer::Tally;
 use s3dlio::transfer::{Plan, Span};
-use s3dlio::{BatchFailure, Error, ObjectStore, Operation};
+use s3dlio::{ObjectStore, Operation};
 use s3dlio_range_engine::{ObjectHint, read_stream};
 
 use crate::failure::CliResult;
@@ -34,18 +35,21 @@ pub async fn read_discard(
     Ok(read)
 }
 
-/// What a multi-object run did.
-#[derive(Debug, Default)]
-pub struct Tally {
-    pub objects: u64,
-    pub bytes: u64,
-    pub failures: Vec<BatchFailure>,
+/// Prints a multi-object run's summary, then ends it: `Ok` when every object succeeded,
+/// else an [`s3dlio::Error::Batch`] naming each failure (exit code 5).
+pub trait Report {
+    async fn report(
+        self,
+        summary_op: &'static str,
+        started: Instant,
+        out: &mut Out,
+        op: Operation,
+        uri: &str,
+    ) -> CliResult;
 }
 
-impl Tally {
-    /// Prints the run's summary, then ends it: `Ok` when every object succeeded, else an
-    /// [`Error::Batch`] naming each failure (exit code 5).
-    pub async fn report(
+impl Report for Tally {
+    async fn report(
         self,
         summary_op: &'static str,
         started: Instant,
@@ -64,22 +68,9 @@ impl Tally {
         .await?;
         Ok(self.into_result(op, uri)?)
     }
-
-    fn into_result(self, op: Operation, uri: &str) -> s3dlio::Result<()> {
-        if self.failures.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Batch {
-            op,
-            uri: uri.to_string(),
-            succeeded: self.objects as usize,
-            failures: self.failures,
-        })
-    }
 }
 
-/// Runs `job` on every item, `jobs` at a time. A failed item is recorded and the others
-/// go on; a failure of the item source itself (a listing) stops the run.
+/// [`s3dlio::transfer::run_jobs`] with the object count shown on `progress`.
 pub async fn run_jobs<T, F, Fut>(
     items: impl Stream<Item = s3dlio::Result<T>>,
     jobs: usize,
@@ -90,27 +81,6 @@ where
     F: Fn(T) -> Fut,
     Fut: Future<Output = (String, s3dlio::Result<u64>)>,
 {
-    let job = &job;
-    let mut results = std::pin::pin!(
-        items
-            .map(|item| async move {
-                match item {
-                    Ok(t) => Ok(job(t).await),
-                    Err(e) => Err(e),
-                }
-            })
-            .buffer_unordered(jobs.max(1))
-    );
-    let mut tally = Tally::default();
-    while let Some(result) = results.next().await {
-        match result? {
-            (_, Ok(bytes)) => {
-                tally.objects += 1;
-                tally.bytes += bytes;
-            }
-            (uri, Err(error)) => tally.failures.push(BatchFailure { uri, error }),
-        }
-        progress.set_message(format!("{} objects", tally.objects));
-    }
-    Ok(tally)
+    let counted = |t: &Tally| progress.set_message(format!("{} objects", t.objects));
+    s3dlio::transfer::run_jobs(items, jobs, counted, job).await
 }

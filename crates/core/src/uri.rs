@@ -265,6 +265,15 @@ impl ObjectUri {
 
 /// Parses `uri` for a backend that serves `services`; any other scheme gets an error that
 /// names the backend and the schemes it serves.
+/// `uri` as a prefix: with one trailing `/`.
+pub fn as_prefix(uri: &str) -> String {
+    if uri.ends_with('/') {
+        uri.to_string()
+    } else {
+        format!("{uri}/")
+    }
+}
+
 pub fn parse_for(uri: &str, backend: &str, services: &[Service]) -> Result<ObjectUri> {
     let parsed = ObjectUri::parse(uri)?;
     if services.contains(&parsed.service()) {

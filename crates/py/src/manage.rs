@@ -9,13 +9,12 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use regex::Regex;
-use s3dlio::transfer::{Plan, check_local_key, copy_object};
-use s3dlio::{
-    BatchFailure, Error, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt, Operation, Result, StoreCache,
-};
+use s3dlio::as_prefix;
+use s3dlio::transfer::{Plan, copy_between, copy_object, run_jobs};
+use s3dlio::{Error, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt, Operation, Result, StoreCache};
 
 use crate::runtime::{Op, current};
-use crate::twins::{as_prefix, none, plain, store, twins};
+use crate::twins::{none, plain, store, twins};
 
 fn list_op(
     py: Python<'_>,
@@ -135,7 +134,7 @@ twins! {
 }
 
 /// Runs every `(src, dst)` copy, `jobs` at a time; the failures are reported together
-/// after the rest have finished.
+/// after the rest have finished. Returns the objects copied.
 async fn copy_all(
     stores: Arc<StoreCache>,
     pairs: impl futures::Stream<Item = Result<(String, String)>>,
@@ -143,37 +142,19 @@ async fn copy_all(
     label: String,
 ) -> Result<u64> {
     let plan = Plan::for_jobs(jobs)?;
-    let (plan, stores) = (&plan, &stores);
-    let results: Vec<(String, Result<u64>)> = pairs
-        .map_ok(|(src, dst)| async move {
-            let result = async {
-                check_local_key(&dst)?;
-                let (from, to) = (stores.get(&src)?, stores.get(&dst)?);
-                copy_object(&*from, &src, &*to, &dst, None, None, plan, &|_| {}).await
-            }
-            .await;
-            Ok((src, result))
-        })
-        .try_buffer_unordered(jobs.max(1))
-        .try_collect()
-        .await?;
-    let mut done = 0u64;
-    let mut failures = Vec::new();
-    for (uri, result) in results {
-        match result {
-            Ok(_) => done += 1,
-            Err(error) => failures.push(BatchFailure { uri, error }),
-        }
-    }
-    if failures.is_empty() {
-        return Ok(done);
-    }
-    Err(Error::Batch {
-        op: Operation::Copy,
-        uri: label,
-        succeeded: done as usize,
-        failures,
-    })
+    let (plan, stores) = (&plan, &*stores);
+    let tally = run_jobs(
+        pairs,
+        jobs,
+        |_| {},
+        |(src, dst)| async move {
+            let result = copy_between(stores, &src, &dst, None, plan, &|_| {}).await;
+            (src, result)
+        },
+    )
+    .await?;
+    let copied = tally.objects;
+    tally.into_result(Operation::Copy, &label).map(|()| copied)
 }
 
 fn file_uri(path: &std::path::Path) -> PyResult<String> {

@@ -46,15 +46,6 @@ pub fn store(py: Python<'_>, uri: &str) -> PyResult<Arc<dyn ObjectStore>> {
     current(py)?.stores.get(uri).map_err(|e| to_py(py, e))
 }
 
-/// `uri` as a prefix: with one trailing `/`.
-pub fn as_prefix(uri: &str) -> String {
-    if uri.ends_with('/') {
-        uri.to_string()
-    } else {
-        format!("{uri}/")
-    }
-}
-
 /// `None`, for operations that return nothing.
 pub fn none(py: Python<'_>, (): ()) -> PyResult<Py<PyAny>> {
     Ok(py.None())

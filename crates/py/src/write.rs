@@ -4,13 +4,14 @@ use futures::{StreamExt, TryStreamExt, stream};
 use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use s3dlio::as_prefix;
 use s3dlio::datagen::{DataSpec, Generator};
 use s3dlio::transfer::{abandon, object_name, put_generated};
 use s3dlio::{ObjectStoreExt, ObjectWriter, Scheme, WriteSummary, WriterOptions};
 
 use crate::manage::ensure_container;
 use crate::runtime::{Op, block, current};
-use crate::twins::{as_prefix, none, store, twins};
+use crate::twins::{none, store, twins};
 use crate::view::{bytes_from, memoryview};
 
 /// A store that keeps the `Bytes` it is given (memory://) would see later changes to a

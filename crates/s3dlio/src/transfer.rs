@@ -8,15 +8,19 @@
 //! whatever the object's size. Writers make the object visible only on `finalize`, and a
 //! failed transfer cancels its writer: nothing partial is left under the final name.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use s3dlio_core::{
-    Error, ObjectStore, ObjectStoreExt, ObjectUri, ObjectWriter, Operation, Result, WriterOptions,
+    BatchFailure, Error, ObjectStore, ObjectStoreExt, ObjectUri, ObjectWriter, Operation, Result,
+    WriterOptions,
 };
 use s3dlio_datagen::{DataSpec, Generator};
 use s3dlio_range_engine::{ObjectHint, RangeEngineConfig, read_stream};
+
+use crate::StoreCache;
 
 /// How each transfer reads and writes.
 #[derive(Debug, Clone)]
@@ -124,6 +128,82 @@ pub fn check_local_key(dst: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Copies `src` to `dst` with stores from `stores`, after refusing keys that would land
+/// outside a local destination ([`check_local_key`]).
+pub async fn copy_between(
+    stores: &StoreCache,
+    src: &str,
+    dst: &str,
+    hint: Option<ObjectHint>,
+    plan: &Plan,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64> {
+    check_local_key(dst)?;
+    let (from, to) = (stores.get(src)?, stores.get(dst)?);
+    copy_object(&*from, src, &*to, dst, None, hint, plan, progress).await
+}
+
+/// What a multi-object run did.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub objects: u64,
+    pub bytes: u64,
+    pub failures: Vec<BatchFailure>,
+}
+
+impl Tally {
+    /// `Ok` when every object succeeded, else an [`Error::Batch`] naming each failure.
+    pub fn into_result(self, op: Operation, uri: &str) -> Result<()> {
+        if self.failures.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Batch {
+            op,
+            uri: uri.to_string(),
+            succeeded: self.objects as usize,
+            failures: self.failures,
+        })
+    }
+}
+
+/// Runs `job` on every item, `jobs` at a time; `on_result` sees the tally after each.
+/// A failed item is recorded and the others go on; a failure of the item source itself
+/// (a listing) stops the run.
+pub async fn run_jobs<T, F, Fut>(
+    items: impl Stream<Item = Result<T>>,
+    jobs: usize,
+    on_result: impl Fn(&Tally),
+    job: F,
+) -> Result<Tally>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = (String, Result<u64>)>,
+{
+    let job = &job;
+    let mut results = std::pin::pin!(
+        items
+            .map(|item| async move {
+                match item {
+                    Ok(t) => Ok(job(t).await),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(jobs.max(1))
+    );
+    let mut tally = Tally::default();
+    while let Some(result) = results.next().await {
+        match result? {
+            (_, Ok(bytes)) => {
+                tally.objects += 1;
+                tally.bytes += bytes;
+            }
+            (uri, Err(error)) => tally.failures.push(BatchFailure { uri, error }),
+        }
+        on_result(&tally);
+    }
+    Ok(tally)
 }
 
 /// `object_{}_of_{}.dat` → `object_3_of_10.dat`: the first `{}` is the index, the second

@@ -14,10 +14,10 @@ use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
 use s3dlio::StoreCache;
-use s3dlio::transfer::{Plan, Span, check_local_key, copy_object};
+use s3dlio::transfer::{Plan, Span, copy_between, copy_object};
 
 use crate::target::{as_prefix, basename, is_local_dir, objects_under, to_uri};
-use crate::transfer::{Tally, run_jobs};
+use crate::transfer::{Report, Tally, run_jobs};
 
 pub async fn download(args: &DownloadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     copy("download", &args.copy, span(args.range), ctx, out).await
@@ -189,12 +189,7 @@ async fn run_copies(
     let tally = run_jobs(items, jobs, &progress, |(src, dst, hint)| {
         let (plan, progress, stores) = (&plan, &progress, &stores);
         async move {
-            let result = async {
-                check_local_key(&dst)?;
-                let (s, d) = (stores.get(&src)?, stores.get(&dst)?);
-                copy_object(&*s, &src, &*d, &dst, None, hint, plan, &|n| progress.inc(n)).await
-            }
-            .await;
+            let result = copy_between(stores, &src, &dst, hint, plan, &|n| progress.inc(n)).await;
             (src, result)
         }
     })

@@ -17,7 +17,7 @@ use s3dlio::StoreCache;
 use s3dlio::transfer::{Plan, Span};
 
 use crate::target::{as_prefix, objects_under, to_uri};
-use crate::transfer::{read_discard, run_jobs};
+use crate::transfer::{Report, read_discard, run_jobs};
 
 /// Where a multi-object `get` finds its objects.
 enum Source {

@@ -14,7 +14,7 @@ use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
 use crate::target::{as_prefix, to_uri};
-use crate::transfer::run_jobs;
+use crate::transfer::{Report, run_jobs};
 
 pub async fn put(args: &PutArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     let prefix = as_prefix(&to_uri(&args.prefix)?);

@@ -13,7 +13,7 @@ use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
 use crate::target::{as_prefix, compile_pattern, objects_under, to_uri};
-use crate::transfer::Tally;
+use crate::transfer::{Report, Tally};
 
 pub async fn rm(args: &RmArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     let uri = to_uri(&args.uri)?;
