@@ -1,17 +1,17 @@
 //! `S3Store`: the `ObjectStore` for `s3://` on aws-sdk-s3.
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3dlio_core::wire::{check_pin, collect_body, parse_content_range};
 use s3dlio_core::{
     BatchFailure, Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore,
     ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for,
@@ -150,41 +150,13 @@ fn meta(uri: &str, size: u64, f: Fields<'_>) -> ObjectMeta {
     }
 }
 
-/// A server that ignores `If-Match` (some S3-compatible ones do) must still not hand us
-/// bytes of another version.
-fn check_pin(op: Operation, uri: &str, pin: Option<&str>, got: Option<&str>) -> Result<()> {
-    match (pin, got) {
-        (Some(pin), Some(got)) if pin != got => Err(Error::Precondition {
-            op,
-            uri: uri.to_string(),
-            message: format!("the object changed: ETag is {got}, expected {pin}"),
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// Reads a response body into one buffer of the announced size: each byte is copied
-/// once (`collect` would keep every frame and then copy them all again), and a body
-/// that arrives as a single frame is returned as it is.
-async fn read_body(mut body: ByteStream, len: usize, op: Operation, uri: &str) -> Result<Bytes> {
-    let failed = |e: aws_sdk_s3::primitives::ByteStreamError| Error::Transient {
-        op,
-        uri: uri.to_string(),
-        source: Box::new(e),
-    };
-    let Some(first) = body.try_next().await.map_err(failed)? else {
-        return Ok(Bytes::new());
-    };
-    if first.len() >= len {
-        return Ok(first);
-    }
-    let mut buf = BytesMut::with_capacity(len);
-    buf.extend_from_slice(&first);
-    drop(first);
-    while let Some(chunk) = body.try_next().await.map_err(failed)? {
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
+/// The response body as a stream of frames, for `collect_body`.
+fn frames(
+    body: ByteStream,
+) -> impl futures::Stream<Item = std::result::Result<Bytes, aws_sdk_s3::primitives::ByteStreamError>> {
+    stream::unfold(body, |mut body| async move {
+        body.try_next().await.transpose().map(|frame| (frame, body))
+    })
 }
 
 fn range_header(r: &GetRange) -> String {
@@ -193,13 +165,6 @@ fn range_header(r: &GetRange) -> String {
         GetRange::Offset(o) => format!("bytes={o}-"),
         GetRange::Suffix(n) => format!("bytes=-{n}"),
     }
-}
-
-/// `bytes START-END/TOTAL` → (START..END+1, TOTAL).
-fn parse_content_range(s: &str) -> Option<(Range<u64>, u64)> {
-    let (span, total) = s.strip_prefix("bytes ")?.split_once('/')?;
-    let (a, b) = span.split_once('-')?;
-    Some((a.parse().ok()?..b.parse::<u64>().ok()? + 1, total.parse().ok()?))
 }
 
 /// Characters escaped in `x-amz-copy-source` (everything but unreserved and `/`).
@@ -252,14 +217,7 @@ impl ObjectStore for S3Store {
             .and_then(parse_content_range)
             .unwrap_or((0..len, len));
         let m = meta(uri, total, fields_of!(out));
-        let data = read_body(out.body, (range.end - range.start) as usize, op, uri).await?;
-        if data.len() as u64 != range.end - range.start {
-            return Err(Error::Transient {
-                op,
-                uri: uri.to_string(),
-                source: format!("short body: {} of {} bytes", data.len(), range.end - range.start).into(),
-            });
-        }
+        let data = collect_body(frames(out.body), (range.end - range.start) as usize, op, uri).await?;
         Ok(GetResult { data, range, meta: m })
     }
 
@@ -585,12 +543,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn range_headers_and_content_range() {
+    fn range_headers() {
         assert_eq!(range_header(&GetRange::Bounded(0..10)), "bytes=0-9");
         assert_eq!(range_header(&GetRange::Offset(5)), "bytes=5-");
         assert_eq!(range_header(&GetRange::Suffix(7)), "bytes=-7");
-        assert_eq!(parse_content_range("bytes 10-19/100"), Some((10..20, 100)));
-        assert_eq!(parse_content_range("bytes */100"), None);
     }
 
     #[test]

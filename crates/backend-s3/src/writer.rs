@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use s3dlio_core::parts::{InFlight, PartBuffer};
 use s3dlio_core::{Error, ObjectUri, ObjectWriter, Operation, PutOptions, Result, WriteSummary};
-use tokio::task::JoinSet;
 
 use crate::error::map_sdk_error;
 
@@ -29,14 +29,11 @@ pub(crate) struct MultipartWriter {
     bucket: String,
     key: String,
     put: PutOptions,
-    part_size: usize,
-    max_in_flight: usize,
     verify: bool,
-    buf: BytesMut,
+    parts: PartBuffer,
     upload_id: Option<String>,
     next_part: i32,
-    uploading: JoinSet<Result<CompletedPart>>,
-    done: Vec<CompletedPart>,
+    uploading: InFlight<CompletedPart>,
     written: u64,
     /// Set once the upload is completed or aborted.
     closed: bool,
@@ -68,14 +65,11 @@ impl MultipartWriter {
             bucket: target.bucket().to_string(),
             key: target.key().to_string(),
             put,
-            part_size,
-            max_in_flight: max_in_flight.max(1),
             verify,
-            buf: BytesMut::new(),
+            parts: PartBuffer::new(part_size),
             upload_id: None,
             next_part: 1,
-            uploading: JoinSet::new(),
-            done: Vec::new(),
+            uploading: InFlight::new(max_in_flight, Operation::Write, uri),
             written: 0,
             closed: false,
         })
@@ -115,20 +109,6 @@ impl MultipartWriter {
         }
     }
 
-    /// Waits for one upload to finish, keeping its result.
-    async fn reap_one(&mut self) -> Result<()> {
-        if let Some(joined) = self.uploading.join_next().await {
-            let part = joined.map_err(|e| Error::Backend {
-                op: Operation::Write,
-                uri: self.uri.clone(),
-                message: "a part upload task failed".into(),
-                source: Some(Box::new(e)),
-            })??;
-            self.done.push(part);
-        }
-        Ok(())
-    }
-
     /// Starts uploading `part`, after waiting for a free slot.
     async fn send_part(&mut self, part: Bytes) -> Result<()> {
         if self.next_part > MAX_PARTS {
@@ -137,14 +117,11 @@ impl MultipartWriter {
                 &self.uri,
                 format!(
                     "the object is larger than S3's {MAX_PARTS} parts × part_size ({} bytes); raise part_size",
-                    MAX_PARTS as u64 * self.part_size as u64
+                    MAX_PARTS as u64 * self.parts.part_size() as u64
                 ),
             ));
         }
         let upload_id = self.upload_id().await?;
-        while self.uploading.len() >= self.max_in_flight {
-            self.reap_one().await?;
-        }
         let n = self.next_part;
         self.next_part += 1;
         let req = self
@@ -156,32 +133,23 @@ impl MultipartWriter {
             .part_number(n)
             .body(ByteStream::from(part));
         let uri = self.uri.clone();
-        self.uploading.spawn(async move {
-            let out = req
-                .send()
-                .await
-                .map_err(|e| map_sdk_error(Operation::Write, &uri, e))?;
-            Ok(CompletedPart::builder()
-                .part_number(n)
-                .set_e_tag(out.e_tag().map(str::to_string))
-                .build())
-        });
-        Ok(())
+        self.uploading
+            .spawn(async move {
+                let out = req
+                    .send()
+                    .await
+                    .map_err(|e| map_sdk_error(Operation::Write, &uri, e))?;
+                Ok(CompletedPart::builder()
+                    .part_number(n)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .build())
+            })
+            .await
     }
 
-    async fn write_inner(&mut self, mut data: Bytes) -> Result<()> {
-        // Whole parts straight from the caller's buffer (no copy) when nothing is pending.
-        while self.buf.is_empty() && data.len() >= self.part_size {
-            let part = data.split_to(self.part_size);
+    async fn write_inner(&mut self, data: Bytes) -> Result<()> {
+        for part in self.parts.push(data) {
             self.send_part(part).await?;
-        }
-        while !data.is_empty() {
-            let take = (self.part_size - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data.split_to(take));
-            if self.buf.len() == self.part_size {
-                let part = self.buf.split().freeze();
-                self.send_part(part).await?;
-            }
         }
         Ok(())
     }
@@ -189,7 +157,7 @@ impl MultipartWriter {
     async fn finalize_inner(&mut self) -> Result<WriteSummary> {
         let e_tag = if self.upload_id.is_none() {
             // Below one part: a single PUT, atomic by itself.
-            let body = self.buf.split().freeze();
+            let body = self.parts.take_rest();
             let out = self
                 .client
                 .put_object()
@@ -203,14 +171,11 @@ impl MultipartWriter {
                 .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
             out.e_tag().map(str::to_string)
         } else {
-            if !self.buf.is_empty() {
-                let last = self.buf.split().freeze();
+            let last = self.parts.take_rest();
+            if !last.is_empty() {
                 self.send_part(last).await?;
             }
-            while !self.uploading.is_empty() {
-                self.reap_one().await?;
-            }
-            let mut parts = std::mem::take(&mut self.done);
+            let mut parts = self.uploading.finish().await?;
             parts.sort_by_key(|p| p.part_number());
             let out = self
                 .client

@@ -40,9 +40,11 @@ mod ext;
 mod memory;
 mod meta;
 mod options;
+pub mod parts;
 mod range_client;
 mod store;
 mod uri;
+pub mod wire;
 mod writer;
 
 #[cfg(feature = "testkit")]

@@ -1,0 +1,111 @@
+//! Pieces every HTTP backend shares: reading a `Content-Range`, collecting a response
+//! body into one buffer, and refusing bytes of another version.
+
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, TryStreamExt};
+
+use crate::error::{Error, Operation, Result};
+
+/// `bytes START-END/TOTAL` → (`START..END+1`, `TOTAL`); `None` for anything else
+/// (`bytes */TOTAL` included).
+pub fn parse_content_range(s: &str) -> Option<(Range<u64>, u64)> {
+    let (span, total) = s.strip_prefix("bytes ")?.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    Some((a.parse().ok()?..b.parse::<u64>().ok()? + 1, total.parse().ok()?))
+}
+
+/// Reads a response body of `len` announced bytes into one buffer: each byte is copied
+/// once, and a body that arrives as a single frame is returned as it is (no copy). A
+/// failure of the stream is [`Error::Transient`]; a body of another length is too, so
+/// the read is retried rather than returned short.
+pub async fn collect_body<S, E>(body: S, len: usize, op: Operation, uri: &str) -> Result<Bytes>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let failed = |e: E| Error::Transient {
+        op,
+        uri: uri.to_string(),
+        source: Box::new(e),
+    };
+    let mut body = std::pin::pin!(body);
+    let data = match body.try_next().await.map_err(failed)? {
+        None => Bytes::new(),
+        Some(first) if first.len() >= len => first,
+        Some(first) => {
+            let mut buf = BytesMut::with_capacity(len);
+            buf.extend_from_slice(&first);
+            drop(first);
+            while let Some(chunk) = body.try_next().await.map_err(failed)? {
+                buf.extend_from_slice(&chunk);
+            }
+            buf.freeze()
+        }
+    };
+    if data.len() != len {
+        return Err(Error::Transient {
+            op,
+            uri: uri.to_string(),
+            source: format!("short body: {} of {len} bytes", data.len()).into(),
+        });
+    }
+    Ok(data)
+}
+
+/// A server that ignores `If-Match` (some S3-compatible ones do) must still not hand us
+/// bytes of another version: `got` must be `pin` when both are known.
+pub fn check_pin(op: Operation, uri: &str, pin: Option<&str>, got: Option<&str>) -> Result<()> {
+    match (pin, got) {
+        (Some(pin), Some(got)) if pin != got => Err(Error::Precondition {
+            op,
+            uri: uri.to_string(),
+            message: format!("the object changed: ETag is {got}, expected {pin}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::stream;
+
+    #[test]
+    fn content_range() {
+        assert_eq!(parse_content_range("bytes 10-19/100"), Some((10..20, 100)));
+        assert_eq!(parse_content_range("bytes */100"), None);
+        assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[tokio::test]
+    async fn one_frame_is_kept_and_frames_are_joined() {
+        let one = Bytes::from(vec![1u8; 64]);
+        let got = collect_body(
+            stream::iter([Ok::<_, std::io::Error>(one.clone())]),
+            64,
+            Operation::Get,
+            "u",
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.as_ptr(), one.as_ptr(), "a single frame is not copied");
+        let frames = ["ab", "cd", "e"].map(|s| Ok::<_, std::io::Error>(Bytes::from(s)));
+        let got = collect_body(stream::iter(frames), 5, Operation::Get, "u")
+            .await
+            .unwrap();
+        assert_eq!(got, "abcde");
+        let short = collect_body(
+            stream::iter([Ok::<_, std::io::Error>(Bytes::from("ab"))]),
+            5,
+            Operation::Get,
+            "u",
+        )
+        .await
+        .unwrap_err();
+        assert!(short.is_retryable() && short.to_string().contains("u"), "{short}");
+        assert!(check_pin(Operation::Get, "u", Some("a"), Some("b")).is_err());
+        assert!(check_pin(Operation::Get, "u", Some("a"), None).is_ok());
+    }
+}
