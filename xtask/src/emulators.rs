@@ -1,4 +1,5 @@
-//! Local servers for the backend tests, on loopback only.
+//! Local servers for the backend tests, on loopback only: s3s-fs (S3) and Azurite
+//! (Azure Blob).
 //!
 //! `up` installs what is missing (into `$S3DLIO_TOOLS_DIR`, default
 //! `~/.cache/s3dlio-tools`, so later runs on the same machine reuse it), starts each
@@ -16,6 +17,13 @@ use anyhow::{Context, Result, bail};
 /// s3s-fs: an S3 server over a directory that checks SigV4. 0.14.1 is the newest that
 /// builds with the project's toolchain (rustc 1.95).
 const S3S_FS: (&str, &str) = ("s3s-fs", "0.14.1");
+/// Azurite (npm), blob service only. 3.35.0 is the newest that runs on the machines'
+/// Node.js 20 (3.36 needs Node 21, 3.37 Node 22).
+const AZURITE: (&str, &str) = ("azurite", "3.35.0");
+/// Azurite's published development account and key (printed in its README).
+const AZURE_ACCOUNT: &str = "devstoreaccount1";
+const AZURE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const S3_ACCESS_KEY: &str = "s3dlio-test-key";
 const S3_SECRET_KEY: &str = "s3dlio-test-secret";
 
@@ -64,6 +72,35 @@ fn ensure_cargo_binary((name, version): (&str, &str), features: &str) -> Result<
     Ok(bin)
 }
 
+/// Installs an npm package into its own folder under the tools directory unless the
+/// pinned version is there; returns that folder.
+fn ensure_npm_package((name, version): (&str, &str)) -> Result<PathBuf> {
+    let dir = tools_dir().join(format!("{name}-{version}"));
+    let stamp = dir.join(".installed");
+    if stamp.exists() {
+        return Ok(dir);
+    }
+    eprintln!("xtask: installing {name} {version} from npm (a minute, once per machine)");
+    std::fs::create_dir_all(&dir)?;
+    let status = Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
+        .arg(&dir)
+        .arg(format!("{name}@{version}"))
+        .status()
+        .with_context(|| format!("could not run npm to install {name} (is Node.js installed?)"))?;
+    if !status.success() {
+        bail!("npm install {name}@{version} failed ({status})");
+    }
+    std::fs::write(&stamp, version)?;
+    Ok(dir)
+}
+
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -97,6 +134,23 @@ pub fn up() -> Result<Running> {
         .stderr(std::fs::File::create(dir.join("s3s-fs.log"))?)
         .spawn()
         .with_context(|| format!("could not start {}", s3s.display()))?;
+    let s3_port = port;
+    let azurite = ensure_npm_package(AZURITE)?.join("node_modules/.bin/azurite-blob");
+    let az_port = free_port()?;
+    // In memory, loopback only, and never phoning home: tests talk to loopback alone.
+    let az_child = Command::new(&azurite)
+        .args(["--blobHost", "127.0.0.1", "--blobPort", &az_port.to_string()])
+        .args([
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--silent",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("azurite.log"))?)
+        .spawn()
+        .with_context(|| format!("could not start {}", azurite.display()))?;
+    let az_endpoint = format!("http://127.0.0.1:{az_port}/{AZURE_ACCOUNT}");
     let running = Running {
         vars: vec![
             (
@@ -108,11 +162,16 @@ pub fn up() -> Result<Running> {
             ("AWS_REGION".into(), "us-east-1".into()),
             // Tests talk to loopback only: never probe the instance metadata service.
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+            ("S3DLIO_TEST_AZURE_ENDPOINT".into(), az_endpoint.clone()),
+            ("AZURE_STORAGE_ENDPOINT".into(), az_endpoint),
+            ("AZURE_STORAGE_ACCOUNT".into(), AZURE_ACCOUNT.into()),
+            ("AZURE_STORAGE_KEY".into(), AZURE_KEY.into()),
         ],
-        children: vec![child],
+        children: vec![child, az_child],
     };
     write_state(&dir, &running)?;
-    wait_for(port, "s3s-fs")?;
+    wait_for(s3_port, "s3s-fs")?;
+    wait_for(az_port, "Azurite")?;
     Ok(running)
 }
 

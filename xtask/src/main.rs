@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|datagen|s3|cli|py] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|s3|azure|cli|py] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`).
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|cli|py] [criterion args]>"
+                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|cli|py] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -106,10 +106,14 @@ const BENCHES: &[(&str, &str, &str)] = &[
 ];
 
 /// Runs one named group, or all of them; the remaining arguments go to criterion.
-/// `s3` is separate: it needs a server and runs boto3 beside s3dlio.
+/// `s3` and `azure` are separate: they need a server and run the service's Python SDK
+/// beside s3dlio.
 fn bench(args: &[String]) -> Result<()> {
-    if args.first().is_some_and(|a| a == "s3") {
-        return bench_s3();
+    if let Some(remote) = REMOTE_BENCHES
+        .iter()
+        .find(|(name, ..)| args.first().is_some_and(|a| a == name))
+    {
+        return bench_remote(remote);
     }
     if args.first().is_some_and(|a| a == "cli") {
         return bench_cli(&args[1..]);
@@ -120,7 +124,9 @@ fn bench(args: &[String]) -> Result<()> {
     let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
-                format!("unknown bench group {name:?}; use memory, file, range, datagen, s3, cli or py")
+                format!(
+                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, cli or py"
+                )
             })?;
             (vec![group], &args[1..])
         }
@@ -134,25 +140,45 @@ fn bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// s3dlio and boto3 (from PyPI, in `target/bench-venv`) on the same workloads, against
-/// the same local S3 server, one after the other in one run.
-fn bench_s3() -> Result<()> {
+/// A remote service's benchmark: (xtask name, `S3DLIO_BENCH_BASE` under the local server,
+/// reference client's PyPI package, its import name, its script in python/bench/).
+const REMOTE_BENCHES: &[(&str, &str, &str, &str, &str)] = &[
+    ("s3", "s3://s3dlio-bench", "boto3", "boto3", "boto3_bench.py"),
+    (
+        "azure",
+        "az://devstoreaccount1/s3dlio-bench",
+        "azure-storage-blob",
+        "azure.storage.blob",
+        "azure_bench.py",
+    ),
+];
+
+/// s3dlio (crates/s3dlio/benches/remote.rs) and the service's reference Python client
+/// (from PyPI, in `target/bench-venv`) on the same workloads, against the same local
+/// server, one after the other in one run.
+fn bench_remote(&(_, base, package, module, script): &(&str, &str, &str, &str, &str)) -> Result<()> {
     let servers = emulators::up()?;
     let result = (|| {
-        cargo_with(
-            &["bench", "-p", "s3dlio-backend-s3", "--bench", "s3"],
-            &servers.vars,
-        )?;
+        let endpoint = servers
+            .vars
+            .iter()
+            .find(|(k, _)| k == "S3DLIO_TEST_S3_ENDPOINT")
+            .map(|(_, v)| v.clone())
+            .context("the emulators export no S3 endpoint")?;
+        let mut vars = servers.vars.clone();
+        vars.push(("S3DLIO_BENCH_BASE".into(), base.into()));
+        vars.push(("AWS_ENDPOINT_URL".into(), endpoint));
+        cargo_with(&["bench", "-p", "s3dlio", "--bench", "remote"], &vars)?;
         let venv = std::path::Path::new("target/bench-venv");
         if !venv.join("bin/python").exists() {
             run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
         }
-        run(Command::new(venv.join("bin/pip")).args(["install", "-q", "boto3"]))?;
+        run(Command::new(venv.join("bin/pip")).args(["install", "-q", package]))?;
+        run(Command::new(venv.join("bin/pip")).args(["show", package]))?;
+        run(Command::new(venv.join("bin/python")).args(["-c", &format!("import {module}")]))?;
         run(Command::new(venv.join("bin/python"))
-            .args(["-c", "import boto3; print('boto3', boto3.__version__)"]))?;
-        run(Command::new(venv.join("bin/python"))
-            .arg("python/bench/boto3_bench.py")
-            .envs(servers.vars.iter().map(|(k, v)| (k, v))))
+            .arg(format!("python/bench/{script}"))
+            .envs(vars.iter().map(|(k, v)| (k, v))))
     })();
     emulators::stop(servers)?;
     result

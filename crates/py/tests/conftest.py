@@ -17,10 +17,16 @@ if _endpoint:
 import s3dlio  # noqa: E402
 
 _counter = itertools.count()
+# Azurite: `cargo xtask emulators up` exports the endpoint, account and key the Azure
+# store reads (AZURE_STORAGE_ENDPOINT, AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY).
+_azure = os.environ.get("S3DLIO_TEST_AZURE_ENDPOINT")
 
 
 def pytest_report_header(config):
-    return f"s3dlio {s3dlio.__version__} from {os.path.dirname(s3dlio.__file__)}; S3 endpoint: {_endpoint}"
+    return (
+        f"s3dlio {s3dlio.__version__} from {os.path.dirname(s3dlio.__file__)}; "
+        f"S3 endpoint: {_endpoint}; Azure endpoint: {_azure}"
+    )
 
 
 def pytest_sessionstart(session):
@@ -29,12 +35,16 @@ def pytest_sessionstart(session):
         pytest.exit(f"s3dlio was imported from {s3dlio.__file__}, not the installed wheel in {site}", 2)
 
 
-def s3_available():
-    if _endpoint:
+def server_available(value, variable):
+    if value:
         return True
     if os.environ.get("S3DLIO_REQUIRE_EMULATORS") == "1":
-        pytest.fail("S3DLIO_REQUIRE_EMULATORS=1 but S3DLIO_TEST_S3_ENDPOINT is unset: run `cargo xtask emulators up`")
+        pytest.fail(f"S3DLIO_REQUIRE_EMULATORS=1 but {variable} is unset: run `cargo xtask emulators up`")
     return False
+
+
+def s3_available():
+    return server_available(_endpoint, "S3DLIO_TEST_S3_ENDPOINT")
 
 
 @pytest.fixture(scope="session")
@@ -49,13 +59,26 @@ def s3_bucket():
 
 
 @pytest.fixture(scope="session")
+def azure_container():
+    """`az://account/container` on Azurite."""
+    if not server_available(_azure, "S3DLIO_TEST_AZURE_ENDPOINT"):
+        pytest.skip("no Azure server (S3DLIO_TEST_AZURE_ENDPOINT unset)")
+    account = os.environ.get("AZURE_STORAGE_ACCOUNT", "devstoreaccount1")
+    uri = f"az://{account}/py-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    s3dlio.create_bucket(uri)
+    yield uri
+    s3dlio.delete(f"{uri}/", recursive=True)
+    s3dlio.delete_bucket(uri)
+
+
+@pytest.fixture(scope="session")
 def memory_bucket():
     name = f"py-{os.getpid()}"
     s3dlio.create_bucket(f"memory://{name}")
     return name
 
 
-@pytest.fixture(params=["file", "memory", "s3"])
+@pytest.fixture(params=["file", "memory", "s3", "azure"])
 def prefix(request, tmp_path):
     """A fresh, empty prefix URI (ending in /) on each backend."""
     n = next(_counter)
@@ -63,6 +86,8 @@ def prefix(request, tmp_path):
         return f"file://{tmp_path}/p{n}/"
     if request.param == "memory":
         return f"memory://{request.getfixturevalue('memory_bucket')}/p{n}/"
+    if request.param == "azure":
+        return f"{request.getfixturevalue('azure_container')}/p{n}/"
     return f"s3://{request.getfixturevalue('s3_bucket')}/p{n}/"
 
 

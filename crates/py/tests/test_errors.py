@@ -44,17 +44,22 @@ def test_permission_denied_is_permission_error(tmp_path):
         locked.chmod(0o755)
 
 
-def test_wrong_s3_credentials_are_permission_errors(s3_bucket, monkeypatch):
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+@pytest.mark.parametrize("backend, secret", [("s3", "AWS_SECRET_ACCESS_KEY"), ("azure", "AZURE_STORAGE_KEY")])
+def test_wrong_credentials_are_permission_errors(backend, secret, request, monkeypatch):
+    if backend == "s3":
+        base = f"s3://{request.getfixturevalue('s3_bucket')}"
+    else:
+        base = request.getfixturevalue("azure_container")
+    monkeypatch.setenv(secret, "d3Jvbmcgc2VjcmV0")  # base64, as an Azure key must be
     s3dlio.configure()  # rebuild the clients from the changed environment
     try:
         with pytest.raises(PermissionError) as info:
-            s3dlio.get(f"s3://{s3_bucket}/anything")
+            s3dlio.get(f"{base}/anything")
         assert isinstance(info.value, s3dlio.AccessDeniedError)
     finally:
         monkeypatch.undo()
         s3dlio.configure()
-    s3dlio.put_bytes(f"s3://{s3_bucket}/after", b"ok")
+    s3dlio.put_bytes(f"{base}/after", b"ok")
 
 
 def test_timeouts_are_timeout_errors(monkeypatch):

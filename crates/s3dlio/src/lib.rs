@@ -10,7 +10,8 @@
 //! | `direct:///abs/path` | local files, O_DIRECT | `file` (default) |
 //! | `memory://bucket/key` | in-process store, shared by the whole process | always |
 //! | `s3://bucket/key`, `s3://host:port/bucket/key` | S3 and S3-compatible servers | `s3` (default) |
-//! | `az://`, `gs://` | not built yet: their backends are in progress | — |
+//! | `az://account/container/key`, `https://account.blob.core.windows.net/container/key` | Azure Blob (and Azurite) | `azure` (default) |
+//! | `gs://` | not built yet: its backend is in progress | — |
 //!
 //! ```
 //! use bytes::Bytes;
@@ -38,6 +39,8 @@ pub use cache::StoreCache;
 pub use s3dlio_datagen as datagen;
 pub use s3dlio_range_engine as range_engine;
 
+#[cfg(feature = "azure")]
+pub use s3dlio_backend_azure as azure;
 #[cfg(feature = "file")]
 pub use s3dlio_backend_file as file;
 #[cfg(feature = "s3")]
@@ -62,6 +65,18 @@ pub fn s3_store() -> Result<Arc<s3::S3Store>> {
     Ok(STORE.get_or_init(|| store).clone())
 }
 
+/// The process-wide Azure store: one set of clients per account (connection pools,
+/// tokens) shared by every `store_for_uri("az://...")`, configured from the environment once.
+#[cfg(feature = "azure")]
+pub fn azure_store() -> Result<Arc<azure::AzureStore>> {
+    static STORE: OnceLock<Arc<azure::AzureStore>> = OnceLock::new();
+    if let Some(s) = STORE.get() {
+        return Ok(s.clone());
+    }
+    let store = Arc::new(azure::AzureStore::from_env()?);
+    Ok(STORE.get_or_init(|| store).clone())
+}
+
 /// The URI schemes this build can serve.
 pub fn supported_schemes() -> Vec<&'static str> {
     let mut v = vec!["memory://"];
@@ -70,6 +85,9 @@ pub fn supported_schemes() -> Vec<&'static str> {
     }
     if cfg!(feature = "s3") {
         v.push("s3://");
+    }
+    if cfg!(feature = "azure") {
+        v.extend(["az://", "https://ACCOUNT.blob.core.windows.net/"]);
     }
     v
 }
@@ -100,6 +118,10 @@ fn build_store(uri: &str, shared: bool) -> Result<Arc<dyn ObjectStore>> {
         Service::S3 if shared => Ok(s3_store()?),
         #[cfg(feature = "s3")]
         Service::S3 => Ok(Arc::new(s3::S3Store::from_env()?)),
+        #[cfg(feature = "azure")]
+        Service::Azure if shared => Ok(azure_store()?),
+        #[cfg(feature = "azure")]
+        Service::Azure => Ok(Arc::new(azure::AzureStore::from_env()?)),
         other => Err(Error::InvalidUri {
             uri: uri.to_string(),
             reason: format!(
@@ -107,6 +129,7 @@ fn build_store(uri: &str, shared: bool) -> Result<Arc<dyn ObjectStore>> {
                 match other {
                     Service::File | Service::Direct => " (enable the `file` feature)",
                     Service::S3 => " (enable the `s3` feature)",
+                    Service::Azure => " (enable the `azure` feature)",
                     _ => " (that backend is not released yet)",
                 },
                 supported_schemes().join(", ")

@@ -15,25 +15,35 @@ pub fn cli() -> Command {
     cmd
 }
 
-/// The binary pointed at the loopback S3 server, or `None` when it is not running (a
+/// The value of a local server's variable, or `None` when that server is not running (a
 /// failure instead when `S3DLIO_REQUIRE_EMULATORS=1`, as in `cargo xtask test`).
-pub fn s3_cli() -> Option<Command> {
-    match std::env::var("S3DLIO_TEST_S3_ENDPOINT") {
-        Ok(endpoint) => {
-            let mut cmd = cli();
-            cmd.args(["--endpoint-url", &endpoint]);
-            Some(cmd)
-        }
+fn server(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(value) => Some(value),
         Err(_) if std::env::var("S3DLIO_REQUIRE_EMULATORS").as_deref() == Ok("1") => {
-            panic!(
-                "S3DLIO_REQUIRE_EMULATORS=1 but S3DLIO_TEST_S3_ENDPOINT is unset: run `cargo xtask emulators up`"
-            )
+            panic!("S3DLIO_REQUIRE_EMULATORS=1 but {var} is unset: run `cargo xtask emulators up`")
         }
         Err(_) => {
-            eprintln!("skipped: no S3 server (S3DLIO_TEST_S3_ENDPOINT unset)");
+            eprintln!("skipped: no server ({var} unset)");
             None
         }
     }
+}
+
+/// The binary pointed at the loopback S3 server.
+pub fn s3_cli() -> Option<Command> {
+    let endpoint = server("S3DLIO_TEST_S3_ENDPOINT")?;
+    let mut cmd = cli();
+    cmd.args(["--endpoint-url", &endpoint]);
+    Some(cmd)
+}
+
+/// The binary pointed at Azurite (the account and key come from the environment).
+pub fn azure_cli() -> Option<Command> {
+    let endpoint = server("S3DLIO_TEST_AZURE_ENDPOINT")?;
+    let mut cmd = cli();
+    cmd.env("AZURE_STORAGE_ENDPOINT", endpoint);
+    Some(cmd)
 }
 
 /// A bucket name no other test uses.

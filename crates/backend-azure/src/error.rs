@@ -1,0 +1,121 @@
+//! Turning SDK errors into s3dlio errors that keep the SDK's cause chain and say what to do.
+
+use azure_core::error::ErrorKind;
+use azure_core::http::StatusCode;
+use s3dlio_core::{Error, Operation};
+
+const CREDENTIALS_HINT: &str = "set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT with \
+     AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or an Entra ID identity (AZURE_CLIENT_ID, \
+     AZURE_TENANT_ID, AZURE_CLIENT_SECRET; workload or managed identity; `az login`)";
+
+/// The service's error code (`x-ms-error-code`), where the error is an HTTP response.
+pub(crate) fn error_code(err: &azure_core::Error) -> Option<&str> {
+    match err.kind() {
+        ErrorKind::HttpResponse { error_code, .. } => error_code.as_deref(),
+        _ => None,
+    }
+}
+
+/// Maps an SDK error, keeping it as the source.
+pub(crate) fn map_error(op: Operation, uri: &str, err: azure_core::Error) -> Error {
+    let uri = uri.to_string();
+    let status = err.http_status();
+    let code = error_code(&err).map(str::to_string);
+    // Azure says AuthenticationFailed for a bad signature; Azurite says AuthorizationFailure
+    // with Azure's own "failed to authenticate" message. Both are a credentials problem.
+    let unauthenticated = matches!(
+        code.as_deref(),
+        Some("AuthenticationFailed" | "InvalidAuthenticationInfo" | "NoAuthenticationInformation")
+    ) || status == Some(StatusCode::Unauthorized)
+        || status == Some(StatusCode::Forbidden) && err.to_string().contains("failed to authenticate");
+    match err.kind() {
+        ErrorKind::Credential => {
+            return Error::Unauthenticated {
+                op,
+                uri,
+                hint: format!("no usable Azure credentials: {CREDENTIALS_HINT}"),
+                source: Some(Box::new(err)),
+            };
+        }
+        ErrorKind::Connection | ErrorKind::Io if status.is_none() => {
+            let timed_out = std::error::Error::source(&err)
+                .is_some_and(|s| s.to_string().to_ascii_lowercase().contains("timed out"));
+            if timed_out {
+                return Error::Timeout {
+                    op,
+                    uri,
+                    after: None,
+                    // The limit is S3DLIO_AZURE_REQUEST_TIMEOUT_MS or _CONNECT_TIMEOUT_MS.
+                    source: Some(Box::new(err)),
+                };
+            }
+            return Error::Backend {
+                op,
+                uri,
+                message: "could not reach the Azure Blob endpoint (check AZURE_STORAGE_ENDPOINT or the \
+                          account name, and that the server is running); retried per S3DLIO_AZURE_MAX_RETRIES"
+                    .into(),
+                source: Some(Box::new(err)),
+            };
+        }
+        _ => {}
+    }
+    let cause: s3dlio_core::BoxError = Box::new(err);
+    if unauthenticated {
+        return Error::Unauthenticated {
+            op,
+            uri,
+            hint: format!(
+                "the service rejected the credentials (wrong key, expired SAS or token); {CREDENTIALS_HINT}"
+            ),
+            source: Some(cause),
+        };
+    }
+    match (code.as_deref(), status) {
+        (Some("ContainerNotFound"), _) => Error::NotFound {
+            op,
+            uri,
+            source: Some("the container does not exist (create it with create_container / `mb`)".into()),
+        },
+        (_, Some(StatusCode::NotFound)) => Error::NotFound {
+            op,
+            uri,
+            source: Some(cause),
+        },
+        (_, Some(StatusCode::Forbidden)) => Error::PermissionDenied {
+            op,
+            uri,
+            source: Some(cause),
+        },
+        (_, Some(StatusCode::PreconditionFailed)) | (Some("ConditionNotMet"), _) => Error::Precondition {
+            op,
+            uri,
+            message: "the blob changed (If-Match did not match)".into(),
+        },
+        (Some("ContainerAlreadyExists" | "BlobAlreadyExists"), _) => Error::AlreadyExists {
+            op,
+            uri,
+            source: Some(cause),
+        },
+        (Some("ServerBusy" | "OperationTimedOut" | "InternalError"), _) => Error::Transient {
+            op,
+            uri,
+            source: cause,
+        },
+        (_, Some(s)) if u16::from(s) >= 500 || s == StatusCode::TooManyRequests => Error::Transient {
+            op,
+            uri,
+            source: cause,
+        },
+        _ => Error::Backend {
+            op,
+            uri,
+            message: match (code, status) {
+                (Some(c), _) => c,
+                (None, Some(s)) => format!("HTTP {}", u16::from(s)),
+                (None, None) => "request failed".into(),
+            },
+            source: Some(cause),
+        },
+    }
+}

@@ -1,0 +1,224 @@
+//! The Azure streaming writer: one Put Blob below one block, staged blocks committed
+//! once above it.
+//!
+//! Memory is bounded by `blocks_in_flight × block_size` plus the block being filled.
+//! Nothing is visible until Put Block List commits; on failure, `cancel` or drop, the
+//! staging stops and the commit never happens. Azure has no call that discards the
+//! uncommitted blocks of a blob: they stay invisible, are replaced by the next commit
+//! to that name, and the service drops them after 7 days.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use azure_storage_blob::BlockBlobClient;
+use azure_storage_blob::models::{
+    BlobClientUploadOptions, BlockBlobClientCommitBlockListOptions, BlockLookupList,
+};
+use bytes::Bytes;
+use s3dlio_core::parts::{InFlight, PartBuffer};
+use s3dlio_core::{Error, ObjectWriter, Operation, PutOptions, Result, WriteSummary};
+
+use crate::error::map_error;
+
+/// Blocks one blob may hold.
+pub const MAX_BLOCKS: usize = 50_000;
+/// The largest block the service takes (4000 MiB).
+pub const MAX_BLOCK_SIZE: usize = 4000 << 20;
+
+pub(crate) struct BlockWriter {
+    client: Arc<BlockBlobClient>,
+    uri: String,
+    put: PutOptions,
+    parts: PartBuffer,
+    /// Block ids share this writer's random prefix, so two writers of one name never
+    /// commit each other's blocks.
+    id_prefix: String,
+    staged: usize,
+    uploading: InFlight<()>,
+    written: u64,
+    closed: bool,
+}
+
+impl std::fmt::Debug for BlockWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockWriter")
+            .field("uri", &self.uri)
+            .field("staged", &self.staged)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockWriter {
+    pub(crate) fn new(
+        client: Arc<BlockBlobClient>,
+        uri: &str,
+        put: PutOptions,
+        block_size: usize,
+        blocks_in_flight: usize,
+    ) -> Result<Self> {
+        if block_size == 0 || block_size > MAX_BLOCK_SIZE {
+            return Err(Error::invalid_argument(
+                Operation::Write,
+                uri,
+                format!(
+                    "Azure blocks are 1 byte to 4000 MiB ({MAX_BLOCK_SIZE} bytes); part_size is {block_size}"
+                ),
+            ));
+        }
+        Ok(BlockWriter {
+            client,
+            uri: uri.to_string(),
+            put,
+            parts: PartBuffer::new(block_size),
+            id_prefix: format!("{:016x}", rand::random::<u64>()),
+            staged: 0,
+            uploading: InFlight::new(blocks_in_flight, Operation::Write, uri),
+            written: 0,
+            closed: false,
+        })
+    }
+
+    fn block_id(&self, n: usize) -> Vec<u8> {
+        // Every id of a blob must have the same length.
+        format!("{}-{n:06}", self.id_prefix).into_bytes()
+    }
+
+    fn metadata(&self) -> Option<std::collections::HashMap<String, String>> {
+        (!self.put.metadata.is_empty()).then(|| self.put.metadata.clone().into_iter().collect())
+    }
+
+    fn protocol_error(&self, message: &str) -> Error {
+        Error::Backend {
+            op: Operation::Write,
+            uri: self.uri.clone(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    async fn stage(&mut self, block: Bytes) -> Result<()> {
+        if self.staged == MAX_BLOCKS {
+            return Err(Error::invalid_argument(
+                Operation::Write,
+                &self.uri,
+                format!(
+                    "the blob is larger than Azure's {MAX_BLOCKS} blocks × part_size ({} bytes); raise part_size",
+                    MAX_BLOCKS as u64 * self.parts.part_size() as u64
+                ),
+            ));
+        }
+        let id = self.block_id(self.staged);
+        self.staged += 1;
+        let (client, uri) = (self.client.clone(), self.uri.clone());
+        self.uploading
+            .spawn(async move {
+                client
+                    .stage_block(&id, block.len() as u64, block.into(), None)
+                    .await
+                    .map(drop)
+                    .map_err(|e| map_error(Operation::Write, &uri, e))
+            })
+            .await
+    }
+
+    async fn write_inner(&mut self, data: Bytes) -> Result<()> {
+        for block in self.parts.push(data) {
+            self.stage(block).await?;
+        }
+        Ok(())
+    }
+
+    async fn finalize_inner(&mut self) -> Result<WriteSummary> {
+        let rest = self.parts.take_rest();
+        let e_tag = if self.staged == 0 {
+            // Below one block: a single Put Blob, atomic by itself.
+            let options = BlobClientUploadOptions {
+                blob_content_type: self.put.content_type.clone(),
+                metadata: self.metadata(),
+                ..Default::default()
+            };
+            let out = self
+                .client
+                .upload(rest.into(), Some(options))
+                .await
+                .map_err(|e| map_error(Operation::Finalize, &self.uri, e))?;
+            out.etag
+        } else {
+            if !rest.is_empty() {
+                self.stage(rest).await?;
+            }
+            self.uploading.finish().await?;
+            let list = BlockLookupList {
+                latest: Some((0..self.staged).map(|n| self.block_id(n)).collect()),
+                ..Default::default()
+            };
+            let options = BlockBlobClientCommitBlockListOptions {
+                blob_content_type: self.put.content_type.clone(),
+                metadata: self.metadata(),
+                ..Default::default()
+            };
+            let content = list
+                .try_into()
+                .map_err(|e| map_error(Operation::Finalize, &self.uri, e))?;
+            let out = self
+                .client
+                .commit_block_list(content, Some(options))
+                .await
+                .map_err(|e| map_error(Operation::Finalize, &self.uri, e))?;
+            out.headers().get_optional_str(&"etag".into()).map(Into::into)
+        };
+        self.closed = true;
+        Ok(WriteSummary {
+            uri: self.uri.clone(),
+            bytes_written: self.written,
+            size: self.written,
+            e_tag: e_tag.map(|e| e.to_string()),
+        })
+    }
+
+    fn abort(&mut self) {
+        self.uploading.abort_all();
+        self.closed = true;
+    }
+}
+
+#[async_trait]
+impl ObjectWriter for BlockWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        if self.closed {
+            return Err(self.protocol_error("the writer was already finalized or cancelled"));
+        }
+        self.written += data.len() as u64;
+        if let Err(e) = self.write_inner(data).await {
+            self.abort();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn finalize(mut self: Box<Self>) -> Result<WriteSummary> {
+        let result = self.finalize_inner().await;
+        if result.is_err() {
+            self.abort();
+        }
+        result
+    }
+
+    async fn cancel(mut self: Box<Self>) -> Result<()> {
+        self.abort();
+        Ok(())
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.written
+    }
+}
+
+impl Drop for BlockWriter {
+    fn drop(&mut self) {
+        if !self.closed {
+            self.abort();
+        }
+    }
+}
