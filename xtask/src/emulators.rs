@@ -33,6 +33,17 @@ pub struct Running {
     children: Vec<Child>,
 }
 
+impl Running {
+    /// The value of one exported variable.
+    pub fn var(&self, name: &str) -> Result<String> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .with_context(|| format!("the emulators export no {name}"))
+    }
+}
+
 fn state_dir() -> PathBuf {
     PathBuf::from("target/s3dlio-emulators")
 }

@@ -159,12 +159,7 @@ const REMOTE_BENCHES: &[(&str, &str, &str, &str, &str)] = &[
 fn bench_remote(&(_, base, package, module, script): &(&str, &str, &str, &str, &str)) -> Result<()> {
     let servers = emulators::up()?;
     let result = (|| {
-        let endpoint = servers
-            .vars
-            .iter()
-            .find(|(k, _)| k == "S3DLIO_TEST_S3_ENDPOINT")
-            .map(|(_, v)| v.clone())
-            .context("the emulators export no S3 endpoint")?;
+        let endpoint = servers.var("S3DLIO_TEST_S3_ENDPOINT")?;
         let mut vars = servers.vars.clone();
         vars.push(("S3DLIO_BENCH_BASE".into(), base.into()));
         vars.push(("AWS_ENDPOINT_URL".into(), endpoint));
@@ -194,12 +189,7 @@ fn bench_cli(extra: &[String]) -> Result<()> {
         let bin = std::path::absolute("target/release/s3-cli")?;
         let dir = std::path::absolute("target/cli-bench")?;
         std::fs::create_dir_all(&dir)?;
-        let endpoint = servers
-            .vars
-            .iter()
-            .find(|(k, _)| k == "S3DLIO_TEST_S3_ENDPOINT")
-            .map(|(_, v)| v.clone())
-            .context("the emulators export no S3 endpoint")?;
+        let endpoint = servers.var("S3DLIO_TEST_S3_ENDPOINT")?;
         let cli = |args: &[&str]| {
             let mut cmd = Command::new(&bin);
             cmd.envs(servers.vars.iter().map(|(k, v)| (k, v)))

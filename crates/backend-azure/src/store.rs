@@ -14,10 +14,11 @@ use azure_storage_blob::models::{
 use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
-use s3dlio_core::wire::{check_pin, collect_body, parse_content_range};
+use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
     ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, batch_outcome, parse_for,
+    parse_object,
 };
 
 use crate::batch::{self, BATCH_MAX};
@@ -58,15 +59,7 @@ impl AzureStore {
     }
 
     fn object(op: Operation, uri: &str) -> Result<ObjectUri> {
-        let u = Self::parse(uri)?;
-        if u.key().is_empty() {
-            return Err(Error::invalid_argument(
-                op,
-                uri,
-                "an object URI needs a blob name after the container",
-            ));
-        }
-        Ok(u)
+        parse_object(op, uri, "azure", &[Service::Azure])
     }
 
     fn account(&self, op: Operation, uri: &str, u: &ObjectUri) -> Result<Arc<Account>> {
@@ -96,18 +89,7 @@ impl AzureStore {
         u: &ObjectUri,
         opts: &GetOptions,
     ) -> Result<GetResult> {
-        let m = self.properties(op, uri, u).await?;
-        check_pin(op, uri, opts.if_match.as_deref(), m.e_tag.as_deref())?;
-        let range = opts
-            .range
-            .clone()
-            .unwrap_or(GetRange::Offset(0))
-            .resolve(op, uri, m.size)?;
-        Ok(GetResult {
-            data: Bytes::new(),
-            range: range.start..range.start,
-            meta: m,
-        })
+        empty_read(op, uri, opts, self.properties(op, uri, u).await?)
     }
 
     /// One page of a listing.

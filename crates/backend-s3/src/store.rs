@@ -11,10 +11,11 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use s3dlio_core::wire::{check_pin, collect_body, parse_content_range};
+use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range};
 use s3dlio_core::{
     BatchFailure, Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore,
     ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for,
+    parse_object,
 };
 
 use crate::client::Clients;
@@ -68,15 +69,7 @@ impl S3Store {
     }
 
     fn object(op: Operation, uri: &str) -> Result<ObjectUri> {
-        let u = Self::parse(uri)?;
-        if u.key().is_empty() {
-            return Err(Error::invalid_argument(
-                op,
-                uri,
-                "an object URI needs a key after the bucket",
-            ));
-        }
-        Ok(u)
+        parse_object(op, uri, "s3", &[Service::S3])
     }
 
     async fn client(&self, u: &ObjectUri) -> Client {
@@ -109,18 +102,7 @@ impl S3Store {
         u: &ObjectUri,
         opts: &GetOptions,
     ) -> Result<GetResult> {
-        let m = self.head(op, uri, u).await?;
-        check_pin(op, uri, opts.if_match.as_deref(), m.e_tag.as_deref())?;
-        let range = opts
-            .range
-            .clone()
-            .unwrap_or(GetRange::Offset(0))
-            .resolve(op, uri, m.size)?;
-        Ok(GetResult {
-            data: Bytes::new(),
-            range: range.start..range.start,
-            meta: m,
-        })
+        empty_read(op, uri, opts, self.head(op, uri, u).await?)
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{file_uri, json_lines, ok_bytes, s3_cli, stdout_of, synthetic, unique};
+use common::{file_uri, json_lines, objects_round_trip, ok_bytes, s3_cli, stdout_of, synthetic, unique};
 use predicates::prelude::*;
 
 /// A fresh bucket, and a command factory for it; `None` when no server runs.
@@ -18,37 +18,7 @@ fn bucket() -> Option<(String, impl Fn() -> assert_cmd::Command)> {
 #[test]
 fn objects_round_trip_with_exact_ranges() {
     let Some((bucket, s3)) = bucket() else { return };
-    let prefix = format!("{bucket}/data/");
-    s3().args(["put", &prefix, "-n", "3", "-s", "300k"])
-        .assert()
-        .success();
-    // Larger than a part: goes through the multipart writer.
-    s3().args(["put", &prefix, "-s", "20Mi", "-t", "big.bin"])
-        .assert()
-        .success();
-
-    let listed = stdout_of(s3().args(["ls", &prefix]));
-    assert_eq!(listed.lines().count(), 4, "{listed}");
-    let out = ok_bytes(s3().args(["--json", "stat", &format!("{prefix}big.bin")]));
-    let stat = &json_lines(&out)[0];
-    assert_eq!(stat["size"], 20 << 20);
-    assert!(stat["e_tag"].is_string());
-
-    let big = synthetic(20 << 20, 0);
-    let out = ok_bytes(s3().args([
-        "cat",
-        &format!("{prefix}big.bin"),
-        "--offset",
-        "17Mi",
-        "--length",
-        "100",
-    ]));
-    assert_eq!(out, big[17 << 20..(17 << 20) + 100]);
-    let whole = ok_bytes(s3().args(["cat", &format!("{prefix}big.bin")]));
-    assert!(whole == big, "whole-object cat differs");
-
-    let out = ok_bytes(s3().args(["--json", "get", "-j", "8", &prefix]));
-    assert_eq!(json_lines(&out)[0]["bytes"], 3 * 300_000 + (20 << 20));
+    objects_round_trip(s3, &format!("{bucket}/data/"));
 }
 
 #[test]

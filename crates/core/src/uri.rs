@@ -18,7 +18,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Operation, Result};
 
 /// The schemes s3dlio parses. Which of them a build can *serve* depends on its features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -263,8 +263,6 @@ impl ObjectUri {
     }
 }
 
-/// Parses `uri` for a backend that serves `services`; any other scheme gets an error that
-/// names the backend and the schemes it serves.
 /// `uri` as a prefix: with one trailing `/`.
 pub fn as_prefix(uri: &str) -> String {
     if uri.ends_with('/') {
@@ -274,6 +272,21 @@ pub fn as_prefix(uri: &str) -> String {
     }
 }
 
+/// [`parse_for`] for an operation on one object: the URI must name a key.
+pub fn parse_object(op: Operation, uri: &str, backend: &str, services: &[Service]) -> Result<ObjectUri> {
+    let parsed = parse_for(uri, backend, services)?;
+    if parsed.key().is_empty() {
+        return Err(Error::invalid_argument(
+            op,
+            uri,
+            "an object URI needs a key after the bucket or container",
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Parses `uri` for a backend that serves `services`; any other scheme gets an error that
+/// names the backend and the schemes it serves.
 pub fn parse_for(uri: &str, backend: &str, services: &[Service]) -> Result<ObjectUri> {
     let parsed = ObjectUri::parse(uri)?;
     if services.contains(&parsed.service()) {

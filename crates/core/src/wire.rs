@@ -7,6 +7,9 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, TryStreamExt};
 
 use crate::error::{Error, Operation, Result};
+use crate::meta::ObjectMeta;
+use crate::options::{GetOptions, GetRange};
+use crate::store::GetResult;
 
 /// `bytes START-END/TOTAL` → (`START..END+1`, `TOTAL`); `None` for anything else
 /// (`bytes */TOTAL` included).
@@ -67,6 +70,23 @@ pub fn check_pin(op: Operation, uri: &str, pin: Option<&str>, got: Option<&str>)
     }
 }
 
+/// The answer to a read that needs no bytes (an empty range, or one the server refused
+/// with 416, as S3 does for every range of an empty object) from the object's metadata,
+/// by the shared range rules: empty bytes, or [`Error::InvalidRange`].
+pub fn empty_read(op: Operation, uri: &str, opts: &GetOptions, meta: ObjectMeta) -> Result<GetResult> {
+    check_pin(op, uri, opts.if_match.as_deref(), meta.e_tag.as_deref())?;
+    let range = opts
+        .range
+        .clone()
+        .unwrap_or(GetRange::Offset(0))
+        .resolve(op, uri, meta.size)?;
+    Ok(GetResult {
+        data: Bytes::new(),
+        range: range.start..range.start,
+        meta,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +127,34 @@ mod tests {
         assert!(short.is_retryable() && short.to_string().contains("u"), "{short}");
         assert!(check_pin(Operation::Get, "u", Some("a"), Some("b")).is_err());
         assert!(check_pin(Operation::Get, "u", Some("a"), None).is_ok());
+    }
+
+    #[test]
+    fn empty_reads_follow_the_range_rules() {
+        let meta = |size| ObjectMeta {
+            size,
+            e_tag: Some("v1".into()),
+            ..Default::default()
+        };
+        let at = |o| GetOptions::default().with_range(GetRange::Bounded(o..o + 1));
+        let r = empty_read(Operation::GetRange, "u", &at(0), meta(0)).unwrap();
+        assert!(r.data.is_empty() && r.range == (0..0));
+        let e = empty_read(Operation::GetRange, "u", &at(10), meta(10)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidRange {
+                    offset: 10,
+                    size: 10,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let pinned = GetOptions::default().with_if_match("v0");
+        assert!(matches!(
+            empty_read(Operation::Get, "u", &pinned, meta(0)),
+            Err(Error::Precondition { .. })
+        ));
     }
 }
