@@ -9,6 +9,7 @@ import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -91,21 +92,47 @@ def test_calls_release_the_gil(local):
     assert elapsed > 0.02 and counted > 10_000, (elapsed, counted)
 
 
-def test_threads_overlap(s3_bucket):
-    # Round trips to the server dominate small GETs, so threads must overlap them:
-    # N threads take far less than N x the serial time (not a speed target).
-    uris = [f"s3://{s3_bucket}/threads/{i}" for i in range(64)]
-    for u in uris:
-        s3dlio.put_bytes(u, b"t" * 65536)
-    started = time.perf_counter()
-    for u in uris:
-        s3dlio.get(u)
-    serial = time.perf_counter() - started
-    with ThreadPoolExecutor(8) as pool:
-        started = time.perf_counter()
-        assert sum(pool.map(lambda u: len(s3dlio.get(u)), uris)) == 64 * 65536
-        parallel = time.perf_counter() - started
-    assert parallel < serial / 2, (parallel, serial)
+class _SlowGet(BaseHTTPRequestHandler):
+    """An S3-shaped GET that answers after DELAY seconds (signatures are not checked)."""
+
+    DELAY = 0.25
+    BODY = b"slow!"
+
+    def do_GET(self):
+        time.sleep(self.DELAY)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.BODY)))
+        self.send_header("ETag", '"1"')
+        self.end_headers()
+        self.wfile.write(self.BODY)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_threads_overlap(monkeypatch):
+    # Each GET waits DELAY at a loopback server, so the time of N calls from N threads
+    # shows whether they overlap: about one DELAY if they do, N x DELAY if the GIL or a
+    # lock serialises them. The margin (half of N x DELAY) is wide enough for a loaded
+    # machine; it checks overlap, not speed.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowGet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", os.environ.get("AWS_ACCESS_KEY_ID", "k"))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", os.environ.get("AWS_SECRET_ACCESS_KEY", "s"))
+    s3dlio.configure()
+    try:
+        base = f"s3://127.0.0.1:{server.server_port}/bucket"
+        n = 8
+        with ThreadPoolExecutor(n) as pool:
+            started = time.perf_counter()
+            got = list(pool.map(lambda i: bytes(s3dlio.get(f"{base}/k{i}")), range(n)))
+            elapsed = time.perf_counter() - started
+        assert got == [_SlowGet.BODY] * n
+        assert elapsed < n * _SlowGet.DELAY / 2, elapsed
+    finally:
+        server.shutdown()
+        monkeypatch.undo()
+        s3dlio.configure()
 
 
 def run_child(code, timeout=60):
