@@ -162,6 +162,40 @@ mod tests {
     use super::*;
     use azure_core::http::{Method, Url};
 
+    /// A credential that never answers (a metadata endpoint that swallows requests).
+    #[derive(Debug)]
+    struct Silent;
+
+    #[async_trait]
+    impl TokenCredential for Silent {
+        async fn get_token(
+            &self,
+            _: &[&str],
+            _: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn the_chain_gives_up_within_its_limit_and_says_what_it_tried() {
+        let limit = Duration::from_millis(100);
+        let chain = Chain {
+            chain: vec![Arc::new(Silent), Arc::new(Silent)],
+            limit,
+        };
+        let started = std::time::Instant::now();
+        let err = chain.get_token(&["scope"], None).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(matches!(err.kind(), ErrorKind::Credential), "{err}");
+        let msg = err.to_string();
+        assert_eq!(msg.matches("no token within 100ms").count(), 2, "{msg}");
+    }
+
     #[test]
     fn string_to_sign_follows_the_shared_key_rules() {
         let url =
