@@ -77,8 +77,9 @@ pub struct AzureConfig {
     pub block_size: Option<usize>,
     /// Overrides `WriterOptions::max_in_flight` (blocks staging at once) when set.
     pub blocks_in_flight: Option<usize>,
-    /// Requests in flight in `delete_batch`: Blob Batch requests (≤ 256 deletes each),
-    /// or single deletes where batches cannot be authorized (Entra ID).
+    /// Blob Batch requests (≤ 256 deletes each) in flight in `delete_batch`. Where
+    /// batches cannot be authorized (Entra ID), single deletes run
+    /// `DEFAULT_DELETE_CONCURRENCY` at once instead.
     pub delete_concurrency: usize,
 }
 
@@ -94,7 +95,7 @@ impl Default for AzureConfig {
             range: RangeEngineConfig::default(),
             block_size: None,
             blocks_in_flight: None,
-            delete_concurrency: 16,
+            delete_concurrency: 4,
         }
     }
 }

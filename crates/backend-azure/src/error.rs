@@ -16,6 +16,21 @@ pub(crate) fn error_code(err: &azure_core::Error) -> Option<&str> {
     }
 }
 
+/// Whether a connect or request timeout of the HTTP client ended the call (the SDK wraps
+/// the client's error a few levels down).
+fn timed_out(err: &azure_core::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if e.downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Maps an SDK error, keeping it as the source.
 pub(crate) fn map_error(op: Operation, uri: &str, err: azure_core::Error) -> Error {
     let uri = uri.to_string();
@@ -38,9 +53,7 @@ pub(crate) fn map_error(op: Operation, uri: &str, err: azure_core::Error) -> Err
             };
         }
         ErrorKind::Connection | ErrorKind::Io if status.is_none() => {
-            let timed_out = std::error::Error::source(&err)
-                .is_some_and(|s| s.to_string().to_ascii_lowercase().contains("timed out"));
-            if timed_out {
+            if timed_out(&err) {
                 return Error::Timeout {
                     op,
                     uri,

@@ -16,14 +16,14 @@ use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range};
 use s3dlio_core::{
-    Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
-    ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, batch_outcome, parse_for,
-    parse_object,
+    Capabilities, DEFAULT_DELETE_CONCURRENCY, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta,
+    ObjectStore, ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions,
+    batch_outcome, parse_for, parse_object,
 };
 
 use crate::batch::{self, BATCH_MAX};
 use crate::client::{Account, Clients};
-use crate::config::AzureConfig;
+use crate::config::{AzureConfig, Credentials};
 use crate::error::{error_code, map_error};
 use crate::list::{Entry, LIST_PAGE, Page, Properties, page_request};
 use crate::writer::BlockWriter;
@@ -337,8 +337,8 @@ impl ObjectStore for AzureStore {
     }
 
     /// Blob Batch requests of up to 256 deletes where sub-requests can be authorized
-    /// (Shared Key, SAS), single deletes otherwise (Entra ID); `delete_concurrency`
-    /// requests in flight. Every blob the service refused is reported.
+    /// (Shared Key, SAS), `delete_concurrency` of them in flight; single deletes
+    /// otherwise (Entra ID). Every blob the service refused is reported.
     async fn delete_batch(&self, uris: &[String]) -> Result<()> {
         let op = Operation::Delete;
         let mut by_account: HashMap<String, (Arc<Account>, Vec<(usize, Url)>)> = HashMap::new();
@@ -352,6 +352,11 @@ impl ObjectStore for AzureStore {
                 .1
                 .push((i, url));
         }
+        // Batches carry 256 deletes each; single deletes run as many as any backend's.
+        let in_flight = match self.config().credentials {
+            Credentials::EntraId => DEFAULT_DELETE_CONCURRENCY,
+            _ => self.config().delete_concurrency.max(1),
+        };
         let requests = by_account.into_values().flat_map(|(account, blobs)| {
             let per_request = if account.batch_auth.is_some() {
                 BATCH_MAX
@@ -376,7 +381,7 @@ impl ObjectStore for AzureStore {
                 let outcomes = batch::delete(&account, auth, &blobs).await?;
                 Ok::<_, Error>(chunk.iter().map(|(i, _)| *i).zip(outcomes).collect())
             })
-            .buffer_unordered(self.config().delete_concurrency.max(1))
+            .buffer_unordered(in_flight)
             .try_collect()
             .await?;
         batch_outcome(op, uris, results.into_iter().flatten().collect())

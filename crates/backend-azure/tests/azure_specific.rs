@@ -194,3 +194,29 @@ async fn batch_deletes_report_each_refused_blob() {
     }
     assert!(store.list(&base, true).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_a_timeout() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let store = AzureStore::new(AzureConfig {
+        max_retries: 0,
+        request_timeout: Some(Duration::from_millis(300)),
+        ..AzureConfig::default()
+            .with_credentials(Credentials::SharedKey {
+                account: None,
+                key: Secret::new("a2V5"),
+            })
+            .with_endpoint(format!("http://127.0.0.1:{port}"))
+    });
+    let t = Instant::now();
+    let err = store.get("az://acct1/c/k").await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(
+        err.is_retryable() && err.to_string().contains("timed out"),
+        "{err}"
+    );
+    drop(listener);
+}

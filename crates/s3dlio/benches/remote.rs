@@ -118,5 +118,19 @@ async fn main() {
 
     many(&store, &format!("{base}/small/"), 1000, 64 << 10).await;
     many(&store, &format!("{base}/medium/"), 10_000, 256 << 10).await;
-    store.delete_prefix(&format!("{base}/")).await.unwrap();
+    // Deleting is measured too (DeleteObjects / Blob Batch through `delete_prefix`), but a
+    // failure here only leaves objects in the scratch container.
+    let t = Instant::now();
+    match store.delete_prefix(&format!("{base}/")).await {
+        Ok(n) => report(
+            &format!("delete-prefix-{n}"),
+            n as usize,
+            0,
+            t.elapsed().as_secs_f64(),
+        ),
+        Err(e) => println!(
+            "s3dlio delete-prefix failed after {:.1} s: {e}",
+            t.elapsed().as_secs_f64()
+        ),
+    }
 }
