@@ -47,16 +47,20 @@ def main():
         f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={os.environ['AZURE_STORAGE_KEY']};"
         f"BlobEndpoint={os.environ['AZURE_STORAGE_ENDPOINT']};"
     )
-    service = BlobServiceClient.from_connection_string(conn, max_single_get_size=8 << 20, max_chunk_get_size=8 << 20)
+    service = BlobServiceClient.from_connection_string(
+        conn,
+        max_single_get_size=8 << 20,
+        max_chunk_get_size=8 << 20,
+        max_block_size=16 << 20,
+        max_single_put_size=16 << 20,
+    )
     container = service.get_container_client(CONTAINER)
     if not container.exists():
         container.create_container()
     rss_before = peak_rss_mib()
     t = time.perf_counter()
     # A stream of 8 MiB pieces, staged as 16 MiB blocks, 4 at once: the streaming upload.
-    container.upload_blob(
-        "big-1GiB", pieces(), length=1 << 30, overwrite=True, max_concurrency=4, max_block_size=16 << 20
-    )
+    container.upload_blob("big-1GiB", pieces(), length=1 << 30, overwrite=True, max_concurrency=4)
     report("upload-1GiB", 1, 1 << 30, time.perf_counter() - t)
     print(f"azsdk  upload-1GiB peak RSS {peak_rss_mib():.0f} MiB (before: {rss_before:.0f} MiB)", flush=True)
     t = time.perf_counter()
