@@ -161,7 +161,10 @@ fn listed_meta(uri: String, p: Properties) -> ObjectMeta {
         uri,
         size: p.content_length,
         last_modified: p.last_modified.as_deref().and_then(http_date),
-        e_tag: p.etag,
+        // Listings give the ETag bare; headers (and If-Match) quote it.
+        e_tag: p
+            .etag
+            .map(|t| if t.starts_with('"') { t } else { format!("\"{t}\"") }),
         content_type: p.content_type,
         storage_class: p.access_tier,
         ..Default::default()

@@ -590,6 +590,22 @@ pub async fn stat_fields(fx: &Fixture) {
     put(fx, "stat-me", pattern(12345, 6)).await;
     let m2 = fx.store.stat(&uri).await.unwrap();
     assert_ne!(m2.e_tag, Some(tag), "e_tag must change when the content changes");
+    // A listing's e_tag (where the server lists one) is the tag stat and reads report,
+    // so it can pin a read: the CLI and loaders pin reads to what they listed.
+    let listed: Vec<ListEntry> = fx.store.list_stream(&fx.base, true).try_collect().await.unwrap();
+    let listed_tag = listed.into_iter().find_map(|e| match e {
+        ListEntry::Object(m) if m.uri == uri => m.e_tag,
+        _ => None,
+    });
+    if let Some(listed_tag) = listed_tag {
+        assert_eq!(
+            Some(&listed_tag),
+            m2.e_tag.as_ref(),
+            "listed e_tag differs from stat's"
+        );
+        let pinned = GetOptions::default().with_if_match(listed_tag);
+        assert_eq!(fx.store.get_opts(&uri, pinned).await.unwrap().data.len(), 12345);
+    }
 }
 
 pub async fn user_metadata(fx: &Fixture) {
