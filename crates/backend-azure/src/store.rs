@@ -405,18 +405,15 @@ impl ObjectStore for AzureStore {
         let target = account.blob(&d);
         // Same account: the service authorizes the source with the request's own credentials.
         let source = account.blob(&s).url().clone();
-        target
+        let started = target
             .start_copy_from_url(source.to_string(), None)
             .await
             .map_err(|e| map_error(op, src, e))?;
-        // Within one account the copy is usually done when the call returns; a large one
-        // runs on in the service, so wait for it to settle.
+        // Within one account the copy is usually done when the call returns (its response
+        // says so); a large one runs on in the service, so wait for it to settle.
+        let mut headers = started.headers().clone();
         loop {
-            let resp = target
-                .get_properties(None)
-                .await
-                .map_err(|e| map_error(op, dst, e))?;
-            match header(resp.headers(), "x-ms-copy-status") {
+            match header(&headers, "x-ms-copy-status") {
                 None | Some("success") => return Ok(()),
                 Some("pending") => tokio::time::sleep(COPY_POLL).await,
                 Some(status) => {
@@ -425,13 +422,18 @@ impl ObjectStore for AzureStore {
                         uri: dst.to_string(),
                         message: format!(
                             "the copy from {src} ended {status}: {}",
-                            header(resp.headers(), "x-ms-copy-status-description")
-                                .unwrap_or("no reason given")
+                            header(&headers, "x-ms-copy-status-description").unwrap_or("no reason given")
                         ),
                         source: None,
                     });
                 }
             }
+            headers = target
+                .get_properties(None)
+                .await
+                .map_err(|e| map_error(op, dst, e))?
+                .headers()
+                .clone();
         }
     }
 
