@@ -112,8 +112,17 @@ fn ensure_npm_package((name, version): (&str, &str)) -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// `N` distinct free ports: the listeners are held until all are chosen, so two servers
+/// never get the same port.
+fn free_ports<const N: usize>() -> Result<[u16; N]> {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<_>>()?;
+    let mut ports = [0; N];
+    for (port, l) in ports.iter_mut().zip(&listeners) {
+        *port = l.local_addr()?.port();
+    }
+    Ok(ports)
 }
 
 fn wait_for(port: u16, what: &str) -> Result<()> {
@@ -136,7 +145,7 @@ pub fn up() -> Result<Running> {
     let data = dir.join("s3-data");
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data)?;
-    let port = free_port()?;
+    let [port, az_port] = free_ports()?;
     let child = Command::new(&s3s)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
@@ -147,7 +156,6 @@ pub fn up() -> Result<Running> {
         .with_context(|| format!("could not start {}", s3s.display()))?;
     let s3_port = port;
     let azurite = ensure_npm_package(AZURITE)?.join("node_modules/.bin/azurite-blob");
-    let az_port = free_port()?;
     // In memory, loopback only, and never phoning home: tests talk to loopback alone.
     let az_child = Command::new(&azurite)
         .args(["--blobHost", "127.0.0.1", "--blobPort", &az_port.to_string()])
@@ -162,7 +170,7 @@ pub fn up() -> Result<Running> {
         .spawn()
         .with_context(|| format!("could not start {}", azurite.display()))?;
     let az_endpoint = format!("http://127.0.0.1:{az_port}/{AZURE_ACCOUNT}");
-    let running = Running {
+    let mut running = Running {
         vars: vec![
             (
                 "S3DLIO_TEST_S3_ENDPOINT".into(),
@@ -183,6 +191,20 @@ pub fn up() -> Result<Running> {
     write_state(&dir, &running)?;
     wait_for(s3_port, "s3s-fs")?;
     wait_for(az_port, "Azurite")?;
+    // A server that could not bind its port exits; another process may answer on it.
+    let mut exited = None;
+    for (child, log) in running.children.iter_mut().zip(["s3s-fs.log", "azurite.log"]) {
+        if let Some(status) = child.try_wait()? {
+            exited = Some(format!(
+                "a test server exited at start ({status}); see {}",
+                dir.join(log).display()
+            ));
+        }
+    }
+    if let Some(why) = exited {
+        stop(running)?;
+        bail!(why);
+    }
     Ok(running)
 }
 
