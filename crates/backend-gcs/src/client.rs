@@ -20,6 +20,10 @@ use tokio::sync::OnceCell;
 use crate::config::GcsConfig;
 use crate::error::CREDENTIALS_HINT;
 
+/// The first retry's wait (doubling after each, with jitter) and the longest wait.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(200);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What every request of one store goes through.
 pub(crate) struct Shared {
     /// The JSON API client (metadata, listing, uploads, deletes, buckets).
@@ -109,7 +113,9 @@ async fn build(c: &GcsConfig, op: Operation, uri: &str) -> Result<Arc<Shared>> {
         message: "could not build the HTTP client".into(),
         source: Some(Box::new(e)),
     })?;
-    let retry = ExponentialBackoff::builder().build_with_max_retries(c.max_retries);
+    let retry = ExponentialBackoff::builder()
+        .retry_bounds(RETRY_FIRST, RETRY_MAX)
+        .build_with_max_retries(c.max_retries);
     let http = reqwest_middleware::ClientBuilder::new(http)
         .with(RetryTransientMiddleware::new_with_policy(retry))
         .build();

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::size::parse_size;
 
 /// List, read, copy, delete and benchmark objects on every s3dlio backend: s3://, az://,
-/// file://, direct:// and memory:// (gs:// as its backend lands).
+/// gs://, file://, direct:// and memory://.
 ///
 /// A path without a scheme is a local file (file://). Exit codes: 0 ok, 1 failed, 2 usage,
 /// 3 not found, 4 auth/permission, 5 some objects failed (the summary lists them).
@@ -73,7 +73,7 @@ pub enum Command {
     /// Delete an empty bucket, container or directory.
     #[command(alias = "delete-bucket")]
     Rb { uri: String },
-    /// List buckets: s3://, s3://host:port/, az://account/, memory://, file:///dir/.
+    /// List buckets: s3://, s3://host:port/, az://account/, gs://, memory://, file:///dir/.
     ListBuckets { uri: String },
     /// Generate synthetic objects and upload them.
     Put(PutArgs),

@@ -20,12 +20,14 @@ _counter = itertools.count()
 # Azurite: `cargo xtask emulators up` exports the endpoint, account and key the Azure
 # store reads (AZURE_STORAGE_ENDPOINT, AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY).
 _azure = os.environ.get("S3DLIO_TEST_AZURE_ENDPOINT")
+# fake-gcs-server: the GCS store reads STORAGE_EMULATOR_HOST (exported with this).
+_gcs = os.environ.get("S3DLIO_TEST_GCS_ENDPOINT")
 
 
 def pytest_report_header(config):
     return (
         f"s3dlio {s3dlio.__version__} from {os.path.dirname(s3dlio.__file__)}; "
-        f"S3 endpoint: {_endpoint}; Azure endpoint: {_azure}"
+        f"S3 endpoint: {_endpoint}; Azure endpoint: {_azure}; GCS endpoint: {_gcs}"
     )
 
 
@@ -72,13 +74,25 @@ def azure_container():
 
 
 @pytest.fixture(scope="session")
+def gcs_bucket():
+    """`gs://bucket` on fake-gcs-server."""
+    if not server_available(_gcs, "S3DLIO_TEST_GCS_ENDPOINT"):
+        pytest.skip("no GCS server (S3DLIO_TEST_GCS_ENDPOINT unset)")
+    uri = f"gs://py-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    s3dlio.create_bucket(uri)
+    yield uri
+    s3dlio.delete(f"{uri}/", recursive=True)
+    s3dlio.delete_bucket(uri)
+
+
+@pytest.fixture(scope="session")
 def memory_bucket():
     name = f"py-{os.getpid()}"
     s3dlio.create_bucket(f"memory://{name}")
     return name
 
 
-@pytest.fixture(params=["file", "memory", "s3", "azure"])
+@pytest.fixture(params=["file", "memory", "s3", "azure", "gcs"])
 def prefix(request, tmp_path):
     """A fresh, empty prefix URI (ending in /) on each backend."""
     n = next(_counter)
@@ -88,6 +102,8 @@ def prefix(request, tmp_path):
         return f"memory://{request.getfixturevalue('memory_bucket')}/p{n}/"
     if request.param == "azure":
         return f"{request.getfixturevalue('azure_container')}/p{n}/"
+    if request.param == "gcs":
+        return f"{request.getfixturevalue('gcs_bucket')}/p{n}/"
     return f"s3://{request.getfixturevalue('s3_bucket')}/p{n}/"
 
 

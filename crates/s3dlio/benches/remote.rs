@@ -1,7 +1,7 @@
 //! Remote-store workloads under the container URI in `S3DLIO_BENCH_BASE` (`s3://bucket`,
-//! `az://account/container`), through `store_for_uri` and the environment's settings.
-//! `cargo xtask bench s3` and `cargo xtask bench azure` start the local server and run the
-//! service's reference client (boto3, azure-storage-blob) on the same workloads in the
+//! `az://account/container`, `gs://bucket`), through `store_for_uri` and the environment's
+//! settings. `cargo xtask bench s3|azure|gcs` start the local server and run the service's
+//! reference client (boto3, azure-storage-blob, google-cloud-storage) on the same workloads in the
 //! same run. Prints one line per workload; not a criterion bench, since each workload
 //! moves GiBs through a server.
 //!
@@ -74,7 +74,7 @@ async fn many(store: &Arc<dyn ObjectStore>, prefix: &str, n: usize, size: usize)
 #[tokio::main]
 async fn main() {
     let Ok(base) = std::env::var("S3DLIO_BENCH_BASE") else {
-        eprintln!("S3DLIO_BENCH_BASE is not set: run `cargo xtask bench s3` or `cargo xtask bench azure`");
+        eprintln!("S3DLIO_BENCH_BASE is not set: run `cargo xtask bench s3`, `azure` or `gcs`");
         return;
     };
     let base = base.trim_end_matches('/').to_string();

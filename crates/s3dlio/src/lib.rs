@@ -11,7 +11,7 @@
 //! | `memory://bucket/key` | in-process store, shared by the whole process | always |
 //! | `s3://bucket/key`, `s3://host:port/bucket/key` | S3 and S3-compatible servers | `s3` (default) |
 //! | `az://account/container/key`, `https://account.blob.core.windows.net/container/key` | Azure Blob (and Azurite) | `azure` (default) |
-//! | `gs://` | not built yet: its backend is in progress | — |
+//! | `gs://bucket/key`, `gcs://bucket/key` | Google Cloud Storage (and emulators via `STORAGE_EMULATOR_HOST`) | `gcs` (default) |
 //!
 //! ```
 //! use bytes::Bytes;
@@ -43,6 +43,8 @@ pub use s3dlio_range_engine as range_engine;
 pub use s3dlio_backend_azure as azure;
 #[cfg(feature = "file")]
 pub use s3dlio_backend_file as file;
+#[cfg(feature = "gcs")]
+pub use s3dlio_backend_gcs as gcs;
 #[cfg(feature = "s3")]
 pub use s3dlio_backend_s3 as s3;
 
@@ -77,6 +79,18 @@ pub fn azure_store() -> Result<Arc<azure::AzureStore>> {
     Ok(STORE.get_or_init(|| store).clone())
 }
 
+/// The process-wide GCS store: one connection pool and one token source shared by every
+/// `store_for_uri("gs://...")`, configured from the environment once.
+#[cfg(feature = "gcs")]
+pub fn gcs_store() -> Result<Arc<gcs::GcsStore>> {
+    static STORE: OnceLock<Arc<gcs::GcsStore>> = OnceLock::new();
+    if let Some(s) = STORE.get() {
+        return Ok(s.clone());
+    }
+    let store = Arc::new(gcs::GcsStore::from_env()?);
+    Ok(STORE.get_or_init(|| store).clone())
+}
+
 /// The URI schemes this build can serve.
 pub fn supported_schemes() -> Vec<&'static str> {
     let mut v = vec!["memory://"];
@@ -88,6 +102,9 @@ pub fn supported_schemes() -> Vec<&'static str> {
     }
     if cfg!(feature = "azure") {
         v.extend(["az://", "https://ACCOUNT.blob.core.windows.net/"]);
+    }
+    if cfg!(feature = "gcs") {
+        v.extend(["gs://", "gcs://"]);
     }
     v
 }
@@ -122,6 +139,10 @@ fn build_store(uri: &str, shared: bool) -> Result<Arc<dyn ObjectStore>> {
         Service::Azure if shared => Ok(azure_store()?),
         #[cfg(feature = "azure")]
         Service::Azure => Ok(Arc::new(azure::AzureStore::from_env()?)),
+        #[cfg(feature = "gcs")]
+        Service::Gcs if shared => Ok(gcs_store()?),
+        #[cfg(feature = "gcs")]
+        Service::Gcs => Ok(Arc::new(gcs::GcsStore::from_env()?)),
         other => Err(Error::InvalidUri {
             uri: uri.to_string(),
             reason: format!(
@@ -130,7 +151,8 @@ fn build_store(uri: &str, shared: bool) -> Result<Arc<dyn ObjectStore>> {
                     Service::File | Service::Direct => " (enable the `file` feature)",
                     Service::S3 => " (enable the `s3` feature)",
                     Service::Azure => " (enable the `azure` feature)",
-                    _ => " (that backend is not released yet)",
+                    Service::Gcs => " (enable the `gcs` feature)",
+                    Service::Memory => "",
                 },
                 supported_schemes().join(", ")
             ),

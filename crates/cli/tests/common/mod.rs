@@ -46,6 +46,15 @@ pub fn azure_cli() -> Option<Command> {
     Some(cmd)
 }
 
+/// The binary pointed at the loopback GCS emulator (no credentials).
+pub fn gcs_cli() -> Option<Command> {
+    let endpoint = server("S3DLIO_TEST_GCS_ENDPOINT")?;
+    let mut cmd = cli();
+    cmd.env("STORAGE_EMULATOR_HOST", endpoint)
+        .env("GOOGLE_CLOUD_PROJECT", "s3dlio-test");
+    Some(cmd)
+}
+
 /// A bucket name no other test uses.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
