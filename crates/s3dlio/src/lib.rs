@@ -152,7 +152,7 @@ fn build_store(uri: &str, shared: bool) -> Result<Arc<dyn ObjectStore>> {
                     Service::S3 => " (enable the `s3` feature)",
                     Service::Azure => " (enable the `azure` feature)",
                     Service::Gcs => " (enable the `gcs` feature)",
-                    Service::Memory => "",
+                    _ => "",
                 },
                 supported_schemes().join(", ")
             ),
