@@ -3,13 +3,10 @@
 //! takes a metadata request first. `gcloud-storage` returns a download's body only,
 //! so this request is sent here, through the same client, pool, retries and token.
 
-use std::ops::Range;
-
-use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderMap, RANGE};
 use s3dlio_core::wire::{collect_body, parse_content_range};
-use s3dlio_core::{ObjectMeta, Operation, Result};
+use s3dlio_core::{GetResult, ObjectMeta, Operation, Result};
 
 use crate::client::Shared;
 use crate::error::{from_status, map_transport};
@@ -25,18 +22,8 @@ pub(crate) fn escape(name: &str) -> String {
     utf8_percent_encode(name, NAME).to_string()
 }
 
-/// What a media GET returned.
-pub(crate) enum Media {
-    Bytes {
-        data: Bytes,
-        range: Range<u64>,
-        meta: ObjectMeta,
-    },
-    /// 416: the range is past the end (or the object is empty).
-    Unsatisfiable,
-}
-
-/// `GET …/o/NAME?alt=media` with `range` (`bytes=…`), pinned to `generation` when given.
+/// `GET …/o/NAME?alt=media` with `range` (`bytes=…`), pinned to `generation` when given;
+/// `None` for 416 (the range is past the end, or the object is empty).
 pub(crate) async fn get(
     shared: &Shared,
     op: Operation,
@@ -44,7 +31,7 @@ pub(crate) async fn get(
     (bucket, name): (&str, &str),
     range: Option<String>,
     generation: Option<&str>,
-) -> Result<Media> {
+) -> Result<Option<GetResult>> {
     let url = format!("{}/b/{}/o/{}", shared.v1, escape(bucket), escape(name));
     let mut query = vec![("alt", "media")];
     if let Some(g) = generation {
@@ -62,7 +49,7 @@ pub(crate) async fn get(
     let resp = req.send().await.map_err(|e| map_transport(op, uri, e))?;
     let status = resp.status().as_u16();
     if status == 416 {
-        return Ok(Media::Unsatisfiable);
+        return Ok(None);
     }
     if status >= 400 {
         let body = resp.text().await.unwrap_or_default();
@@ -75,7 +62,7 @@ pub(crate) async fn get(
         .unwrap_or((0..len, len));
     let meta = meta_from_headers(uri, total, resp.headers());
     let data = collect_body(resp.bytes_stream(), (range.end - range.start) as usize, op, uri).await?;
-    Ok(Media::Bytes { data, range, meta })
+    Ok(Some(GetResult { data, range, meta }))
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -24,7 +24,7 @@ use s3dlio_core::{
 use crate::client::{Clients, Shared};
 use crate::config::{ENV_PROJECT, GcsConfig};
 use crate::error::map_api;
-use crate::read::{self, Media};
+use crate::read;
 use crate::writer::{ResumableWriter, put_whole};
 
 /// Objects a listing page asks for (the service's maximum).
@@ -168,13 +168,12 @@ impl ObjectStore for GcsStore {
             });
         }
         let shared = self.shared(op, uri).await?;
-        let got = read::get(&shared, op, uri, (u.bucket(), u.key()), range, pin).await?;
-        let Media::Bytes { data, range, meta } = got else {
+        let Some(got) = read::get(&shared, op, uri, (u.bucket(), u.key()), range, pin).await? else {
             return self.empty_read(op, uri, &u, &opts).await;
         };
         // Emulators may ignore ifGenerationMatch; the generation header still tells.
-        check_pin(op, uri, pin, meta.e_tag.as_deref())?;
-        Ok(GetResult { data, range, meta })
+        check_pin(op, uri, pin, got.meta.e_tag.as_deref())?;
+        Ok(got)
     }
 
     async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {

@@ -10,9 +10,12 @@ use s3dlio_core::{Error, ObjectStore, ObjectStoreExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// Each request's first line and `Authorization` header, in arrival order.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// Answers `POST /token` with a token and anything else with 404, recording each
 /// request's first line and `Authorization` header.
-async fn serve(listener: TcpListener, seen: Arc<Mutex<Vec<(String, Option<String>)>>>) {
+async fn serve(listener: TcpListener, seen: Seen) {
     loop {
         let Ok((mut sock, _)) = listener.accept().await else {
             return;
@@ -59,7 +62,7 @@ async fn serve(listener: TcpListener, seen: Arc<Mutex<Vec<(String, Option<String
 async fn a_credentials_file_token_reaches_the_request_and_a_bad_one_says_what_to_do() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Seen = Arc::default();
     tokio::spawn(serve(listener, seen.clone()));
 
     let dir = std::env::temp_dir().join(format!("s3dlio-adc-{}", std::process::id()));
