@@ -32,4 +32,4 @@ mod writer;
 
 pub use config::*;
 pub use store::GcsStore;
-pub use writer::{CHUNK_UNIT, chunk_size};
+pub use writer::{CHUNK_UNIT, MAX_OBJECT_SIZE, chunk_size};

@@ -24,6 +24,9 @@ use crate::error::map_api;
 /// Every chunk but the last is a multiple of this (the protocol's unit).
 pub const CHUNK_UNIT: usize = 256 << 10;
 
+/// The largest object GCS stores (5 TiB).
+pub const MAX_OBJECT_SIZE: u64 = 5 << 40;
+
 /// A part size rounded up to whole 256 KiB units.
 pub fn chunk_size(part_size: usize) -> usize {
     part_size.max(1).div_ceil(CHUNK_UNIT) * CHUNK_UNIT
@@ -288,6 +291,16 @@ impl ObjectWriter for ResumableWriter {
             });
         }
         self.written += data.len() as u64;
+        if self.written > MAX_OBJECT_SIZE {
+            self.abort();
+            return Err(Error::invalid_argument(
+                Operation::Write,
+                &self.uri,
+                format!(
+                    "GCS objects are at most 5 TiB ({MAX_OBJECT_SIZE} bytes); split the data over several objects"
+                ),
+            ));
+        }
         if let Err(e) = self.write_inner(data).await {
             self.abort();
             return Err(e);

@@ -132,6 +132,31 @@ async fn a_missing_bucket_is_not_found_for_reads_and_deletes() {
 }
 
 #[tokio::test]
+async fn a_batch_delete_deletes_what_it_can_and_reports_each_failure() {
+    let Some((store, _, base)) = setup("batch_partial").await else {
+        return;
+    };
+    let mut uris: Vec<String> = (0..5).map(|i| format!("{base}k{i}")).collect();
+    for u in &uris {
+        store.put(u, Bytes::from_static(b"x")).await.unwrap();
+    }
+    let absent = format!("gs://{}/k", common::unique("s3dlio-absent"));
+    uris.insert(2, absent.clone());
+    let err = store.delete_batch(&uris).await.unwrap_err();
+    let Error::Batch {
+        succeeded, failures, ..
+    } = &err
+    else {
+        panic!("expected a batch error, got {err:?}");
+    };
+    assert_eq!(*succeeded, 5, "{err}");
+    assert_eq!(failures.len(), 1, "{err}");
+    assert_eq!(failures[0].uri, absent);
+    assert!(failures[0].error.is_not_found(), "{err}");
+    assert!(store.list(&base, true).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn an_unreachable_endpoint_fails_fast_and_says_where_to_look() {
     let Some(config) = common::config("unreachable") else {
         return;

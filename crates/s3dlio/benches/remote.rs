@@ -100,7 +100,7 @@ async fn main() {
     w.finalize().await.unwrap();
     report("upload-1GiB", 1, 1 << 30, t.elapsed().as_secs_f64());
     println!(
-        "s3dlio upload-1GiB peak RSS {:.0} MiB (before: {rss_before:.0} MiB; bound: 4 parts x 16 MiB + one part buffer)",
+        "s3dlio upload-1GiB peak RSS {:.0} MiB (before: {rss_before:.0} MiB; bound: 4 parts x 16 MiB + one part buffer, GCS: 2 chunks x 16 MiB)",
         peak_rss_mib()
     );
 
