@@ -14,6 +14,7 @@ use azure_storage_blob::models::{
 use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
+use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range};
 use s3dlio_core::{
     Capabilities, DEFAULT_DELETE_CONCURRENCY, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta,
@@ -284,7 +285,7 @@ impl ObjectStore for AzureStore {
             cfg.block_size.unwrap_or(opts.part_size),
             cfg.blocks_in_flight.unwrap_or(opts.max_in_flight),
         )?;
-        Ok(Box::new(w))
+        Ok(Box::new(PartWriter::new(w, uri)))
     }
 
     async fn stat(&self, uri: &str) -> Result<ObjectMeta> {

@@ -15,8 +15,8 @@ use azure_storage_blob::models::{
     BlobClientUploadOptions, BlockBlobClientCommitBlockListOptions, BlockLookupList,
 };
 use bytes::Bytes;
-use s3dlio_core::parts::{InFlight, PartBuffer};
-use s3dlio_core::{Error, ObjectWriter, Operation, PutOptions, Result, WriteSummary};
+use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
+use s3dlio_core::{Error, Operation, PutOptions, Result, WriteSummary};
 
 use crate::error::map_error;
 
@@ -35,8 +35,6 @@ pub(crate) struct BlockWriter {
     id_prefix: String,
     staged: usize,
     uploading: InFlight<()>,
-    written: u64,
-    closed: bool,
 }
 
 impl std::fmt::Debug for BlockWriter {
@@ -44,7 +42,6 @@ impl std::fmt::Debug for BlockWriter {
         f.debug_struct("BlockWriter")
             .field("uri", &self.uri)
             .field("staged", &self.staged)
-            .field("written", &self.written)
             .finish_non_exhaustive()
     }
 }
@@ -74,8 +71,6 @@ impl BlockWriter {
             id_prefix: format!("{:016x}", rand::random::<u64>()),
             staged: 0,
             uploading: InFlight::new(blocks_in_flight, Operation::Write, uri),
-            written: 0,
-            closed: false,
         })
     }
 
@@ -86,15 +81,6 @@ impl BlockWriter {
 
     fn metadata(&self) -> Option<std::collections::HashMap<String, String>> {
         (!self.put.metadata.is_empty()).then(|| self.put.metadata.clone().into_iter().collect())
-    }
-
-    fn protocol_error(&self, message: &str) -> Error {
-        Error::Backend {
-            op: Operation::Write,
-            uri: self.uri.clone(),
-            message: message.into(),
-            source: None,
-        }
     }
 
     async fn stage(&mut self, block: Bytes) -> Result<()> {
@@ -121,15 +107,18 @@ impl BlockWriter {
             })
             .await
     }
+}
 
-    async fn write_inner(&mut self, data: Bytes) -> Result<()> {
+#[async_trait]
+impl PartUpload for BlockWriter {
+    async fn push(&mut self, data: Bytes) -> Result<()> {
         for block in self.parts.push(data) {
             self.stage(block).await?;
         }
         Ok(())
     }
 
-    async fn finalize_inner(&mut self) -> Result<WriteSummary> {
+    async fn complete(&mut self, written: u64) -> Result<WriteSummary> {
         let rest = self.parts.take_rest();
         let e_tag = if self.staged == 0 {
             // Below one block: a single Put Blob, atomic by itself.
@@ -168,57 +157,21 @@ impl BlockWriter {
                 .map_err(|e| map_error(Operation::Finalize, &self.uri, e))?;
             out.headers().get_optional_str(&"etag".into()).map(Into::into)
         };
-        self.closed = true;
         Ok(WriteSummary {
             uri: self.uri.clone(),
-            bytes_written: self.written,
-            size: self.written,
+            bytes_written: written,
+            size: written,
             e_tag: e_tag.map(|e| e.to_string()),
         })
     }
 
-    fn abort(&mut self) {
+    /// Stops the staging; the commit never happens, so nothing becomes visible.
+    async fn discard(&mut self) -> Result<()> {
+        self.discard_in_background();
+        Ok(())
+    }
+
+    fn discard_in_background(&mut self) {
         self.uploading.abort_all();
-        self.closed = true;
-    }
-}
-
-#[async_trait]
-impl ObjectWriter for BlockWriter {
-    async fn write(&mut self, data: Bytes) -> Result<()> {
-        if self.closed {
-            return Err(self.protocol_error("the writer was already finalized or cancelled"));
-        }
-        self.written += data.len() as u64;
-        if let Err(e) = self.write_inner(data).await {
-            self.abort();
-            return Err(e);
-        }
-        Ok(())
-    }
-
-    async fn finalize(mut self: Box<Self>) -> Result<WriteSummary> {
-        let result = self.finalize_inner().await;
-        if result.is_err() {
-            self.abort();
-        }
-        result
-    }
-
-    async fn cancel(mut self: Box<Self>) -> Result<()> {
-        self.abort();
-        Ok(())
-    }
-
-    fn bytes_written(&self) -> u64 {
-        self.written
-    }
-}
-
-impl Drop for BlockWriter {
-    fn drop(&mut self) {
-        if !self.closed {
-            self.abort();
-        }
     }
 }

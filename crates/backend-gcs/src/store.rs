@@ -14,6 +14,7 @@ use gcloud_storage::http::objects::delete::DeleteObjectRequest;
 use gcloud_storage::http::objects::get::GetObjectRequest;
 use gcloud_storage::http::objects::list::ListObjectsRequest;
 use gcloud_storage::http::objects::rewrite::RewriteObjectRequest;
+use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, empty_read};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
@@ -192,13 +193,8 @@ impl ObjectStore for GcsStore {
         let u = Self::object(op, uri)?;
         let shared = self.shared(op, uri).await?;
         let chunk = self.config().chunk_size.unwrap_or(opts.part_size);
-        Ok(Box::new(ResumableWriter::new(
-            shared,
-            uri,
-            (u.bucket(), u.key()),
-            opts.put,
-            chunk,
-        )))
+        let upload = ResumableWriter::new(shared, uri, (u.bucket(), u.key()), opts.put, chunk);
+        Ok(Box::new(PartWriter::new(upload, uri)))
     }
 
     async fn stat(&self, uri: &str) -> Result<ObjectMeta> {

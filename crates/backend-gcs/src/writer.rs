@@ -15,8 +15,8 @@ use bytes::Bytes;
 use gcloud_storage::http::objects::Object;
 use gcloud_storage::http::objects::upload::{Media, UploadObjectRequest, UploadType};
 use gcloud_storage::http::resumable_upload_client::{ChunkSize, ResumableUploadClient, UploadStatus};
-use s3dlio_core::parts::{InFlight, PartBuffer};
-use s3dlio_core::{Error, ObjectWriter, Operation, PutOptions, Result, WriteSummary};
+use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
+use s3dlio_core::{Error, Operation, PutOptions, Result, WriteSummary};
 
 use crate::client::Shared;
 use crate::error::map_api;
@@ -103,8 +103,8 @@ pub(crate) struct ResumableWriter {
     /// Bytes handed to chunk uploads so far (the next chunk's first byte).
     sent: u64,
     uploading: InFlight<()>,
-    written: u64,
-    closed: bool,
+    /// Bytes pushed so far.
+    pushed: u64,
 }
 
 impl std::fmt::Debug for ResumableWriter {
@@ -112,7 +112,7 @@ impl std::fmt::Debug for ResumableWriter {
         f.debug_struct("ResumableWriter")
             .field("uri", &self.uri)
             .field("sent", &self.sent)
-            .field("written", &self.written)
+            .field("pushed", &self.pushed)
             .finish_non_exhaustive()
     }
 }
@@ -136,8 +136,7 @@ impl ResumableWriter {
             sent: 0,
             // The protocol is sequential: one chunk in flight while the next fills.
             uploading: InFlight::new(1, Operation::Write, uri),
-            written: 0,
-            closed: false,
+            pushed: 0,
         }
     }
 
@@ -174,67 +173,12 @@ impl ResumableWriter {
             .await
     }
 
-    async fn write_inner(&mut self, data: Bytes) -> Result<()> {
-        for chunk in self.parts.push(data) {
-            self.send(chunk, None).await?;
-        }
-        Ok(())
-    }
-
-    async fn finalize_inner(&mut self) -> Result<WriteSummary> {
-        let rest = self.parts.take_rest();
-        let object = if self.session.is_none() {
-            // Below one chunk: one upload, atomic by itself.
-            let target = (self.bucket.as_str(), self.name.as_str());
-            put_whole(
-                &self.shared,
-                Operation::Finalize,
-                &self.uri,
-                target,
-                &self.put,
-                rest,
-            )
-            .await?
-        } else {
-            self.uploading.finish().await?;
-            let session = self.session().await?;
-            let total = self.sent + rest.len() as u64;
-            upload_chunk(&session, &self.uri, self.sent, rest, Some(total))
-                .await?
-                .ok_or_else(|| {
-                    self.protocol_error("the service did not finish the upload after its last chunk")
-                })?
-        };
-        self.closed = true;
-        Ok(WriteSummary {
-            uri: self.uri.clone(),
-            bytes_written: self.written,
-            size: object.size as u64,
-            e_tag: Some(object.generation.to_string()),
-        })
-    }
-
     fn protocol_error(&self, message: &str) -> Error {
         Error::Backend {
             op: Operation::Finalize,
             uri: self.uri.clone(),
             message: message.into(),
             source: None,
-        }
-    }
-
-    /// Stops the uploads; the session is cancelled in the background (its result is
-    /// only logged: an uncancelled session still never becomes an object).
-    fn abort(&mut self) {
-        self.uploading.abort_all();
-        self.closed = true;
-        if let (Some(session), Ok(rt)) = (self.session.take(), tokio::runtime::Handle::try_current()) {
-            let uri = self.uri.clone();
-            rt.spawn(async move {
-                if let Err(e) = session.cancel().await {
-                    tracing::debug!(%uri, error = %e, "cancelling a resumable upload failed");
-                }
-            });
         }
     }
 }
@@ -280,19 +224,10 @@ async fn upload_chunk(
 }
 
 #[async_trait]
-impl ObjectWriter for ResumableWriter {
-    async fn write(&mut self, data: Bytes) -> Result<()> {
-        if self.closed {
-            return Err(Error::Backend {
-                op: Operation::Write,
-                uri: self.uri.clone(),
-                message: "the writer was already finalized or cancelled".into(),
-                source: None,
-            });
-        }
-        self.written += data.len() as u64;
-        if self.written > MAX_OBJECT_SIZE {
-            self.abort();
+impl PartUpload for ResumableWriter {
+    async fn push(&mut self, data: Bytes) -> Result<()> {
+        self.pushed += data.len() as u64;
+        if self.pushed > MAX_OBJECT_SIZE {
             return Err(Error::invalid_argument(
                 Operation::Write,
                 &self.uri,
@@ -301,42 +236,67 @@ impl ObjectWriter for ResumableWriter {
                 ),
             ));
         }
-        if let Err(e) = self.write_inner(data).await {
-            self.abort();
-            return Err(e);
+        for chunk in self.parts.push(data) {
+            self.send(chunk, None).await?;
         }
         Ok(())
     }
 
-    async fn finalize(mut self: Box<Self>) -> Result<WriteSummary> {
-        let result = self.finalize_inner().await;
-        if result.is_err() {
-            self.abort();
-        }
-        result
+    async fn complete(&mut self, written: u64) -> Result<WriteSummary> {
+        let rest = self.parts.take_rest();
+        let object = if self.session.is_none() {
+            // Below one chunk: one upload, atomic by itself.
+            let target = (self.bucket.as_str(), self.name.as_str());
+            put_whole(
+                &self.shared,
+                Operation::Finalize,
+                &self.uri,
+                target,
+                &self.put,
+                rest,
+            )
+            .await?
+        } else {
+            self.uploading.finish().await?;
+            let session = self.session().await?;
+            let total = self.sent + rest.len() as u64;
+            let Some(object) = upload_chunk(&session, &self.uri, self.sent, rest, Some(total)).await? else {
+                return Err(self.protocol_error("the service did not finish the upload after its last chunk"));
+            };
+            // Completed: there is no session left to cancel.
+            self.session = None;
+            object
+        };
+        Ok(WriteSummary {
+            uri: self.uri.clone(),
+            bytes_written: written,
+            size: object.size as u64,
+            e_tag: Some(object.generation.to_string()),
+        })
     }
 
-    async fn cancel(mut self: Box<Self>) -> Result<()> {
+    async fn discard(&mut self) -> Result<()> {
         self.uploading.abort_all();
-        self.closed = true;
-        if let Some(session) = self.session.take() {
-            session
+        match self.session.take() {
+            Some(session) => session
                 .cancel()
                 .await
-                .map_err(|e| map_api(Operation::Write, &self.uri, e))?;
+                .map_err(|e| map_api(Operation::Write, &self.uri, e)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    fn bytes_written(&self) -> u64 {
-        self.written
-    }
-}
-
-impl Drop for ResumableWriter {
-    fn drop(&mut self) {
-        if !self.closed {
-            self.abort();
+    /// The session is cancelled in the background; its result is only logged, since a
+    /// session never completed never becomes an object anyway.
+    fn discard_in_background(&mut self) {
+        self.uploading.abort_all();
+        if let (Some(session), Ok(rt)) = (self.session.take(), tokio::runtime::Handle::try_current()) {
+            let uri = self.uri.clone();
+            rt.spawn(async move {
+                if let Err(e) = session.cancel().await {
+                    tracing::debug!(%uri, error = %e, "cancelling a resumable upload failed");
+                }
+            });
         }
     }
 }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range};
 use s3dlio_core::{
     BatchFailure, Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore,
@@ -236,7 +237,7 @@ impl ObjectStore for S3Store {
             cfg.parts_in_flight.unwrap_or(opts.max_in_flight),
             cfg.put_verify,
         )?;
-        Ok(Box::new(w))
+        Ok(Box::new(PartWriter::new(w, uri)))
     }
 
     async fn stat(&self, uri: &str) -> Result<ObjectMeta> {

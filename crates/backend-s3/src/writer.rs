@@ -12,8 +12,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
-use s3dlio_core::parts::{InFlight, PartBuffer};
-use s3dlio_core::{Error, ObjectUri, ObjectWriter, Operation, PutOptions, Result, WriteSummary};
+use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
+use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, WriteSummary};
 
 use crate::error::map_sdk_error;
 
@@ -34,9 +34,6 @@ pub(crate) struct MultipartWriter {
     upload_id: Option<String>,
     next_part: i32,
     uploading: InFlight<CompletedPart>,
-    written: u64,
-    /// Set once the upload is completed or aborted.
-    closed: bool,
 }
 
 impl MultipartWriter {
@@ -70,8 +67,6 @@ impl MultipartWriter {
             upload_id: None,
             next_part: 1,
             uploading: InFlight::new(max_in_flight, Operation::Write, uri),
-            written: 0,
-            closed: false,
         })
     }
 
@@ -147,63 +142,9 @@ impl MultipartWriter {
             .await
     }
 
-    async fn write_inner(&mut self, data: Bytes) -> Result<()> {
-        for part in self.parts.push(data) {
-            self.send_part(part).await?;
-        }
-        Ok(())
-    }
-
-    async fn finalize_inner(&mut self) -> Result<WriteSummary> {
-        let e_tag = if self.upload_id.is_none() {
-            // Below one part: a single PUT, atomic by itself.
-            let body = self.parts.take_rest();
-            let out = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&self.key)
-                .set_content_type(self.put.content_type.clone())
-                .set_metadata(self.metadata())
-                .body(ByteStream::from(body))
-                .send()
-                .await
-                .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
-            out.e_tag().map(str::to_string)
-        } else {
-            let last = self.parts.take_rest();
-            if !last.is_empty() {
-                self.send_part(last).await?;
-            }
-            let mut parts = self.uploading.finish().await?;
-            parts.sort_by_key(|p| p.part_number());
-            let out = self
-                .client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(&self.key)
-                .upload_id(self.upload_id.clone().unwrap_or_default())
-                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-                .send()
-                .await
-                .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
-            out.e_tag().map(str::to_string)
-        };
-        self.closed = true;
-        if self.verify {
-            self.verify_size().await?;
-        }
-        Ok(WriteSummary {
-            uri: self.uri.clone(),
-            bytes_written: self.written,
-            size: self.written,
-            e_tag,
-        })
-    }
-
     /// `S3DLIO_PUT_VERIFY`: the stored size must be what was written; otherwise the
     /// object is deleted and the upload fails.
-    async fn verify_size(&self) -> Result<()> {
+    async fn verify_size(&self, written: u64) -> Result<()> {
         let head = self
             .client
             .head_object()
@@ -213,7 +154,7 @@ impl MultipartWriter {
             .await
             .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
         let stored = head.content_length().unwrap_or(-1);
-        if stored == self.written as i64 {
+        if stored == written as i64 {
             return Ok(());
         }
         let _ = self
@@ -227,17 +168,76 @@ impl MultipartWriter {
             op: Operation::Finalize,
             uri: self.uri.clone(),
             message: format!(
-                "stored size {stored} differs from the {} bytes written; the object was deleted",
-                self.written
+                "stored size {stored} differs from the {written} bytes written; the object was deleted"
             ),
             source: None,
         })
     }
+}
+
+#[async_trait]
+impl PartUpload for MultipartWriter {
+    async fn push(&mut self, data: Bytes) -> Result<()> {
+        for part in self.parts.push(data) {
+            self.send_part(part).await?;
+        }
+        Ok(())
+    }
+
+    async fn complete(&mut self, written: u64) -> Result<WriteSummary> {
+        let e_tag = match self.upload_id.clone() {
+            None => {
+                // Below one part: a single PUT, atomic by itself.
+                let body = self.parts.take_rest();
+                let out = self
+                    .client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&self.key)
+                    .set_content_type(self.put.content_type.clone())
+                    .set_metadata(self.metadata())
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await
+                    .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
+                out.e_tag().map(str::to_string)
+            }
+            Some(upload_id) => {
+                let last = self.parts.take_rest();
+                if !last.is_empty() {
+                    self.send_part(last).await?;
+                }
+                let mut parts = self.uploading.finish().await?;
+                parts.sort_by_key(|p| p.part_number());
+                let out = self
+                    .client
+                    .complete_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(&self.key)
+                    .upload_id(upload_id)
+                    .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                    .send()
+                    .await
+                    .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
+                // Completed: there is nothing left to abort.
+                self.upload_id = None;
+                out.e_tag().map(str::to_string)
+            }
+        };
+        if self.verify {
+            self.verify_size(written).await?;
+        }
+        Ok(WriteSummary {
+            uri: self.uri.clone(),
+            bytes_written: written,
+            size: written,
+            e_tag,
+        })
+    }
 
     /// Stops part uploads and aborts the multipart upload, if one was started.
-    async fn abort(&mut self) -> Result<()> {
+    async fn discard(&mut self) -> Result<()> {
         self.uploading.abort_all();
-        self.closed = true;
         let Some(id) = self.upload_id.take() else {
             return Ok(());
         };
@@ -251,49 +251,8 @@ impl MultipartWriter {
             .map(drop)
             .map_err(|e| map_sdk_error(Operation::Write, &self.uri, e))
     }
-}
 
-#[async_trait]
-impl ObjectWriter for MultipartWriter {
-    async fn write(&mut self, data: Bytes) -> Result<()> {
-        if self.closed {
-            return Err(self.protocol_error("the writer was already finalized or cancelled"));
-        }
-        self.written += data.len() as u64;
-        if let Err(e) = self.write_inner(data).await {
-            // The write's error is the one to report; the abort is best effort.
-            let _ = self.abort().await;
-            return Err(e);
-        }
-        Ok(())
-    }
-
-    async fn finalize(mut self: Box<Self>) -> Result<WriteSummary> {
-        match self.finalize_inner().await {
-            Ok(summary) => Ok(summary),
-            Err(e) => {
-                if !self.closed {
-                    let _ = self.abort().await;
-                }
-                Err(e)
-            }
-        }
-    }
-
-    async fn cancel(mut self: Box<Self>) -> Result<()> {
-        self.abort().await
-    }
-
-    fn bytes_written(&self) -> u64 {
-        self.written
-    }
-}
-
-impl Drop for MultipartWriter {
-    fn drop(&mut self) {
-        if self.closed {
-            return;
-        }
+    fn discard_in_background(&mut self) {
         self.uploading.abort_all();
         let Some(id) = self.upload_id.take() else { return };
         let req = self

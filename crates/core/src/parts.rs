@@ -1,15 +1,118 @@
 //! Building blocks of the multipart/block writers: cutting a stream of writes into
-//! fixed-size parts, and uploading them with a bounded number in flight.
+//! fixed-size parts, uploading them with a bounded number in flight, and the
+//! [`ObjectWriter`] rules every part-by-part upload keeps ([`PartWriter`]).
 //!
 //! Memory of a writer built on these is bounded by `max_in_flight × part_size` plus the
 //! part being filled: [`InFlight::spawn`] waits for a free slot (back-pressure).
 
+use std::fmt::Debug;
 use std::future::Future;
 
+use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Operation, Result};
+use crate::writer::{ObjectWriter, WriteSummary};
+
+/// One part-by-part upload as a backend drives it (S3 multipart, Azure blocks, GCS
+/// resumable). [`PartWriter`] turns it into an [`ObjectWriter`].
+#[async_trait]
+pub trait PartUpload: Send + Debug + 'static {
+    /// Takes the next bytes of the object (cutting and sending whole parts).
+    async fn push(&mut self, data: Bytes) -> Result<()>;
+
+    /// Sends what is left and makes the object visible; `written` bytes were pushed.
+    async fn complete(&mut self, written: u64) -> Result<WriteSummary>;
+
+    /// Discards the upload, waiting until the service was told.
+    async fn discard(&mut self) -> Result<()>;
+
+    /// Discards the upload without waiting (the writer is being dropped): stop the parts
+    /// and leave what the service must be told to a background task.
+    fn discard_in_background(&mut self);
+}
+
+/// An [`ObjectWriter`] over a [`PartUpload`], with the rules every backend keeps: a
+/// failed write or finalize discards the upload (the first error is the one returned),
+/// nothing is accepted after finalize, cancel or a failure, and a writer dropped before
+/// `finalize` discards its upload.
+#[derive(Debug)]
+pub struct PartWriter<U: PartUpload> {
+    upload: U,
+    uri: String,
+    written: u64,
+    closed: bool,
+}
+
+impl<U: PartUpload> PartWriter<U> {
+    pub fn new(upload: U, uri: &str) -> Self {
+        PartWriter {
+            upload,
+            uri: uri.to_string(),
+            written: 0,
+            closed: false,
+        }
+    }
+
+    fn closed_error(&self, op: Operation) -> Error {
+        Error::Backend {
+            op,
+            uri: self.uri.clone(),
+            message: "the writer was already finalized, cancelled or failed; start a new upload".into(),
+            source: None,
+        }
+    }
+}
+
+#[async_trait]
+impl<U: PartUpload> ObjectWriter for PartWriter<U> {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        if self.closed {
+            return Err(self.closed_error(Operation::Write));
+        }
+        self.written += data.len() as u64;
+        if let Err(e) = self.upload.push(data).await {
+            self.closed = true;
+            // The write's error is the one to report; the discard is best effort.
+            let _ = self.upload.discard().await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn finalize(mut self: Box<Self>) -> Result<WriteSummary> {
+        if self.closed {
+            return Err(self.closed_error(Operation::Finalize));
+        }
+        self.closed = true;
+        let result = self.upload.complete(self.written).await;
+        if result.is_err() {
+            let _ = self.upload.discard().await;
+        }
+        result
+    }
+
+    async fn cancel(mut self: Box<Self>) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        self.upload.discard().await
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.written
+    }
+}
+
+impl<U: PartUpload> Drop for PartWriter<U> {
+    fn drop(&mut self) {
+        if !self.closed {
+            self.upload.discard_in_background();
+        }
+    }
+}
 
 /// Cuts writes into parts of `part_size` bytes. Whole parts are sliced out of the
 /// caller's buffer when nothing is pending (no copy); only a partial part is copied.
@@ -114,10 +217,108 @@ impl<T: Send + 'static> InFlight<T> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
 
     use super::*;
+
+    /// Records what the writer asked of it; fails every push, or the completion, when set.
+    #[derive(Debug, Default, Clone)]
+    struct Script {
+        log: Arc<Mutex<Vec<String>>>,
+        fail_push: bool,
+        fail_complete: bool,
+    }
+
+    #[async_trait]
+    impl PartUpload for Script {
+        async fn push(&mut self, data: Bytes) -> Result<()> {
+            self.log.lock().unwrap().push(format!("push {}", data.len()));
+            if self.fail_push {
+                return Err(Error::not_found(Operation::Write, "u"));
+            }
+            Ok(())
+        }
+        async fn complete(&mut self, written: u64) -> Result<WriteSummary> {
+            self.log.lock().unwrap().push(format!("complete {written}"));
+            if self.fail_complete {
+                return Err(Error::not_found(Operation::Finalize, "u"));
+            }
+            Ok(WriteSummary {
+                uri: "u".into(),
+                bytes_written: written,
+                size: written,
+                e_tag: None,
+            })
+        }
+        async fn discard(&mut self) -> Result<()> {
+            self.log.lock().unwrap().push("discard".into());
+            Ok(())
+        }
+        fn discard_in_background(&mut self) {
+            self.log.lock().unwrap().push("discard in background".into());
+        }
+    }
+
+    fn log(s: &Script) -> Vec<String> {
+        s.log.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn part_writers_discard_on_failure_cancel_and_drop_and_only_then() {
+        let ok = Script::default();
+        let mut w = Box::new(PartWriter::new(ok.clone(), "u"));
+        w.write(Bytes::from_static(b"abc")).await.unwrap();
+        w.write(Bytes::from_static(b"de")).await.unwrap();
+        assert_eq!(w.finalize().await.unwrap().size, 5);
+        assert_eq!(
+            log(&ok),
+            ["push 3", "push 2", "complete 5"],
+            "a finalized writer discards nothing"
+        );
+
+        let failing = Script {
+            fail_push: true,
+            ..Default::default()
+        };
+        let mut w = Box::new(PartWriter::new(failing.clone(), "u"));
+        assert!(
+            w.write(Bytes::from_static(b"x"))
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+        assert!(
+            w.write(Bytes::from_static(b"y")).await.is_err(),
+            "no writes after a failure"
+        );
+        assert!(w.finalize().await.is_err(), "no finalize after a failure");
+        assert_eq!(log(&failing), ["push 1", "discard"]);
+
+        let bad_end = Script {
+            fail_complete: true,
+            ..Default::default()
+        };
+        let w = Box::new(PartWriter::new(bad_end.clone(), "u"));
+        assert!(
+            w.finalize().await.unwrap_err().is_not_found(),
+            "finalize's own error is returned"
+        );
+        assert_eq!(log(&bad_end), ["complete 0", "discard"]);
+
+        let cancelled = Script::default();
+        let w = Box::new(PartWriter::new(cancelled.clone(), "u"));
+        w.cancel().await.unwrap();
+        let dropped = Script::default();
+        drop(PartWriter::new(dropped.clone(), "u"));
+        assert_eq!(
+            (log(&cancelled), log(&dropped)),
+            (
+                vec!["discard".to_string()],
+                vec!["discard in background".to_string()]
+            )
+        );
+    }
 
     #[test]
     fn parts_are_cut_at_part_size_without_copying_whole_parts() {
