@@ -15,6 +15,7 @@
 //! (renewed in a forked child), with the GIL released while they wait.
 
 mod errors;
+mod loader;
 mod manage;
 mod read;
 mod runtime;
@@ -50,6 +51,11 @@ fn _reset(py: Python<'_>) -> PyResult<()> {
 fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<view::BytesView>()?;
     m.add_class::<write::Writer>()?;
+    m.add_class::<loader::PyDataset>()?;
+    m.add_class::<loader::PyLoader>()?;
+    m.add_function(wrap_pyfunction!(loader::create_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(loader::create_loader, m)?)?;
+    m.add_function(wrap_pyfunction!(loader::create_async_loader, m)?)?;
     m.add_function(wrap_pyfunction!(init_logging, m)?)?;
     m.add_function(wrap_pyfunction!(_reset, m)?)?;
     m.add_function(wrap_pyfunction!(write::generate_data, m)?)?;

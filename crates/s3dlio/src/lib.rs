@@ -37,6 +37,7 @@ pub mod transfer;
 
 pub use cache::StoreCache;
 pub use s3dlio_datagen as datagen;
+pub use s3dlio_loader as loader;
 pub use s3dlio_range_engine as range_engine;
 
 #[cfg(feature = "azure")]

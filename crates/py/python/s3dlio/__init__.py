@@ -13,11 +13,16 @@ import os as _os
 from . import _s3dlio
 from ._s3dlio import (
     BytesView,
+    Dataset,
+    Loader,
     ObjectWriter,
     copy,
     copy_async,
+    create_async_loader,
     create_bucket,
     create_bucket_async,
+    create_dataset,
+    create_loader,
     delete,
     delete_async,
     delete_bucket,

@@ -60,6 +60,39 @@ class ObjectWriter:
     def __enter__(self) -> ObjectWriter: ...
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
 
+class Dataset:
+    """Samples by index, one object each: ``len(ds)``, ``ds[i]`` (a zero-copy memoryview)."""
+
+    @property
+    def uris(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> memoryview: ...
+
+class Loader:
+    """Batches (lists of zero-copy memoryviews) read ahead by Rust. Each ``iter()`` (or
+    ``async for`` on an async loader) is the next epoch: a new shuffle order from
+    ``seed`` and the epoch number."""
+
+    def __iter__(self) -> Loader: ...
+    def __next__(self) -> list[memoryview]: ...
+    def __aiter__(self) -> Loader: ...
+    def __anext__(self) -> Awaitable[list[memoryview]]: ...
+    def __len__(self) -> int:
+        """Batches per epoch for this shard."""
+    def skipped(self) -> list[tuple[str, str]]:
+        """``(uri, error)`` of samples left out so far (``on_error="skip"``)."""
+
+# Loaders. ``source`` is a prefix URI (listed recursively, once) or a list of object URIs.
+# Options (unknown keys raise ValueError): batch_size (32), drop_last (False), shuffle
+# (False), seed (0), num_workers / max_in_flight (64: reads at once), prefetch (2 batches),
+# reader_mode ("sequential": one GET per object, or "range": the range engine with
+# part_size bytes and max_inflight_parts at once), shard_rank / shard_world_size,
+# worker_id / worker_count, ordered (True), on_error ("fail" or "skip"), epoch (0: the
+# epoch of the first iteration).
+def create_dataset(source: str | Sequence[str], options: dict[str, Any] | None = None) -> Dataset: ...
+def create_loader(source: str | Sequence[str], options: dict[str, Any] | None = None) -> Loader: ...
+def create_async_loader(source: str | Sequence[str], options: dict[str, Any] | None = None) -> Loader: ...
+
 # Reads
 def get(uri: str) -> memoryview:
     """The whole object, zero-copy (the range engine splits large objects into concurrent ranged GETs)."""
