@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`).
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|gcs|cli|py] [criterion args]>"
+                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -121,11 +121,14 @@ fn bench(args: &[String]) -> Result<()> {
     if args.first().is_some_and(|a| a == "py") {
         return bench_py();
     }
+    if args.first().is_some_and(|a| a == "loader") {
+        return bench_loader();
+    }
     let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
                 format!(
-                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli or py"
+                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py or loader"
                 )
             })?;
             (vec![group], &args[1..])
@@ -228,6 +231,24 @@ fn bench_py() -> Result<()> {
     let result = run(Command::new("target/py-venv/bin/python")
         .arg("python/bench/py_bench.py")
         .envs(servers.vars.iter().map(|(k, v)| (k, v))));
+    emulators::stop(servers)?;
+    result
+}
+
+/// The release wheel's PyTorch dataset beside s3torchconnector and boto3 / open() under
+/// `DataLoader(num_workers=8)` (from PyPI) on file:// and the local S3 server, in one run:
+/// `python/bench/loader_bench.py`.
+fn bench_loader() -> Result<()> {
+    wheel::build(true)?;
+    wheel::venv(&["boto3", "s3torchconnector", "torch"])?;
+    let servers = emulators::up()?;
+    let result = (|| {
+        let endpoint = servers.var("S3DLIO_TEST_S3_ENDPOINT")?;
+        run(Command::new("target/py-venv/bin/python")
+            .arg("python/bench/loader_bench.py")
+            .envs(servers.vars.iter().map(|(k, v)| (k, v)))
+            .env("AWS_ENDPOINT_URL", endpoint))
+    })();
     emulators::stop(servers)?;
     result
 }
