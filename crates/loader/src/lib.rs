@@ -1,6 +1,7 @@
 //! # s3dlio-loader
 //!
-//! Feeding training loops from object storage: a [`Dataset`] of samples read by index
+//! Feeding training loops from object storage: [`stream_prefix`], the iterable form
+//! (objects as they are listed, read concurrently), and a [`Dataset`] of samples read by index
 //! ([`ObjectDataset`]: one object per sample, from a prefix listing or a list of URIs,
 //! read whole or through the range engine), and a [`DataLoader`] that batches them,
 //! shuffles per epoch with a seed, splits them across ranks and workers, reads
@@ -29,9 +30,11 @@
 //! ```
 
 mod dataset;
+mod iterable;
 mod loader;
 mod order;
 
 pub use dataset::{Dataset, ObjectDataset, ReadMode};
+pub use iterable::stream_prefix;
 pub use loader::{Batch, DataLoader, Epoch, EpochReport, LoaderOptions, OnError};
 pub use order::{Shard, epoch_order};

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use s3dlio_core::{MemoryStore, ObjectStore, ObjectStoreExt, Result};
-use s3dlio_loader::{Batch, DataLoader, Dataset, LoaderOptions, ObjectDataset, OnError, ReadMode, Shard};
+use s3dlio_loader::{
+    Batch, DataLoader, Dataset, LoaderOptions, ObjectDataset, OnError, ReadMode, Shard, stream_prefix,
+};
 
 /// `n` objects of `size` bytes under `memory://loader/`; sample i is filled with i % 251.
 async fn objects(n: usize, size: usize) -> (Arc<dyn ObjectStore>, String) {
@@ -83,6 +85,17 @@ async fn every_sample_once_per_epoch_across_ranks_and_workers() {
                 }
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn the_iterable_form_reads_every_object_in_listing_order() {
+    let (store, prefix) = objects(1203, 3).await;
+    let got: Vec<(String, Bytes)> = stream_prefix(&*store, &prefix, 16).try_collect().await.unwrap();
+    assert_eq!(got.len(), 1203, "past one listing page");
+    for (i, (uri, data)) in got.iter().enumerate() {
+        assert_eq!(uri, &format!("{prefix}{i:05}.bin"));
+        assert_eq!(data[..], [(i % 251) as u8; 3]);
     }
 }
 
