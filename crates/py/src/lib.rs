@@ -47,6 +47,12 @@ fn _reset(py: Python<'_>) -> PyResult<()> {
     runtime::reset_stores(py)
 }
 
+/// Called by `os.register_at_fork(before=...)` (see `runtime::before_fork`).
+#[pyfunction]
+fn _before_fork(py: Python<'_>) {
+    runtime::before_fork(py);
+}
+
 #[pymodule]
 fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<view::BytesView>()?;
@@ -58,6 +64,7 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(loader::create_async_loader, m)?)?;
     m.add_function(wrap_pyfunction!(init_logging, m)?)?;
     m.add_function(wrap_pyfunction!(_reset, m)?)?;
+    m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
     m.add_function(wrap_pyfunction!(write::generate_data, m)?)?;
     m.add_function(wrap_pyfunction!(write::open_writer, m)?)?;
     macro_rules! add_twins {

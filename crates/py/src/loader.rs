@@ -13,7 +13,7 @@ use s3dlio::loader::{
 };
 
 use crate::errors::to_py;
-use crate::runtime::{Op, awaitable, block, current};
+use crate::runtime::{Busy, Op, awaitable, block, current};
 use crate::twins::store;
 use crate::view::memoryview;
 
@@ -188,8 +188,9 @@ fn batch_list(py: Python<'_>, batch: Batch) -> PyResult<Py<PyAny>> {
     Ok(list.into_any().unbind())
 }
 
-/// The epoch a loader is in; taken out while a batch is awaited.
-type Current = Arc<Mutex<Option<Epoch>>>;
+/// The epoch a loader is in (it keeps the runtime busy until it ends); taken out while a
+/// batch is awaited.
+type Current = Arc<Mutex<Option<(Epoch, Option<Busy>)>>>;
 
 /// Batches as lists of memoryviews. `iter(loader)` starts the next epoch (0, 1, ...);
 /// `async for` does the same on the async loader.
@@ -207,7 +208,8 @@ impl PyLoader {
         let generation = current(py)?;
         let _in_runtime = generation.runtime.enter();
         let mut n = self.next_epoch.lock().unwrap_or_else(|p| p.into_inner());
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.loader.epoch(*n));
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((self.loader.epoch(*n), Some(Busy::new())));
         *n += 1;
         Ok(())
     }
@@ -216,18 +218,19 @@ impl PyLoader {
     fn next_op(&self) -> Op<Option<Batch>> {
         let slot = self.current.clone();
         Box::pin(async move {
-            let Some(mut epoch) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            let Some((mut epoch, busy)) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else {
                 return Ok(None);
             };
-            let next = epoch.next_batch().await;
-            match next {
+            match epoch.next_batch().await {
                 Some(Ok(batch)) => {
-                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(epoch);
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((epoch, busy));
                     Ok(Some(batch))
                 }
                 Some(Err(e)) => Err(e),
                 None => {
-                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(epoch);
+                    // Ended: the report stays readable, the runtime is no longer in use.
+                    drop(busy);
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((epoch, None));
                     Ok(None)
                 }
             }
@@ -273,7 +276,7 @@ impl PyLoader {
     fn skipped(&self) -> Vec<(String, String)> {
         let slot = self.current.lock().unwrap_or_else(|p| p.into_inner());
         slot.as_ref()
-            .map(|e| {
+            .map(|(e, _)| {
                 e.take_report()
                     .skipped
                     .into_iter()

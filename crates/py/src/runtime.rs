@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,55 @@ pub struct Generation {
 }
 
 static CURRENT: Mutex<Option<Arc<Generation>>> = Mutex::new(None);
+
+/// Calls, awaitables and loader epochs that use the runtime right now.
+static BUSY: AtomicUsize = AtomicUsize::new(0);
+
+/// Marks the runtime in use while it lives (see [`before_fork`]).
+#[derive(Debug)]
+pub struct Busy(());
+
+impl Busy {
+    pub fn new() -> Self {
+        BUSY.fetch_add(1, Ordering::SeqCst);
+        Busy(())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        BUSY.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs just before `os.fork()` (registered by the package): an idle runtime is shut
+/// down, its threads joined, so the child inherits no thread half-way through a lock.
+/// Some dependencies make Tokio use parking_lot, whose process-wide table of parked
+/// threads a child could otherwise inherit in the middle of an update (seen as hangs and
+/// aborts in forked DataLoader workers). Parent and child each start a new runtime on
+/// their next call. A runtime in use (a call in another thread, an unfinished loader
+/// epoch) is left running: stopping it would break that work.
+pub fn before_fork(_py: Python<'_>) {
+    if BUSY.load(Ordering::SeqCst) != 0 {
+        return;
+    }
+    let mut slot = CURRENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let Some(generation) = slot.take() else { return };
+    match Arc::try_unwrap(generation) {
+        Ok(Generation { runtime, stores, pid }) if pid == std::process::id() => {
+            // Clients first, inside the runtime their connections were made on.
+            let entered = runtime.enter();
+            drop(stores);
+            drop(entered);
+            runtime.shutdown_timeout(FORK_SHUTDOWN);
+        }
+        Ok(other) => std::mem::forget(other),
+        Err(shared) => *slot = Some(shared),
+    }
+}
+
+/// The longest `before_fork` waits for an idle runtime's threads to end.
+const FORK_SHUTDOWN: Duration = Duration::from_secs(2);
 
 /// This process's runtime and stores. A forked child finds its parent's generation, whose
 /// worker threads did not survive the fork and whose connections belong to the parent,
@@ -90,6 +140,7 @@ pub type Op<T> = std::pin::Pin<Box<dyn Future<Output = s3dlio::Result<T>> + Send
 /// back to run Python's signal handlers: on Ctrl-C the operation is dropped (writers
 /// cancel their uploads) and `KeyboardInterrupt` propagates.
 pub fn block<T: Send + 'static>(py: Python<'_>, op: Op<T>) -> PyResult<T> {
+    let _busy = Busy::new();
     let generation = current(py)?;
     let runtime = &generation.runtime;
     let mut op = op;
@@ -159,7 +210,9 @@ fn start<'py, T: Send + 'static>(
     let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
     let future = event_loop.call_method0("create_future")?;
     let (target_loop, target) = (event_loop.unbind(), future.clone().unbind());
+    let busy = Busy::new();
     let task = generation.runtime.spawn(async move {
+        let _busy = busy;
         let result = AssertUnwindSafe(op).catch_unwind().await;
         Python::attach(|py| {
             let outcome = match result {

@@ -231,3 +231,22 @@ def test_arrays_from_many_threads_stay_valid(local):
         t.join()
     expected = pattern(10_000, 8)
     assert all(a.tobytes() == expected for a in arrays)
+
+
+def test_children_forked_right_after_calls_work(local):
+    # Forks right after the runtime was busy once left children that hung or aborted
+    # (a dependency makes Tokio park threads through parking_lot's process-wide table).
+    # The package stops an idle runtime before each fork; a hang here ends by SIGALRM.
+    s3dlio.put_bytes(local + "f", b"abc")
+    for _ in range(20):
+        assert bytes(s3dlio.get(local + "f")) == b"abc"
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(20)
+            ok = False
+            try:
+                ok = bytes(s3dlio.get(local + "f")) == b"abc"
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0, status

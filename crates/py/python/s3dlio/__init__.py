@@ -72,6 +72,10 @@ from .errors import (
 
 __version__: str = _s3dlio.__version__
 
+# An idle runtime is stopped before fork() so the child inherits no thread mid-lock
+# (see crates/py/src/runtime.rs, before_fork); the next call starts a new one.
+_os.register_at_fork(before=_s3dlio._before_fork)
+
 # Each knob of configure() and the variable it sets (documented in docs/configuration.md).
 KNOBS: dict[str, str] = {
     "range_chunk_size": "S3DLIO_RANGE_CHUNK_SIZE",
