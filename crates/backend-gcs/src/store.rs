@@ -18,7 +18,7 @@ use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, empty_read};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
-    ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, batch_outcome, parse_for,
+    ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, delete_each, parse_for,
     parse_object,
 };
 
@@ -268,12 +268,7 @@ impl ObjectStore for GcsStore {
     /// `delete_concurrency` single deletes in flight (the JSON API's batch endpoint is
     /// not on emulators); every failed key is reported.
     async fn delete_batch(&self, uris: &[String]) -> Result<()> {
-        let results: Vec<(usize, Result<()>)> = stream::iter(0..uris.len())
-            .map(|i| async move { (i, self.delete(&uris[i]).await) })
-            .buffer_unordered(self.config().delete_concurrency.max(1))
-            .collect()
-            .await;
-        batch_outcome(Operation::Delete, uris, results)
+        delete_each(self, uris, self.config().delete_concurrency).await
     }
 
     /// A rewrite inside the service, resumed until done (large objects and changes of

@@ -58,6 +58,6 @@ pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};
 pub use meta::{Capabilities, ListEntry, ObjectMeta};
 pub use options::{GetOptions, GetRange, PutOptions, RangesOptions, WriterOptions};
 pub use range_client::{RangeChunk, RangeGetClient};
-pub use store::{DEFAULT_DELETE_CONCURRENCY, GetResult, ObjectStore, PutResult, batch_outcome};
+pub use store::{DEFAULT_DELETE_CONCURRENCY, GetResult, ObjectStore, PutResult, batch_outcome, delete_each};
 pub use uri::{ALL_SCHEMES, ObjectUri, Scheme, Service, as_prefix, parse_for, parse_object};
 pub use writer::{ObjectWriter, WriteSummary, ZstdWriter};

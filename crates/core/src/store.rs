@@ -97,12 +97,7 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     /// once; a failure of any key is reported in [`Error::Batch`] with every failed key,
     /// after all the others were attempted.
     async fn delete_batch(&self, uris: &[String]) -> Result<()> {
-        let results: Vec<(usize, Result<()>)> = stream::iter(0..uris.len())
-            .map(|i| async move { (i, self.delete(&uris[i]).await) })
-            .buffer_unordered(DEFAULT_DELETE_CONCURRENCY)
-            .collect()
-            .await;
-        batch_outcome(Operation::Delete, uris, results)
+        delete_each(self, uris, DEFAULT_DELETE_CONCURRENCY).await
     }
 
     /// Reads a whole object as fast as the backend can: through the range engine for
@@ -119,6 +114,21 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
             .await?
             .data)
     }
+}
+
+/// Single deletes, `concurrency` at once; every failed key is reported in
+/// [`Error::Batch`] after all the others were attempted.
+pub async fn delete_each<S: ObjectStore + ?Sized>(
+    store: &S,
+    uris: &[String],
+    concurrency: usize,
+) -> Result<()> {
+    let results: Vec<(usize, Result<()>)> = stream::iter(0..uris.len())
+        .map(|i| async move { (i, store.delete(&uris[i]).await) })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    batch_outcome(Operation::Delete, uris, results)
 }
 
 /// Folds per-key results into `Ok` or an [`Error::Batch`] that lists every failure.
