@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use azure_core::http::policies::Policy;
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
-use azure_core::http::{ClientOptions, ExponentialRetryOptions, Pipeline, RetryOptions, Transport, Url};
+use azure_core::http::{ClientOptions, Pipeline, RetryOptions, Transport, Url};
 use azure_storage_blob::{BlobClient, BlobContainerClient, BlobServiceClient, BlobServiceClientOptions};
 use s3dlio_core::{Error, ObjectUri, Operation, Result};
 
@@ -162,10 +162,8 @@ impl Clients {
         })?;
         let client_options = ClientOptions {
             per_try_policies: auth.into_iter().collect(),
-            retry: RetryOptions::exponential(ExponentialRetryOptions {
-                max_retries: c.max_retries,
-                ..Default::default()
-            }),
+            // One try per request: the store's retry layer is the one retry owner.
+            retry: RetryOptions::none(),
             transport: Some(Transport::new(Arc::new(http))),
             ..Default::default()
         };

@@ -11,7 +11,6 @@ use std::time::Duration;
 use azure_core::credentials::Secret;
 use s3dlio_core::env::EnvReader;
 use s3dlio_core::{Error, Operation, Result};
-use s3dlio_range_engine::RangeEngineConfig;
 
 pub const ENV_CONNECTION_STRING: &str = "AZURE_STORAGE_CONNECTION_STRING";
 pub const ENV_ACCOUNT: &str = "AZURE_STORAGE_ACCOUNT";
@@ -20,7 +19,6 @@ pub const ENV_SAS: &str = "AZURE_STORAGE_SAS_TOKEN";
 pub const ENV_ENDPOINT: &str = "AZURE_STORAGE_ENDPOINT";
 pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_AZURE_CONNECT_TIMEOUT_MS";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "S3DLIO_AZURE_REQUEST_TIMEOUT_MS";
-pub const ENV_MAX_RETRIES: &str = "S3DLIO_AZURE_MAX_RETRIES";
 pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_AZURE_CREDENTIALS_TIMEOUT_MS";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_AZURE_DELETE_CONCURRENCY";
 /// Shared with the S3 backend: the size and number in flight of staged blocks.
@@ -67,12 +65,8 @@ pub struct AzureConfig {
     pub connect_timeout: Duration,
     /// Limit on one try of a request (headers and body); `None` = no limit.
     pub request_timeout: Option<Duration>,
-    /// Retries of throttled, failed and timed-out requests (the SDK's exponential policy).
-    pub max_retries: u32,
     /// Limit on getting an Entra ID token (managed identity probes included).
     pub credentials_timeout: Duration,
-    /// Range engine settings for `get_optimized`.
-    pub range: RangeEngineConfig,
     /// Overrides `WriterOptions::part_size` (the block size) when set.
     pub block_size: Option<usize>,
     /// Overrides `WriterOptions::max_in_flight` (blocks staging at once) when set.
@@ -90,9 +84,7 @@ impl Default for AzureConfig {
             credentials: Credentials::EntraId,
             connect_timeout: Duration::from_secs(3),
             request_timeout: None,
-            max_retries: 3,
             credentials_timeout: Duration::from_secs(5),
-            range: RangeEngineConfig::default(),
             block_size: None,
             blocks_in_flight: None,
             delete_concurrency: 4,
@@ -105,9 +97,7 @@ impl AzureConfig {
     /// the variable.
     pub fn from_env() -> Result<Self> {
         let env = EnvReader::process();
-        let mut c = Self::from_reader(&env)?;
-        c.range = RangeEngineConfig::from_reader(&env)?;
-        Ok(c)
+        Self::from_reader(&env)
     }
 
     fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
@@ -139,13 +129,7 @@ impl AzureConfig {
             credentials,
             connect_timeout: ms(ENV_CONNECT_TIMEOUT_MS)?.unwrap_or(d.connect_timeout),
             request_timeout: ms(ENV_REQUEST_TIMEOUT_MS)?,
-            max_retries: env
-                .parse(ENV_MAX_RETRIES, "a whole number", |v| {
-                    v.trim().parse::<u32>().ok()
-                })?
-                .unwrap_or(d.max_retries),
             credentials_timeout: ms(ENV_CREDENTIALS_TIMEOUT_MS)?.unwrap_or(d.credentials_timeout),
-            range: d.range,
             block_size: num(ENV_PART_SIZE)?.map(|n| n as usize),
             blocks_in_flight: num(ENV_PARTS_IN_FLIGHT)?.map(|n| n as usize),
             delete_concurrency: num(ENV_DELETE_CONCURRENCY)?.map_or(d.delete_concurrency, |n| n as usize),
@@ -159,11 +143,6 @@ impl AzureConfig {
 
     pub fn with_credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = credentials;
-        self
-    }
-
-    pub fn with_range(mut self, range: RangeEngineConfig) -> Self {
-        self.range = range;
         self
     }
 
@@ -298,8 +277,8 @@ mod tests {
             e.contains(ENV_CONNECTION_STRING) && e.contains("AccountKey"),
             "{e}"
         );
-        let e = from(&[(ENV_MAX_RETRIES, "many")]).unwrap_err().to_string();
-        assert!(e.contains(ENV_MAX_RETRIES), "{e}");
+        let e = from(&[(ENV_DELETE_CONCURRENCY, "many")]).unwrap_err().to_string();
+        assert!(e.contains(ENV_DELETE_CONCURRENCY), "{e}");
         assert!(!format!("{:?}", from(&[(ENV_KEY, "c2VjcmV0")]).unwrap()).contains("c2VjcmV0"));
     }
 }

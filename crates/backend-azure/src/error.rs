@@ -66,7 +66,7 @@ pub(crate) fn map_error(op: Operation, uri: &str, err: azure_core::Error) -> Err
                 op,
                 uri,
                 message: "could not reach the Azure Blob endpoint (check AZURE_STORAGE_ENDPOINT or the \
-                          account name, and that the server is running); retried per S3DLIO_AZURE_MAX_RETRIES"
+                          account name, and that the server is running); retried per S3DLIO_RETRY_MAX_ATTEMPTS"
                     .into(),
                 source: Some(Box::new(err)),
             };

@@ -183,6 +183,7 @@ impl ObjectStore for AzureStore {
             .with_user_metadata()
             .with_server_side_copy()
             .with_explicit_containers()
+            .with_chunked_reads()
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
@@ -284,6 +285,7 @@ impl ObjectStore for AzureStore {
             opts.put,
             cfg.block_size.unwrap_or(opts.part_size),
             cfg.blocks_in_flight.unwrap_or(opts.max_in_flight),
+            opts.part_retry,
         )?;
         Ok(Box::new(PartWriter::new(w, uri)))
     }
@@ -506,15 +508,5 @@ impl ObjectStore for AzureStore {
             .collect();
         names.sort();
         Ok(names)
-    }
-
-    /// Through the range engine: the first ranged GET learns size and ETag (no HEAD),
-    /// the rest is fetched concurrently, pinned with If-Match.
-    async fn get_optimized(&self, uri: &str) -> Result<Bytes> {
-        s3dlio_range_engine::read(self, &self.config().range, uri, 0, None, None).await
-    }
-
-    async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
-        s3dlio_range_engine::read(self, &self.config().range, uri, offset, length, None).await
     }
 }

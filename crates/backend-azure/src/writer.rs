@@ -16,7 +16,7 @@ use azure_storage_blob::models::{
 };
 use bytes::Bytes;
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
-use s3dlio_core::{Error, Operation, PutOptions, Result, WriteSummary};
+use s3dlio_core::{Error, Operation, PutOptions, Result, RetryPolicy, WriteSummary};
 
 use crate::error::map_error;
 
@@ -53,6 +53,7 @@ impl BlockWriter {
         put: PutOptions,
         block_size: usize,
         blocks_in_flight: usize,
+        part_retry: RetryPolicy,
     ) -> Result<Self> {
         if block_size == 0 || block_size > MAX_BLOCK_SIZE {
             return Err(Error::invalid_argument(
@@ -70,7 +71,7 @@ impl BlockWriter {
             parts: PartBuffer::new(block_size),
             id_prefix: format!("{:016x}", rand::random::<u64>()),
             staged: 0,
-            uploading: InFlight::new(blocks_in_flight, Operation::Write, uri),
+            uploading: InFlight::new(blocks_in_flight, Operation::Write, uri, part_retry),
         })
     }
 
@@ -98,12 +99,15 @@ impl BlockWriter {
         self.staged += 1;
         let (client, uri) = (self.client.clone(), self.uri.clone());
         self.uploading
-            .spawn(async move {
-                client
-                    .stage_block(&id, block.len() as u64, block.into(), None)
-                    .await
-                    .map(drop)
-                    .map_err(|e| map_error(Operation::Write, &uri, e))
+            .spawn(move || {
+                let (client, uri, id, block) = (client.clone(), uri.clone(), id.clone(), block.clone());
+                async move {
+                    client
+                        .stage_block(&id, block.len() as u64, block.into(), None)
+                        .await
+                        .map(drop)
+                        .map_err(|e| map_error(Operation::Write, &uri, e))
+                }
             })
             .await
     }

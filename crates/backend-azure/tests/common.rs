@@ -6,7 +6,6 @@
 #![allow(dead_code)] // each test file uses its own share of these helpers
 
 use s3dlio_backend_azure::{AzureConfig, AzureStore, DEV_ACCOUNT};
-use s3dlio_range_engine::RangeEngineConfig;
 
 pub const ENV_ENDPOINT: &str = "S3DLIO_TEST_AZURE_ENDPOINT";
 
@@ -16,15 +15,10 @@ pub fn config(test: &str) -> Option<AzureConfig> {
         s3dlio_core::testkit::server_missing(test, &format!("Azure Blob server ({ENV_ENDPOINT})"));
         return None;
     };
-    // Small chunks so that multi-MiB reads exercise the range engine's fan-out.
-    let range = RangeEngineConfig::default()
-        .with_chunk_size(1 << 20)
-        .with_threshold(1 << 20);
     Some(
         AzureConfig::from_env()
             .expect("the Azure variables")
-            .with_endpoint(endpoint)
-            .with_range(range),
+            .with_endpoint(endpoint),
     )
 }
 

@@ -3,13 +3,14 @@
 //! page cache (it was just written), so this measures the store's overhead, not the disk.
 //! `std_fs_read_spawn_blocking` is `std::fs::read` behind the same hop to Tokio's blocking
 //! pool that every async file read takes, separating the hop's cost from the store's.
-//! `store_get_optimized` goes through the range engine (8 MiB chunks, 16 in flight).
+//! `store_get` of 64 MiB reads in place by concurrent positional reads (8 MiB chunks, 16
+//! in flight), as every front end's read path does for file://.
 
 use std::os::unix::fs::FileExt;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use s3dlio_backend_file::{FileConfig, FileStore};
-use s3dlio_core::{ObjectStore, ObjectStoreExt};
+use s3dlio_core::ObjectStoreExt;
 
 fn file_get(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -42,9 +43,6 @@ fn file_get(c: &mut Criterion) {
         );
         g.bench_with_input(BenchmarkId::new("store_get", size), &uri, |b, uri| {
             b.iter(|| rt.block_on(store.get(uri)).unwrap())
-        });
-        g.bench_with_input(BenchmarkId::new("store_get_optimized", size), &uri, |b, uri| {
-            b.iter(|| rt.block_on(store.get_optimized(uri)).unwrap())
         });
         let half = size / 2;
         g.throughput(Throughput::Bytes(half as u64));

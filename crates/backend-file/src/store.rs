@@ -125,36 +125,20 @@ impl FileStore {
         Ok(Ok((file, range, md, direct)))
     }
 
-    /// A buffered read of `opts`' range into one buffer by concurrent positional reads
+    /// A large buffered read into one buffer by concurrent positional reads
     /// (`S3DLIO_RANGE_CHUNK_SIZE` each, `S3DLIO_RANGE_CONCURRENCY` at once): no chunk
     /// buffers and no assembly copy. One open handle serves every chunk, so a file
     /// replaced by rename during the read (how s3dlio writes) is read whole from the old
     /// version.
-    async fn read_in_place(&self, uri: &str, opts: GetOptions) -> Result<Bytes> {
-        let op = opts.operation();
-        let (_, path) = self.object_path(op, uri)?;
-        let (store, uri_owned) = (self.clone(), uri.to_string());
-        let (chunk, threshold) = (self.config.range.chunk_size, self.config.range.threshold);
-        // A read up to the threshold is one read in one trip to the blocking pool.
-        let opened = blocking(op, uri, move || {
-            Ok(store
-                .open_range(&path, op, &uri_owned, &opts)?
-                .map(|(file, range, ..)| {
-                    let small = range.end - range.start <= threshold;
-                    let data = small.then(|| read_range(&file, range.clone(), false, 0));
-                    if small {
-                        advise_after(&file, &range, store.config.page_cache);
-                    }
-                    (file, range, data)
-                }))
-        })
-        .await??;
-        let (file, range) = match opened {
-            (_, _, Some(data)) => return data.map_err(|e| Error::from_io(op, uri, e)),
-            (file, range, None) => (Arc::new(file), range),
-        };
+    async fn read_in_place(&self, op: Operation, uri: &str, file: File, range: Range<u64>) -> Result<Bytes> {
+        let file = Arc::new(file);
         let cfg = &self.config.range;
-        let read = io::read_parallel(file.clone(), range.clone(), chunk, cfg.effective_concurrency());
+        let read = io::read_parallel(
+            file.clone(),
+            range.clone(),
+            cfg.chunk_size,
+            cfg.effective_concurrency(),
+        );
         let data = read.await.map_err(|e| Error::from_io(op, uri, e))?;
         let hint = self.config.page_cache;
         if hint == PageCacheHint::DontNeed {
@@ -166,6 +150,13 @@ impl FileStore {
         }
         Ok(data)
     }
+}
+
+/// What the first trip to the blocking pool did: read the range, or left a large
+/// buffered range for [`FileStore::read_in_place`].
+enum Opened {
+    Read(Bytes),
+    Large(File),
 }
 
 /// Runs blocking file work on Tokio's blocking pool, mapping I/O errors to the URI.
@@ -203,27 +194,45 @@ impl ObjectStore for FileStore {
 
     fn capabilities(&self) -> Capabilities {
         // copy goes through copy_file_range, which the kernel (or filesystem) performs.
-        Capabilities::none().with_server_side_copy().with_atomic_rename()
+        let caps = Capabilities::none().with_server_side_copy().with_atomic_rename();
+        // O_DIRECT reads large objects fastest as concurrent aligned chunks.
+        if self.direct {
+            caps.with_chunked_reads()
+        } else {
+            caps
+        }
     }
 
+    /// One trip to the blocking pool opens the file and reads a range up to the
+    /// threshold (or any range of direct://, which the read path splits into aligned
+    /// chunks itself); a larger buffered range is read in place, concurrently. So the
+    /// read path sends file:// one request (no `chunked_reads`).
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
         let op = opts.operation();
         let (u, path) = self.object_path(op, uri)?;
         let store = self.clone();
         let uri_owned = uri.to_string();
+        let threshold = self.config.range.threshold;
         let outcome = blocking(op, uri, move || {
             let (file, range, md, direct) = match store.open_range(&path, op, &uri_owned, &opts)? {
                 Ok(opened) => opened,
                 Err(e) => return Ok(Err(e)),
             };
+            if !direct && range.end - range.start > threshold {
+                return Ok(Ok((Opened::Large(file), range, md)));
+            }
             let data = read_range(&file, range.clone(), direct, store.config.direct_alignment)?;
             if !direct {
                 advise_after(&file, &range, store.config.page_cache);
             }
-            Ok(Ok((data, range, md)))
+            Ok(Ok((Opened::Read(data), range, md)))
         })
         .await?;
-        let (data, range, md) = outcome?;
+        let (opened, range, md) = outcome?;
+        let data = match opened {
+            Opened::Read(data) => data,
+            Opened::Large(file) => self.read_in_place(op, uri, file, range.clone()).await?,
+        };
         Ok(GetResult {
             data,
             range,
@@ -325,27 +334,6 @@ impl ObjectStore for FileStore {
             std::fs::rename(&from, &to)
         })
         .await
-    }
-
-    /// file://: concurrent positional reads straight into one buffer (`read_in_place`).
-    /// direct://: the range engine, whose aligned chunk buffers O_DIRECT needs.
-    async fn get_optimized(&self, uri: &str) -> Result<Bytes> {
-        if self.direct {
-            return s3dlio_range_engine::read(self, &self.config.range, uri, 0, None, None).await;
-        }
-        self.read_in_place(uri, GetOptions::default()).await
-    }
-
-    async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
-        if self.direct {
-            return s3dlio_range_engine::read(self, &self.config.range, uri, offset, length, None).await;
-        }
-        let range = match length {
-            Some(len) => GetRange::Bounded(offset..offset.saturating_add(len)),
-            None => GetRange::Offset(offset),
-        };
-        self.read_in_place(uri, GetOptions::default().with_range(range))
-            .await
     }
 
     async fn create_container(&self, uri: &str) -> Result<()> {

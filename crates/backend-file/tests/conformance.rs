@@ -8,8 +8,8 @@ use s3dlio_backend_file::{FileConfig, FileStore};
 use s3dlio_core::testkit::Fixture;
 use s3dlio_range_engine::RangeEngineConfig;
 
-/// Small chunks, so the suite's multi-MiB `get_optimized` cases fan out: file:// into
-/// concurrent reads in place, direct:// through the range engine.
+/// Small chunks, so the suite's multi-MiB reads fan out: file:// into concurrent reads in
+/// place, direct:// through the read path's chunks.
 fn config() -> FileConfig {
     FileConfig {
         range: RangeEngineConfig::default()
@@ -23,7 +23,7 @@ fn fixture(scheme: &str, store: FileStore, test: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().display().to_string();
     Fixture {
-        store: Arc::new(store),
+        store: s3dlio_range_engine::doubles::conformance_stack(Arc::new(store)),
         base: format!("{scheme}://{root}/{test}/"),
         fresh_container: format!("{scheme}://{root}/fresh-container"),
         guard: Box::new(dir),

@@ -11,18 +11,12 @@ use gcloud_storage::client::google_cloud_auth::token::DefaultTokenSourceProvider
 use gcloud_storage::client::{Client, ClientConfig};
 use gcloud_storage::http::storage_client::SCOPES;
 use reqwest_middleware::ClientWithMiddleware;
-use reqwest_retry::RetryTransientMiddleware;
-use reqwest_retry::policies::ExponentialBackoff;
 use s3dlio_core::{Error, Operation, Result};
 use token_source::{TokenSource, TokenSourceProvider};
 use tokio::sync::OnceCell;
 
 use crate::config::GcsConfig;
 use crate::error::CREDENTIALS_HINT;
-
-/// The first retry's wait (doubling after each, with jitter) and the longest wait.
-const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(200);
-const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What every request of one store goes through.
 pub(crate) struct Shared {
@@ -113,12 +107,8 @@ async fn build(c: &GcsConfig, op: Operation, uri: &str) -> Result<Arc<Shared>> {
         message: "could not build the HTTP client".into(),
         source: Some(Box::new(e)),
     })?;
-    let retry = ExponentialBackoff::builder()
-        .retry_bounds(RETRY_FIRST, RETRY_MAX)
-        .build_with_max_retries(c.max_retries);
-    let http = reqwest_middleware::ClientBuilder::new(http)
-        .with(RetryTransientMiddleware::new_with_policy(retry))
-        .build();
+    // No retry middleware: the store's retry layer is the one retry owner.
+    let http = reqwest_middleware::ClientBuilder::new(http).build();
     let (token, project) = if c.anonymous {
         (None, c.project.clone())
     } else {

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use s3dlio_core::Result;
 use s3dlio_core::env::EnvReader;
-use s3dlio_range_engine::RangeEngineConfig;
 
 pub const ENV_EMULATOR_HOST: &str = "STORAGE_EMULATOR_HOST";
 pub const ENV_ENDPOINT: &str = "S3DLIO_GCS_ENDPOINT";
@@ -20,7 +19,6 @@ pub const ENV_PROJECT: &str = "GOOGLE_CLOUD_PROJECT";
 pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_GCS_CONNECT_TIMEOUT_MS";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "S3DLIO_GCS_REQUEST_TIMEOUT_MS";
 pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_GCS_CREDENTIALS_TIMEOUT_MS";
-pub const ENV_MAX_RETRIES: &str = "S3DLIO_GCS_MAX_RETRIES";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_GCS_DELETE_CONCURRENCY";
 /// Shared with S3 and Azure: the size of each uploaded part (here: resumable chunk).
 pub const ENV_PART_SIZE: &str = "S3DLIO_MULTIPART_PART_SIZE";
@@ -44,15 +42,10 @@ pub struct GcsConfig {
     /// Limit on finding credentials and getting the first token (the metadata-server
     /// probe included), so a machine off Google Cloud fails fast.
     pub credentials_timeout: Duration,
-    /// Retries of throttled (429), failed (5xx) and timed-out requests, with
-    /// exponential backoff.
-    pub max_retries: u32,
     /// Deletes in flight in `delete_batch`.
     pub delete_concurrency: usize,
     /// Overrides `WriterOptions::part_size` (the resumable chunk size) when set.
     pub chunk_size: Option<usize>,
-    /// Range engine settings for `get_optimized`.
-    pub range: RangeEngineConfig,
 }
 
 impl Default for GcsConfig {
@@ -64,10 +57,8 @@ impl Default for GcsConfig {
             connect_timeout: Duration::from_secs(3),
             request_timeout: None,
             credentials_timeout: Duration::from_secs(5),
-            max_retries: 3,
             delete_concurrency: 32,
             chunk_size: None,
-            range: RangeEngineConfig::default(),
         }
     }
 }
@@ -77,9 +68,7 @@ impl GcsConfig {
     /// the variable.
     pub fn from_env() -> Result<Self> {
         let env = EnvReader::process();
-        let mut c = Self::from_reader(&env)?;
-        c.range = RangeEngineConfig::from_reader(&env)?;
-        Ok(c)
+        Self::from_reader(&env)
     }
 
     fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
@@ -99,14 +88,8 @@ impl GcsConfig {
             connect_timeout: ms(ENV_CONNECT_TIMEOUT_MS)?.unwrap_or(d.connect_timeout),
             request_timeout: ms(ENV_REQUEST_TIMEOUT_MS)?,
             credentials_timeout: ms(ENV_CREDENTIALS_TIMEOUT_MS)?.unwrap_or(d.credentials_timeout),
-            max_retries: env
-                .parse(ENV_MAX_RETRIES, "a whole number", |v| {
-                    v.trim().parse::<u32>().ok()
-                })?
-                .unwrap_or(d.max_retries),
             delete_concurrency: num(ENV_DELETE_CONCURRENCY)?.map_or(d.delete_concurrency, |n| n as usize),
             chunk_size: num(ENV_PART_SIZE)?.map(|n| n as usize),
-            range: d.range,
         })
     }
 
@@ -131,11 +114,6 @@ impl GcsConfig {
 
     pub fn with_project(mut self, project: impl Into<String>) -> Self {
         self.project = Some(project.into());
-        self
-    }
-
-    pub fn with_range(mut self, range: RangeEngineConfig) -> Self {
-        self.range = range;
         self
     }
 }
@@ -179,16 +157,8 @@ mod tests {
         );
         assert!(from(&[(ENV_ANONYMOUS, "1")]).unwrap().anonymous);
 
-        let c = from(&[
-            (ENV_PROJECT, "p1"),
-            (ENV_MAX_RETRIES, "0"),
-            (ENV_PART_SIZE, "1048576"),
-        ])
-        .unwrap();
-        assert_eq!(
-            (c.project.as_deref(), c.max_retries, c.chunk_size),
-            (Some("p1"), 0, Some(1 << 20))
-        );
+        let c = from(&[(ENV_PROJECT, "p1"), (ENV_PART_SIZE, "1048576")]).unwrap();
+        assert_eq!((c.project.as_deref(), c.chunk_size), (Some("p1"), Some(1 << 20)));
         let e = from(&[(ENV_DELETE_CONCURRENCY, "lots")]).unwrap_err().to_string();
         assert!(e.contains(ENV_DELETE_CONCURRENCY), "{e}");
     }

@@ -83,7 +83,7 @@ pub(crate) fn unreachable_server(op: Operation, uri: &str, timed_out: bool, caus
         op,
         uri: uri.to_string(),
         message: "could not reach the GCS endpoint (check STORAGE_EMULATOR_HOST / S3DLIO_GCS_ENDPOINT \
-                  and that the server is running); retried per S3DLIO_GCS_MAX_RETRIES"
+                  and that the server is running); retried per S3DLIO_RETRY_MAX_ATTEMPTS"
             .into(),
         source: Some(cause),
     }

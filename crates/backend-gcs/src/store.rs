@@ -144,6 +144,7 @@ impl ObjectStore for GcsStore {
             .with_user_metadata()
             .with_server_side_copy()
             .with_explicit_containers()
+            .with_chunked_reads()
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
@@ -193,7 +194,14 @@ impl ObjectStore for GcsStore {
         let u = Self::object(op, uri)?;
         let shared = self.shared(op, uri).await?;
         let chunk = self.config().chunk_size.unwrap_or(opts.part_size);
-        let upload = ResumableWriter::new(shared, uri, (u.bucket(), u.key()), opts.put, chunk);
+        let upload = ResumableWriter::new(
+            shared,
+            uri,
+            (u.bucket(), u.key()),
+            opts.put,
+            chunk,
+            opts.part_retry,
+        );
         Ok(Box::new(PartWriter::new(upload, uri)))
     }
 
@@ -368,16 +376,6 @@ impl ObjectStore for GcsStore {
         }
         names.sort();
         Ok(names)
-    }
-
-    /// Through the range engine: the first ranged GET learns size and generation (no
-    /// metadata call), the rest is fetched concurrently, pinned to that generation.
-    async fn get_optimized(&self, uri: &str) -> Result<Bytes> {
-        s3dlio_range_engine::read(self, &self.config().range, uri, 0, None, None).await
-    }
-
-    async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
-        s3dlio_range_engine::read(self, &self.config().range, uri, offset, length, None).await
     }
 }
 

@@ -16,7 +16,7 @@ use gcloud_storage::http::objects::Object;
 use gcloud_storage::http::objects::upload::{Media, UploadObjectRequest, UploadType};
 use gcloud_storage::http::resumable_upload_client::{ChunkSize, ResumableUploadClient, UploadStatus};
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
-use s3dlio_core::{Error, Operation, PutOptions, Result, WriteSummary};
+use s3dlio_core::{Error, Operation, PutOptions, Result, RetryPolicy, WriteSummary};
 
 use crate::client::Shared;
 use crate::error::map_api;
@@ -124,6 +124,7 @@ impl ResumableWriter {
         (bucket, name): (&str, &str),
         put: PutOptions,
         part_size: usize,
+        part_retry: RetryPolicy,
     ) -> Self {
         ResumableWriter {
             shared,
@@ -135,7 +136,7 @@ impl ResumableWriter {
             session: None,
             sent: 0,
             // The protocol is sequential: one chunk in flight while the next fills.
-            uploading: InFlight::new(1, Operation::Write, uri),
+            uploading: InFlight::new(1, Operation::Write, uri, part_retry),
             pushed: 0,
         }
     }
@@ -169,7 +170,10 @@ impl ResumableWriter {
         self.sent += chunk.len() as u64;
         let uri = self.uri.clone();
         self.uploading
-            .spawn(async move { upload_chunk(&session, &uri, first, chunk, total).await.map(drop) })
+            .spawn(move || {
+                let (session, uri, chunk) = (session.clone(), uri.clone(), chunk.clone());
+                async move { upload_chunk(&session, &uri, first, chunk, total).await.map(drop) }
+            })
             .await
     }
 

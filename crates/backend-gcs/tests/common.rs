@@ -6,7 +6,6 @@
 #![allow(dead_code)] // each test file uses its own share of these helpers
 
 use s3dlio_backend_gcs::{GOOGLE_ENDPOINT, GcsConfig, GcsStore};
-use s3dlio_range_engine::RangeEngineConfig;
 
 pub const ENV_ENDPOINT: &str = "S3DLIO_TEST_GCS_ENDPOINT";
 
@@ -16,10 +15,6 @@ pub fn config(test: &str) -> Option<GcsConfig> {
         s3dlio_core::testkit::server_missing(test, &format!("GCS server ({ENV_ENDPOINT})"));
         return None;
     };
-    // Small chunks so that multi-MiB reads exercise the range engine's fan-out.
-    let range = RangeEngineConfig::default()
-        .with_chunk_size(1 << 20)
-        .with_threshold(1 << 20);
     let config = GcsConfig::from_env().expect("the GCS variables");
     let config = if endpoint == GOOGLE_ENDPOINT {
         config.with_endpoint(endpoint)
@@ -30,7 +25,7 @@ pub fn config(test: &str) -> Option<GcsConfig> {
             .with_anonymous(true)
             .with_project("s3dlio-test")
     };
-    Some(config.with_range(range))
+    Some(config)
 }
 
 pub fn store(test: &str) -> Option<GcsStore> {

@@ -15,7 +15,7 @@ async fn fixture(test: &str) -> Option<Fixture> {
         .await
         .unwrap_or_else(|e| panic!("create the test bucket: {e}"));
     Some(Fixture {
-        store: Arc::new(store),
+        store: s3dlio_range_engine::doubles::conformance_stack(Arc::new(store)),
         base: format!("{bucket}/{}/", common::unique(test)),
         fresh_container: format!("gs://{}", common::unique("s3dlio-fresh")),
         guard: Box::new(()),

@@ -52,7 +52,12 @@ impl Clients {
 }
 
 async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
-    let region = || RegionProviderChain::default_provider().or_else(Region::new(FALLBACK_REGION));
+    let explicit = cfg.region.clone().map(Region::new);
+    let region = || {
+        RegionProviderChain::first_try(explicit.clone())
+            .or_default_provider()
+            .or_else(Region::new(FALLBACK_REGION))
+    };
     // Every credential lookup is bounded: IMDS gets one short attempt, and the whole
     // chain (env, profile, web identity, container, IMDS) a load timeout, so a machine
     // without IMDS never hangs on it.
@@ -83,7 +88,8 @@ async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
                 .build(),
         )
         .timeout_config(timeouts.build())
-        .retry_config(RetryConfig::standard().with_max_attempts(cfg.max_attempts.max(1)))
+        // One attempt per call: the store's retry layer is the one retry owner.
+        .retry_config(RetryConfig::disabled())
         .load()
         .await
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use s3dlio_core::env::EnvReader;
 use s3dlio_core::{Error, Operation, Result};
-use s3dlio_range_engine::RangeEngineConfig;
 
 /// Settings of [`S3Store`](crate::S3Store).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,19 +17,18 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     /// Scheme for `s3://host:port/...` URIs.
     pub explicit_endpoint_scheme: String,
+    /// The region; `None` = the AWS chain (`AWS_REGION`, the profile), then us-east-1.
+    pub region: Option<String>,
     /// Path-style addressing; `None` = on for custom endpoints, off for AWS.
     pub force_path_style: Option<bool>,
     pub connect_timeout: Duration,
-    /// Whole-operation timeout (all attempts); `None` = no limit.
+    /// Whole-call timeout; `None` = no limit. (The SDK makes one attempt per call: the
+    /// retry layer owns retries, decision 010.)
     pub operation_timeout: Option<Duration>,
     /// Per-attempt timeout; `None` = no limit.
     pub attempt_timeout: Option<Duration>,
-    /// Tries per SDK call (SDK-level retries of throttling and transient errors).
-    pub max_attempts: u32,
     /// Limit on resolving credentials through the whole chain (IMDS included).
     pub credentials_timeout: Duration,
-    /// Range engine settings for `get_optimized`.
-    pub range: RangeEngineConfig,
     /// Overrides `WriterOptions::part_size` when set.
     pub part_size: Option<usize>,
     /// Overrides `WriterOptions::max_in_flight` when set.
@@ -50,13 +48,12 @@ impl Default for S3Config {
         S3Config {
             endpoint: None,
             explicit_endpoint_scheme: "http".into(),
+            region: None,
             force_path_style: None,
             connect_timeout: Duration::from_secs(3),
             operation_timeout: None,
             attempt_timeout: None,
-            max_attempts: 3,
             credentials_timeout: Duration::from_secs(2),
-            range: RangeEngineConfig::default(),
             part_size: None,
             parts_in_flight: None,
             put_verify: false,
@@ -72,7 +69,6 @@ pub const ENV_FORCE_PATH_STYLE: &str = "S3DLIO_S3_FORCE_PATH_STYLE";
 pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_S3_CONNECT_TIMEOUT_MS";
 pub const ENV_OPERATION_TIMEOUT_MS: &str = "S3DLIO_S3_OPERATION_TIMEOUT_MS";
 pub const ENV_ATTEMPT_TIMEOUT_MS: &str = "S3DLIO_S3_ATTEMPT_TIMEOUT_MS";
-pub const ENV_MAX_ATTEMPTS: &str = "S3DLIO_S3_MAX_ATTEMPTS";
 pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_S3_CREDENTIALS_TIMEOUT_MS";
 pub const ENV_PART_SIZE: &str = "S3DLIO_MULTIPART_PART_SIZE";
 pub const ENV_PARTS_IN_FLIGHT: &str = "S3DLIO_MULTIPART_IN_FLIGHT";
@@ -89,7 +85,6 @@ impl S3Config {
     pub fn from_env() -> Result<Self> {
         let env = EnvReader::process();
         let mut c = Self::from_reader(&env)?;
-        c.range = RangeEngineConfig::from_reader(&env)?;
         if let Some(path) = env.raw(ENV_CA_BUNDLE).filter(|p| !p.is_empty()) {
             c.ca_bundle = Some(read_ca_bundle(std::path::Path::new(&path))?);
         }
@@ -110,13 +105,13 @@ impl S3Config {
                     matches!(s, "http" | "https").then(|| s.to_string())
                 })?
                 .unwrap_or(d.explicit_endpoint_scheme),
+            // The SDK's region chain reads AWS_REGION itself.
+            region: None,
             force_path_style: env.flag(ENV_FORCE_PATH_STYLE)?,
             connect_timeout: ms(ENV_CONNECT_TIMEOUT_MS)?.unwrap_or(d.connect_timeout),
             operation_timeout: ms(ENV_OPERATION_TIMEOUT_MS)?,
             attempt_timeout: ms(ENV_ATTEMPT_TIMEOUT_MS)?,
-            max_attempts: num(ENV_MAX_ATTEMPTS)?.map_or(d.max_attempts, |n| n as u32),
             credentials_timeout: ms(ENV_CREDENTIALS_TIMEOUT_MS)?.unwrap_or(d.credentials_timeout),
-            range: d.range,
             part_size: num(ENV_PART_SIZE)?.map(|n| n as usize),
             parts_in_flight: num(ENV_PARTS_IN_FLIGHT)?.map(|n| n as usize),
             put_verify: env.flag(ENV_PUT_VERIFY)?.unwrap_or(false),
@@ -131,9 +126,16 @@ impl S3Config {
         self
     }
 
-    pub fn with_range(mut self, range: RangeEngineConfig) -> Self {
-        self.range = range;
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
         self
+    }
+
+    /// Trusts the PEM certificates in `path` besides the system roots (as
+    /// `AWS_CA_BUNDLE` does); an unreadable or malformed file is an error naming it.
+    pub fn with_ca_bundle_file(mut self, path: &std::path::Path) -> Result<Self> {
+        self.ca_bundle = Some(read_ca_bundle(path)?);
+        Ok(self)
     }
 }
 
@@ -173,10 +175,10 @@ mod tests {
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!((c.part_size, c.put_verify), (Some(8 << 20), true));
         let e = S3Config::from_reader(&EnvReader::new(|k: &str| {
-            (k == ENV_MAX_ATTEMPTS).then(|| "lots".into())
+            (k == ENV_DELETE_CONCURRENCY).then(|| "lots".into())
         }))
         .unwrap_err();
-        assert!(e.to_string().contains(ENV_MAX_ATTEMPTS), "{e}");
+        assert!(e.to_string().contains(ENV_DELETE_CONCURRENCY), "{e}");
         // Debian's system bundle: many valid certificates.
         let system = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
         assert!(

@@ -33,7 +33,7 @@ where
                 op,
                 uri: uri.clone(),
                 message: "could not reach the S3 endpoint (check AWS_ENDPOINT_URL or the URI's host:port, \
-                          and that the server is running); retried per S3DLIO_S3_MAX_ATTEMPTS"
+                          and that the server is running); retried per S3DLIO_RETRY_MAX_ATTEMPTS"
                     .into(),
                 source: Some(Box::new(err)),
             };

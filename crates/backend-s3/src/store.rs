@@ -169,6 +169,7 @@ impl ObjectStore for S3Store {
             .with_user_metadata()
             .with_server_side_copy()
             .with_explicit_containers()
+            .with_chunked_reads()
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
@@ -236,6 +237,7 @@ impl ObjectStore for S3Store {
             cfg.part_size.unwrap_or(opts.part_size),
             cfg.parts_in_flight.unwrap_or(opts.max_in_flight),
             cfg.put_verify,
+            opts.part_retry,
         )?;
         Ok(Box::new(PartWriter::new(w, uri)))
     }
@@ -450,16 +452,6 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| map_sdk_error(Operation::DeleteContainer, uri, e))?;
         Ok(())
-    }
-
-    /// Through the range engine: the first ranged GET learns size and ETag (no HEAD),
-    /// the rest is fetched concurrently, pinned with If-Match.
-    async fn get_optimized(&self, uri: &str) -> Result<Bytes> {
-        s3dlio_range_engine::read(self, &self.config().range, uri, 0, None, None).await
-    }
-
-    async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
-        s3dlio_range_engine::read(self, &self.config().range, uri, offset, length, None).await
     }
 }
 

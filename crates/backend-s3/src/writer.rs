@@ -13,7 +13,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
-use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, WriteSummary};
+use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, RetryPolicy, WriteSummary};
 
 use crate::error::map_sdk_error;
 
@@ -46,6 +46,7 @@ impl MultipartWriter {
         part_size: usize,
         max_in_flight: usize,
         verify: bool,
+        part_retry: RetryPolicy,
     ) -> Result<Self> {
         if part_size < MIN_PART_SIZE {
             return Err(Error::invalid_argument(
@@ -66,7 +67,7 @@ impl MultipartWriter {
             parts: PartBuffer::new(part_size),
             upload_id: None,
             next_part: 1,
-            uploading: InFlight::new(max_in_flight, Operation::Write, uri),
+            uploading: InFlight::new(max_in_flight, Operation::Write, uri, part_retry),
         })
     }
 
@@ -119,25 +120,33 @@ impl MultipartWriter {
         let upload_id = self.upload_id().await?;
         let n = self.next_part;
         self.next_part += 1;
-        let req = self
-            .client
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(upload_id)
-            .part_number(n)
-            .body(ByteStream::from(part));
-        let uri = self.uri.clone();
+        let (client, bucket, key, uri) = (
+            self.client.clone(),
+            self.bucket.clone(),
+            self.key.clone(),
+            self.uri.clone(),
+        );
         self.uploading
-            .spawn(async move {
-                let out = req
-                    .send()
-                    .await
-                    .map_err(|e| map_sdk_error(Operation::Write, &uri, e))?;
-                Ok(CompletedPart::builder()
+            .spawn(move || {
+                // One request per try: a body stream is consumed by the try that sends it.
+                let req = client
+                    .upload_part()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .upload_id(&upload_id)
                     .part_number(n)
-                    .set_e_tag(out.e_tag().map(str::to_string))
-                    .build())
+                    .body(ByteStream::from(part.clone()));
+                let uri = uri.clone();
+                async move {
+                    let out = req
+                        .send()
+                        .await
+                        .map_err(|e| map_sdk_error(Operation::Write, &uri, e))?;
+                    Ok(CompletedPart::builder()
+                        .part_number(n)
+                        .set_e_tag(out.e_tag().map(str::to_string))
+                        .build())
+                }
             })
             .await
     }

@@ -4,7 +4,6 @@
 //! and optionally `S3DLIO_TEST_S3_BUCKET`.
 
 use s3dlio_backend_s3::{S3Config, S3Store};
-use s3dlio_range_engine::RangeEngineConfig;
 
 pub const ENV_ENDPOINT: &str = "S3DLIO_TEST_S3_ENDPOINT";
 pub const ENV_BUCKET: &str = "S3DLIO_TEST_S3_BUCKET";
@@ -15,13 +14,7 @@ pub fn store(test: &str) -> Option<S3Store> {
         s3dlio_core::testkit::server_missing(test, &format!("S3 server ({ENV_ENDPOINT})"));
         return None;
     };
-    // Small chunks so that multi-MiB reads exercise the range engine's fan-out.
-    let range = RangeEngineConfig::default()
-        .with_chunk_size(1 << 20)
-        .with_threshold(1 << 20);
-    Some(S3Store::new(
-        S3Config::default().with_endpoint(endpoint).with_range(range),
-    ))
+    Some(S3Store::new(S3Config::default().with_endpoint(endpoint)))
 }
 
 pub fn bucket() -> String {

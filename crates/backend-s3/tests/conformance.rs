@@ -15,7 +15,7 @@ async fn fixture(test: &str) -> Option<Fixture> {
         .await
         .unwrap_or_else(|e| panic!("create the test bucket: {e}"));
     Some(Fixture {
-        store: Arc::new(store),
+        store: s3dlio_range_engine::doubles::conformance_stack(Arc::new(store)),
         base: format!("s3://{bucket}/{}/", common::unique(test)),
         fresh_container: format!("s3://{}", common::unique("s3dlio-fresh")),
         guard: Box::new(()),

@@ -32,13 +32,13 @@ pub struct Global {
     /// Machine-readable output: JSON lines for listings, one JSON object for summaries.
     #[arg(long, global = true)]
     pub json: bool,
-    /// S3 endpoint, e.g. http://127.0.0.1:9000 (sets AWS_ENDPOINT_URL).
+    /// S3 endpoint, e.g. http://127.0.0.1:9000 (beats AWS_ENDPOINT_URL).
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Region (sets AWS_REGION).
+    /// S3 region (beats AWS_REGION).
     #[arg(long, global = true)]
     pub region: Option<String>,
-    /// PEM file of extra CA certificates to trust (sets AWS_CA_BUNDLE).
+    /// PEM file of extra CA certificates to trust for S3 (beats AWS_CA_BUNDLE).
     #[arg(long, global = true, value_name = "PEM")]
     pub ca_bundle: Option<PathBuf>,
 }

@@ -39,8 +39,11 @@ const CLEANUP_GRACE: Duration = Duration::from_millis(300);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    apply_to_environment(&cli.global);
     init_logging(cli.global.verbose);
+    match store_options(&cli.global) {
+        Ok(options) => commands::init_stores(options),
+        Err(e) => return failure::Failure::from(e).report(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return failure::Failure::Local("starting the async runtime".into(), e).report(),
@@ -70,24 +73,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// The global flags are the standard AWS variables, which the backends read when their
-/// store is first made.
-fn apply_to_environment(global: &Global) {
-    let pairs = [
-        ("AWS_ENDPOINT_URL", global.endpoint_url.clone()),
-        ("AWS_REGION", global.region.clone()),
-        (
-            "AWS_CA_BUNDLE",
-            global.ca_bundle.as_ref().map(|p| p.display().to_string()),
-        ),
-    ];
-    for (name, value) in pairs {
-        if let Some(value) = value {
-            // SAFETY: called from `main` before the runtime or any other thread exists,
-            // so nothing can read the environment concurrently.
-            unsafe { std::env::set_var(name, value) };
+/// The options every store of this run is made with: the environment's, with the global
+/// flags set over them (a flag beats its variable).
+fn store_options(global: &Global) -> s3dlio::Result<s3dlio::StoreOptions> {
+    let mut options = s3dlio::StoreOptions::from_env()?;
+    if global.endpoint_url.is_some() || global.region.is_some() || global.ca_bundle.is_some() {
+        let mut s3 = s3dlio::s3::S3Config::from_env()?;
+        if let Some(url) = &global.endpoint_url {
+            s3 = s3.with_endpoint(url);
         }
+        if let Some(region) = &global.region {
+            s3 = s3.with_region(region);
+        }
+        if let Some(path) = &global.ca_bundle {
+            s3 = s3.with_ca_bundle_file(path)?;
+        }
+        options.s3 = Some(s3);
     }
+    Ok(options)
 }
 
 /// Crates whose logs stay at warn whatever `-v` says: their info/debug output is

@@ -7,15 +7,14 @@ use std::time::Instant;
 use futures::stream::{Stream, StreamExt};
 pub use s3dlio::transfer::Tally;
 use s3dlio::transfer::{Plan, Span};
-use s3dlio::{ObjectStore, Operation};
-use s3dlio_range_engine::{ObjectHint, read_stream};
+use s3dlio::{ObjectHint, ObjectStore, Operation};
 
 use crate::failure::CliResult;
 use crate::output::{Out, Summary};
 use crate::progress::Progress;
 
 /// Reads `src` (or a span of it) and drops the bytes as they arrive; returns the bytes
-/// read. Memory stays within the engine's bytes in flight.
+/// read. Memory stays within the read path's bytes in flight.
 pub async fn read_discard(
     store: &dyn ObjectStore,
     src: &str,
@@ -24,8 +23,7 @@ pub async fn read_discard(
     plan: &Plan,
     progress: &Progress,
 ) -> s3dlio::Result<u64> {
-    let (offset, length) = span.unwrap_or((0, None));
-    let mut chunks = read_stream(store, &plan.engine, src, offset, length, hint);
+    let mut chunks = store.get_stream(src, plan.read(span, hint));
     let mut read = 0u64;
     while let Some(chunk) = chunks.next().await {
         let len = chunk?.len() as u64;

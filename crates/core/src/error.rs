@@ -181,13 +181,28 @@ pub enum Error {
         failures: Vec<BatchFailure>,
     },
 
-    #[error("{op} {uri}: bytes {start}..{end} failed after {attempts} attempt(s)")]
+    /// A chunk of a ranged read failed; the cause says why (and, through
+    /// [`Error::Retried`], how often it was tried).
+    #[error("{op} {uri}: bytes {start}..{end} failed")]
     RangeFailed {
         op: Operation,
         uri: String,
         start: u64,
         end: u64,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// The retry layer spent its budget; `source` is the last try's error, and decides
+    /// the kind (exit code, exception class) as it would have alone.
+    #[error(
+        "{op} {uri}: gave up after {attempts} tries over {elapsed:.1?} (raise S3DLIO_RETRY_MAX_ATTEMPTS or S3DLIO_RETRY_MAX_ELAPSED_MS, or check the endpoint)"
+    )]
+    Retried {
+        op: Operation,
+        uri: String,
         attempts: u32,
+        elapsed: Duration,
         #[source]
         source: Box<Error>,
     },
@@ -254,6 +269,8 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         use std::io::ErrorKind as K;
         match self {
+            // The budget is spent: a second loop around this one would multiply it.
+            Error::Retried { .. } => false,
             Error::Timeout { .. } | Error::Transient { .. } => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
@@ -288,7 +305,7 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         match self {
             Error::NotFound { .. } => true,
-            Error::RangeFailed { source, .. } => source.is_not_found(),
+            Error::RangeFailed { source, .. } | Error::Retried { source, .. } => source.is_not_found(),
             _ => false,
         }
     }
@@ -311,6 +328,7 @@ impl Error {
             | Error::InvalidArgument { uri, .. }
             | Error::Batch { uri, .. }
             | Error::RangeFailed { uri, .. }
+            | Error::Retried { uri, .. }
             | Error::Backend { uri, .. } => uri,
         }
     }

@@ -4,14 +4,14 @@
 use std::ops::Range;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::checksum::crc32c;
 use crate::coalesce::fetch_ranges;
 use crate::error::{Error, Operation, Result};
 use crate::meta::ListEntry;
-use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, WriterOptions};
+use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, ReadOptions, WriterOptions};
 use crate::store::{ObjectStore, PutResult};
 use crate::writer::{ObjectWriter, WriteSummary, ZstdWriter};
 
@@ -62,6 +62,26 @@ pub trait ObjectStoreExt: ObjectStore {
     ) -> Result<Bytes> {
         let data = self.get_range(uri, offset, length).await?;
         check_crc32c(Operation::GetRange, uri, data, expected_crc32c)
+    }
+
+    /// The read `opts` describes, through [`get_stream`](ObjectStore::get_stream), as one
+    /// buffer: a read that arrives as one chunk is returned as it is; more chunks are
+    /// copied once into one buffer.
+    async fn read(&self, uri: &str, opts: ReadOptions) -> Result<Bytes> {
+        let mut chunks = self.get_stream(uri, opts);
+        let Some(first) = chunks.try_next().await? else {
+            return Ok(Bytes::new());
+        };
+        let Some(second) = chunks.try_next().await? else {
+            return Ok(first);
+        };
+        let mut out = BytesMut::with_capacity(first.len() + second.len());
+        out.extend_from_slice(&first);
+        out.extend_from_slice(&second);
+        while let Some(chunk) = chunks.try_next().await? {
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out.freeze())
     }
 
     /// Stores `data` atomically.

@@ -9,6 +9,7 @@
 //!   `list`, `delete_prefix`);
 //! - [`RangeGetClient`]: the one primitive the range engine needs, implemented by every
 //!   store;
+//! - [`layer`]: wrapper stores (the retry owner, a request limit) over any store;
 //! - [`ObjectWriter`]: streaming uploads with an explicit `finalize` and `cancel`;
 //! - [`Error`]: one error enum carrying the operation, the URI and the cause;
 //! - [`ObjectUri`]: URI parsing for every scheme;
@@ -37,11 +38,13 @@ mod coalesce;
 pub mod env;
 mod error;
 mod ext;
+pub mod layer;
 mod memory;
 mod meta;
 mod options;
 pub mod parts;
 mod range_client;
+mod retry;
 mod store;
 mod uri;
 pub mod wire;
@@ -56,8 +59,11 @@ pub use error::{BatchFailure, BoxError, Error, Operation, Result};
 pub use ext::{DELETE_PAGE, ObjectStoreExt};
 pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};
 pub use meta::{Capabilities, ListEntry, ObjectMeta};
-pub use options::{GetOptions, GetRange, PutOptions, RangesOptions, WriterOptions};
+pub use options::{GetOptions, GetRange, ObjectHint, PutOptions, RangesOptions, ReadOptions, WriterOptions};
 pub use range_client::{RangeChunk, RangeGetClient};
+pub use retry::{
+    ENV_RETRY_ATTEMPTS, ENV_RETRY_INITIAL_MS, ENV_RETRY_MAX_ELAPSED_MS, ENV_RETRY_MAX_MS, RetryPolicy, retry,
+};
 pub use store::{DEFAULT_DELETE_CONCURRENCY, GetResult, ObjectStore, PutResult, batch_outcome, delete_each};
 pub use uri::{ALL_SCHEMES, ObjectUri, Scheme, Service, as_prefix, parse_for, parse_object};
 pub use writer::{ObjectWriter, WriteSummary, ZstdWriter};

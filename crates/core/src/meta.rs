@@ -62,6 +62,11 @@ pub struct Capabilities {
     /// Buckets/containers must be created before objects go in (file:// creates
     /// directories on demand instead).
     pub explicit_containers: bool,
+    /// Large reads are faster as concurrent ranged requests than as one `get_opts`, so
+    /// the read path splits them (remote services, O_DIRECT). Without it the read path
+    /// sends one request: memory:// returns its buffer without a copy, and file://'s
+    /// `get_opts` already reads large ranges by concurrent positional reads.
+    pub chunked_reads: bool,
 }
 
 impl Capabilities {
@@ -72,6 +77,7 @@ impl Capabilities {
             server_side_copy: false,
             atomic_rename: false,
             explicit_containers: false,
+            chunked_reads: false,
         }
     }
 
@@ -92,6 +98,11 @@ impl Capabilities {
 
     pub const fn with_explicit_containers(mut self) -> Self {
         self.explicit_containers = true;
+        self
+    }
+
+    pub const fn with_chunked_reads(mut self) -> Self {
+        self.chunked_reads = true;
         self
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use crate::error::{Error, Operation, Result};
+use crate::retry::RetryPolicy;
 
 /// Which bytes of an object to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,76 @@ impl GetRange {
             });
         }
         Ok(start..end)
+    }
+}
+
+/// What the caller already knows of an object (from a listing or a cache): with it a
+/// chunked read sends no probe and plans every chunk at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHint {
+    pub size: u64,
+    /// Pin every chunk to this version (ETag/generation), if known. Without it, the
+    /// first response's version pins the rest.
+    pub version: Option<String>,
+}
+
+/// Options of a streamed read ([`ObjectStore::get_stream`](crate::ObjectStore::get_stream)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub offset: u64,
+    /// Bytes to read from `offset`; `None` reads to the end.
+    pub length: Option<u64>,
+    pub hint: Option<ObjectHint>,
+    /// Pin every chunk to this version (an `if_match`); the hint's version otherwise.
+    pub version: Option<String>,
+    /// Reads like this one that run at once: each gets this share of the store's
+    /// bytes-in-flight budget (at least two chunks), so `-j 64` copies hold about one
+    /// read's memory, not 64.
+    pub concurrent_reads: usize,
+    /// Bytes per ranged request of this read (and the first request's size), instead of
+    /// the store's read settings.
+    pub chunk_size: Option<u64>,
+    /// Ranged requests of this read in flight at once, instead of the store's setting
+    /// (still within its bytes-in-flight cap).
+    pub max_concurrency: Option<usize>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            offset: 0,
+            length: None,
+            hint: None,
+            version: None,
+            concurrent_reads: 1,
+            chunk_size: None,
+            max_concurrency: None,
+        }
+    }
+}
+
+impl ReadOptions {
+    pub fn with_range(mut self, offset: u64, length: Option<u64>) -> Self {
+        self.offset = offset;
+        self.length = length;
+        self
+    }
+
+    pub fn with_hint(mut self, hint: Option<ObjectHint>) -> Self {
+        self.hint = hint;
+        self
+    }
+
+    pub fn with_concurrent_reads(mut self, n: usize) -> Self {
+        self.concurrent_reads = n.max(1);
+        self
+    }
+
+    /// Splits this read into `chunk_size` requests, `max_concurrency` at once.
+    pub fn with_chunking(mut self, chunk_size: u64, max_concurrency: usize) -> Self {
+        self.chunk_size = Some(chunk_size.max(1));
+        self.max_concurrency = Some(max_concurrency.max(1));
+        self
     }
 }
 
@@ -127,6 +198,10 @@ pub struct WriterOptions {
     /// Compress the stream with zstd at this level (1..=22) before storing it.
     pub zstd_level: Option<i32>,
     pub put: PutOptions,
+    /// How each part is retried. Parts are sent inside the writer, so the retry layer
+    /// hands its own policy down here ([`RetryLayer`](crate::layer::RetryLayer)); a
+    /// finalize is never retried (decision 010).
+    pub part_retry: RetryPolicy,
 }
 
 impl Default for WriterOptions {
@@ -137,6 +212,7 @@ impl Default for WriterOptions {
             max_in_flight: 4,
             zstd_level: None,
             put: PutOptions::default(),
+            part_retry: RetryPolicy::none(),
         }
     }
 }

@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Operation, Result};
+use crate::retry::{RetryPolicy, retry};
 use crate::writer::{ObjectWriter, WriteSummary};
 
 /// One part-by-part upload as a backend drives it (S3 multipart, Azure blocks, GCS
@@ -164,27 +165,37 @@ pub struct InFlight<T> {
     done: Vec<T>,
     op: Operation,
     uri: String,
+    retry: RetryPolicy,
 }
 
 impl<T: Send + 'static> InFlight<T> {
-    /// `op` and `uri` name a task that panicked or was cancelled.
-    pub fn new(max: usize, op: Operation, uri: &str) -> Self {
+    /// `op` and `uri` name a task that panicked or was cancelled; each upload is retried
+    /// per `retry` (the writer's `part_retry`).
+    pub fn new(max: usize, op: Operation, uri: &str, retry: RetryPolicy) -> Self {
         InFlight {
             tasks: JoinSet::new(),
             max: max.max(1),
             done: Vec::new(),
             op,
             uri: uri.to_string(),
+            retry,
         }
     }
 
-    /// Starts `upload` once fewer than `max` are running; the first failure of an
-    /// earlier upload is returned instead.
-    pub async fn spawn(&mut self, upload: impl Future<Output = Result<T>> + Send + 'static) -> Result<()> {
+    /// Starts an upload once fewer than `max` are running; the first failure of an
+    /// earlier upload is returned instead. `upload` makes one try each time it is
+    /// called, so a failed try is sent again within the retry policy.
+    pub async fn spawn<F, Fut>(&mut self, upload: F) -> Result<()>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
         while self.tasks.len() >= self.max {
             self.reap_one().await?;
         }
-        self.tasks.spawn(upload);
+        let (policy, op, uri) = (self.retry.clone(), self.op, self.uri.clone());
+        self.tasks
+            .spawn(async move { retry(&policy, op, &uri, upload).await });
         Ok(())
     }
 
@@ -341,15 +352,18 @@ mod tests {
     async fn at_most_max_run_and_failures_surface() {
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
-        let mut f = InFlight::new(3, Operation::Write, "u");
+        let mut f = InFlight::new(3, Operation::Write, "u", RetryPolicy::none());
         for i in 0..10 {
             let (running, peak) = (running.clone(), peak.clone());
-            f.spawn(async move {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                running.fetch_sub(1, Ordering::SeqCst);
-                Ok(i)
+            f.spawn(move || {
+                let (running, peak) = (running.clone(), peak.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Ok(i)
+                }
             })
             .await
             .unwrap();
@@ -359,11 +373,52 @@ mod tests {
         assert_eq!(got, (0..10).collect::<Vec<_>>());
         assert_eq!(peak.load(Ordering::SeqCst), 3);
 
-        let mut f = InFlight::new(1, Operation::Write, "u");
-        f.spawn(async { Err::<(), _>(Error::not_found(Operation::Write, "u")) })
+        let mut f = InFlight::new(1, Operation::Write, "u", RetryPolicy::none());
+        f.spawn(|| async { Err::<(), _>(Error::not_found(Operation::Write, "u")) })
             .await
             .unwrap();
-        let e = f.spawn(async { Ok(()) }).await.unwrap_err();
+        let e = f.spawn(|| async { Ok(()) }).await.unwrap_err();
         assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    }
+
+    /// A part that fails transiently is sent again, as often as the policy allows.
+    #[tokio::test]
+    async fn parts_are_retried_per_the_policy() {
+        let quick = RetryPolicy::default().with_backoff(
+            std::time::Duration::from_millis(1),
+            std::time::Duration::from_millis(1),
+        );
+        for (attempts, fails, ok) in [(3, 2, true), (2, 2, false), (1, 1, false)] {
+            let tries = Arc::new(AtomicUsize::new(0));
+            let mut f = InFlight::new(
+                1,
+                Operation::Write,
+                "u",
+                quick.clone().with_max_attempts(attempts),
+            );
+            let counter = tries.clone();
+            f.spawn(move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < fails {
+                        Err(Error::Transient {
+                            op: Operation::Write,
+                            uri: "u".into(),
+                            source: "reset".into(),
+                        })
+                    } else {
+                        Ok(())
+                    }
+                }
+            })
+            .await
+            .unwrap();
+            assert_eq!(
+                f.finish().await.is_ok(),
+                ok,
+                "{attempts} attempts, {fails} failures"
+            );
+            assert_eq!(tries.load(Ordering::SeqCst), (fails + 1).min(attempts as usize));
+        }
     }
 }

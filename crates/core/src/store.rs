@@ -3,8 +3,8 @@
 //! Conveniences (`get`, `get_range`, `get_ranges`, `put`, `exists`, `list`,
 //! `delete_prefix`, validation) live in [`crate::ObjectStoreExt`], written once on top
 //! of these primitives. The provided methods here have generic defaults that a backend
-//! overrides when the service does better (a batch-delete call, an atomic rename, the
-//! range engine).
+//! overrides when the service does better (a batch-delete call, an atomic rename);
+//! `get_stream` is overridden only by the read layer, never by a backend.
 
 use std::fmt::Debug;
 use std::ops::Range;
@@ -16,7 +16,7 @@ use futures::{StreamExt, stream};
 
 use crate::error::{BatchFailure, Error, Operation, Result};
 use crate::meta::{Capabilities, ListEntry, ObjectMeta};
-use crate::options::{GetOptions, GetRange, PutOptions, WriterOptions};
+use crate::options::{GetOptions, GetRange, PutOptions, ReadOptions, WriterOptions};
 use crate::writer::ObjectWriter;
 
 /// Deletes that `delete_batch`'s default runs at once.
@@ -100,19 +100,18 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
         delete_each(self, uris, DEFAULT_DELETE_CONCURRENCY).await
     }
 
-    /// Reads a whole object as fast as the backend can: through the range engine for
-    /// large objects where the backend wires it, else one read.
-    async fn get_optimized(&self, uri: &str) -> Result<Bytes> {
-        Ok(self.get_opts(uri, GetOptions::default()).await?.data)
-    }
-
-    /// Reads a range as fast as the backend can (see [`ObjectStore::get_optimized`]).
-    async fn get_range_optimized(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
-        let range = GetRange::from_offset_length(offset, length);
-        Ok(self
-            .get_opts(uri, GetOptions::default().with_range(range))
-            .await?
-            .data)
+    /// The bytes of `opts`'s range as an in-order stream of chunks. Backends keep this
+    /// default (one [`get_opts`](ObjectStore::get_opts), as one chunk); the read layer
+    /// that `s3dlio::store_for_uri` puts on top plans it instead: one request, or
+    /// concurrent ranged requests pinned to one version (the one read path, decision 010).
+    fn get_stream<'a>(&'a self, uri: &'a str, opts: ReadOptions) -> BoxStream<'a, Result<Bytes>> {
+        let get = GetOptions {
+            range: Some(GetRange::from_offset_length(opts.offset, opts.length)),
+            if_match: opts.version.or(opts.hint.and_then(|h| h.version)),
+        };
+        stream::once(async move { self.get_opts(uri, get).await.map(|r| r.data) })
+            .filter(|r| std::future::ready(!matches!(r, Ok(b) if b.is_empty())))
+            .boxed()
     }
 }
 

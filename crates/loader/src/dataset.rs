@@ -5,8 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::TryStreamExt;
-use s3dlio_core::{ListEntry, ObjectStore, ObjectStoreExt, Result};
-use s3dlio_range_engine::RangeEngineConfig;
+use s3dlio_core::{ListEntry, ObjectStore, ObjectStoreExt, ReadOptions, Result};
 
 /// Samples addressed by index.
 #[async_trait]
@@ -29,8 +28,9 @@ pub trait Dataset: Send + Sync + std::fmt::Debug + 'static {
 pub enum ReadMode {
     /// One GET per object.
     Whole,
-    /// Through the range engine: `part_size` ranges, `parts_in_flight` at once (for large
-    /// objects; ones up to `part_size` still take one GET).
+    /// `part_size` ranges, `parts_in_flight` at once, through the store's read path (for
+    /// large objects; ones up to `part_size` still take one GET). Stores that read in one
+    /// request (memory://, file://, see `Capabilities::chunked_reads`) read whole.
     Ranged { part_size: u64, parts_in_flight: usize },
 }
 
@@ -40,7 +40,6 @@ pub struct ObjectDataset {
     store: Arc<dyn ObjectStore>,
     uris: Arc<[String]>,
     mode: ReadMode,
-    range: RangeEngineConfig,
 }
 
 impl ObjectDataset {
@@ -66,22 +65,10 @@ impl ObjectDataset {
             store,
             uris: uris.into(),
             mode: ReadMode::Whole,
-            range: RangeEngineConfig::default(),
         }
     }
 
     pub fn with_read_mode(mut self, mode: ReadMode) -> Self {
-        if let ReadMode::Ranged {
-            part_size,
-            parts_in_flight,
-        } = mode
-        {
-            self.range = self
-                .range
-                .with_chunk_size(part_size.max(1))
-                .with_threshold(part_size.max(1))
-                .with_max_concurrency(parts_in_flight.max(1));
-        }
         self.mode = mode;
         self
     }
@@ -101,8 +88,12 @@ impl Dataset for ObjectDataset {
         let uri = &self.uris[index];
         match self.mode {
             ReadMode::Whole => self.store.get(uri).await,
-            ReadMode::Ranged { .. } => {
-                s3dlio_range_engine::read(&*self.store, &self.range, uri, 0, None, None).await
+            ReadMode::Ranged {
+                part_size,
+                parts_in_flight,
+            } => {
+                let opts = ReadOptions::default().with_chunking(part_size, parts_in_flight);
+                self.store.read(uri, opts).await
             }
         }
     }

@@ -22,7 +22,7 @@ fn class_name(e: &Error) -> &'static str {
         Error::Timeout { .. } => "OperationTimeoutError",
         Error::NotSupported { .. } => "NotSupportedError",
         Error::ChecksumMismatch { .. } => "ChecksumMismatchError",
-        Error::RangeFailed { source, .. } => class_name(source),
+        Error::RangeFailed { source, .. } | Error::Retried { source, .. } => class_name(source),
         _ => "S3dlioError",
     }
 }

@@ -122,7 +122,7 @@ fn stores(py: Python<'_>) -> PyResult<Arc<StoreCache>> {
 fn copy_op(py: Python<'_>, src: String, dst: String) -> PyResult<Op<u64>> {
     let (from, to) = (store(py, &src)?, store(py, &dst)?);
     Ok(Box::pin(async move {
-        let plan = Plan::for_jobs(1)?;
+        let plan = Plan::for_jobs(1);
         copy_object(&*from, &src, &*to, &dst, None, None, &plan, &|_| {}).await
     }))
 }
@@ -141,7 +141,7 @@ async fn copy_all(
     jobs: usize,
     label: String,
 ) -> Result<u64> {
-    let plan = Plan::for_jobs(jobs)?;
+    let plan = Plan::for_jobs(jobs);
     let (plan, stores) = (&plan, &*stores);
     let tally = run_jobs(
         pairs,

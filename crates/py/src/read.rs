@@ -6,25 +6,23 @@ use futures::{StreamExt, TryStreamExt, stream};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use s3dlio::range_engine::{RangeEngineConfig, read_stream};
-use s3dlio::{Error, ObjectStore, Operation};
+use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, ReadOptions};
 use std::sync::Arc;
 
-use crate::errors::to_py;
 use crate::runtime::Op;
 use crate::twins::{plain, store, twins};
 use crate::view::{Target, memoryview, py_bytes};
 
 fn get_op(py: Python<'_>, uri: String) -> PyResult<Op<Bytes>> {
     let store = store(py, &uri)?;
-    Ok(Box::pin(async move { store.get_optimized(&uri).await }))
+    Ok(Box::pin(async move { store.get(&uri).await }))
 }
 
 fn get_range_op(py: Python<'_>, uri: String, offset: u64, length: Option<u64>) -> PyResult<Op<Bytes>> {
     let store = store(py, &uri)?;
-    Ok(Box::pin(async move {
-        store.get_range_optimized(&uri, offset, length).await
-    }))
+    Ok(Box::pin(
+        async move { store.get_range(&uri, offset, length).await },
+    ))
 }
 
 twins! {
@@ -73,7 +71,7 @@ fn get_many_op(
 /// runtime's workers instead of all being polled by the one thread that waits.
 async fn fetch(store: Arc<dyn ObjectStore>, uri: String) -> s3dlio::Result<(String, Bytes)> {
     let target = uri.clone();
-    let task = tokio::spawn(async move { store.get_optimized(&target).await });
+    let task = tokio::spawn(async move { store.get(&target).await });
     match task.await {
         Ok(result) => result.map(|data| (uri, data)),
         Err(e) => Err(Error::Backend {
@@ -114,9 +112,8 @@ fn get_into_op(
         )));
     }
     let store = store(py, &uri)?;
-    let engine = RangeEngineConfig::from_env().map_err(|e| to_py(py, e))?;
     Ok(Box::pin(async move {
-        let mut chunks = read_stream(&*store, &engine, &uri, offset, length, None);
+        let mut chunks = store.get_stream(&uri, ReadOptions::default().with_range(offset, length));
         let mut filled = 0usize;
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk?;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::TryStreamExt;
-use s3dlio_core::RangeGetClient;
+use s3dlio_core::{RangeGetClient, ReadOptions};
 use s3dlio_range_engine::doubles::{InMemoryClient, Throttled};
 use s3dlio_range_engine::{ObjectHint, RangeEngine, RangeEngineConfig};
 
@@ -47,7 +47,7 @@ fn throttled(c: &mut Criterion) {
     };
     let drain = |e: &RangeEngine<_>, hint: Option<ObjectHint>| {
         rt.block_on(
-            e.stream(URI, 0, None, hint)
+            e.stream(URI, ReadOptions::default().with_hint(hint))
                 .try_fold(0usize, |n, b| async move { Ok(n + b.len()) }),
         )
         .unwrap()
@@ -63,7 +63,10 @@ fn throttled(c: &mut Criterion) {
         b.iter(|| rt.block_on(engine.get(URI)).unwrap())
     });
     g.bench_function("contiguous_1GiB_c16_size_known", |b| {
-        b.iter(|| rt.block_on(engine.get_range_hinted(URI, 0, None, &hint)).unwrap())
+        b.iter(|| {
+            rt.block_on(engine.read(URI, &ReadOptions::default().with_hint(Some(hint.clone()))))
+                .unwrap()
+        })
     });
     g.finish();
 }

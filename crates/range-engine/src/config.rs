@@ -1,40 +1,7 @@
 //! Engine settings, and the one place their `S3DLIO_*` variables are read.
 
-use std::time::Duration;
-
 use s3dlio_core::Result;
 use s3dlio_core::env::EnvReader;
-
-/// How failed requests are retried: up to `max_attempts` tries in all, sleeping a random
-/// time in `[0, min(max_backoff, initial_backoff × 2^(try-1))]` between them ("full
-/// jitter"), so many readers retrying at once do not retry in step.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 4,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The pause before try `attempt + 1` (`attempt` ≥ 1).
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let cap = self
-            .initial_backoff
-            .saturating_mul(1u32 << (attempt - 1).min(20))
-            .min(self.max_backoff);
-        cap.mul_f64(rand::random::<f64>())
-    }
-}
 
 /// Settings of a [`RangeEngine`](crate::RangeEngine).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +16,6 @@ pub struct RangeEngineConfig {
     /// Reads up to this size take one request; the first request of a larger read asks
     /// for this many bytes and learns the object's size and version from the answer.
     pub threshold: u64,
-    pub retry: RetryPolicy,
 }
 
 impl Default for RangeEngineConfig {
@@ -59,7 +25,6 @@ impl Default for RangeEngineConfig {
             max_concurrency: 16,
             max_bytes_in_flight: 256 << 20,
             threshold: 8 << 20,
-            retry: RetryPolicy::default(),
         }
     }
 }
@@ -69,9 +34,6 @@ pub const ENV_CHUNK_SIZE: &str = "S3DLIO_RANGE_CHUNK_SIZE";
 pub const ENV_CONCURRENCY: &str = "S3DLIO_RANGE_CONCURRENCY";
 pub const ENV_MAX_BYTES_IN_FLIGHT: &str = "S3DLIO_RANGE_MAX_BYTES_IN_FLIGHT";
 pub const ENV_THRESHOLD: &str = "S3DLIO_RANGE_THRESHOLD";
-pub const ENV_RETRY_ATTEMPTS: &str = "S3DLIO_RETRY_MAX_ATTEMPTS";
-pub const ENV_RETRY_INITIAL_MS: &str = "S3DLIO_RETRY_INITIAL_BACKOFF_MS";
-pub const ENV_RETRY_MAX_MS: &str = "S3DLIO_RETRY_MAX_BACKOFF_MS";
 
 impl RangeEngineConfig {
     pub fn with_chunk_size(mut self, bytes: u64) -> Self {
@@ -94,11 +56,6 @@ impl RangeEngineConfig {
         self
     }
 
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
     /// Requests in flight at once: `max_concurrency`, lowered so that they and the one
     /// response being copied (or held by a stream's consumer) fit in
     /// `max_bytes_in_flight`. Never below one, so a cap under two chunks still holds two.
@@ -116,8 +73,8 @@ impl RangeEngineConfig {
         chunks.saturating_sub(self.effective_concurrency()).max(1)
     }
 
-    /// Defaults overridden by the `S3DLIO_RANGE_*` and `S3DLIO_RETRY_*` variables; a
-    /// malformed value is an error naming the variable.
+    /// Defaults overridden by the `S3DLIO_RANGE_*` variables; a malformed value is an
+    /// error naming the variable.
     pub fn from_env() -> Result<Self> {
         Self::from_reader(&EnvReader::process())
     }
@@ -136,15 +93,6 @@ impl RangeEngineConfig {
         }
         if let Some(n) = env.positive(ENV_THRESHOLD)? {
             c.threshold = n;
-        }
-        if let Some(n) = env.positive(ENV_RETRY_ATTEMPTS)? {
-            c.retry.max_attempts = n as u32;
-        }
-        if let Some(n) = env.positive(ENV_RETRY_INITIAL_MS)? {
-            c.retry.initial_backoff = Duration::from_millis(n);
-        }
-        if let Some(n) = env.positive(ENV_RETRY_MAX_MS)? {
-            c.retry.max_backoff = Duration::from_millis(n);
         }
         Ok(c)
     }
@@ -173,16 +121,6 @@ mod tests {
         );
         assert_eq!(c.clone().with_max_bytes_in_flight(1).effective_concurrency(), 1);
         assert_eq!(c.with_max_bytes_in_flight(1 << 40).effective_concurrency(), 16);
-    }
-
-    #[test]
-    fn backoff_is_jittered_and_capped() {
-        let p = RetryPolicy::default();
-        for attempt in 1..30 {
-            let d = p.backoff(attempt);
-            assert!(d <= p.max_backoff);
-            assert!(d <= p.initial_backoff * 2u32.pow((attempt - 1).min(20)));
-        }
     }
 
     #[test]

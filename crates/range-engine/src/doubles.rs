@@ -273,3 +273,14 @@ impl RangeGetClient for Faulty {
         Ok(chunk)
     }
 }
+
+/// `store` behind the layers every front end reads through ([`crate::layered`]), with
+/// 1 MiB chunks so that the conformance suite's multi-MiB reads fan out.
+pub fn conformance_stack(
+    store: std::sync::Arc<dyn s3dlio_core::ObjectStore>,
+) -> std::sync::Arc<dyn s3dlio_core::ObjectStore> {
+    let read = crate::RangeEngineConfig::default()
+        .with_chunk_size(1 << 20)
+        .with_threshold(1 << 20);
+    crate::layered(store, read, s3dlio_core::RetryPolicy::default(), None)
+}

@@ -6,20 +6,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
-use s3dlio_core::{Error, GetRange, Operation, RangeGetClient, RangesOptions, Result, fetch_ranges};
+use s3dlio_core::{
+    Error, GetRange, Operation, RangeGetClient, RangesOptions, ReadOptions, Result, fetch_ranges,
+};
 
 use crate::assembly::Assembly;
+use crate::checked::Checked;
 use crate::config::RangeEngineConfig;
-use crate::retry::Retrying;
-
-/// What the caller already knows of an object (from a listing or a cache): with it the
-/// engine sends no probe and plans every chunk at once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectHint {
-    pub size: u64,
-    /// Pin every chunk to this version (ETag/generation), if known.
-    pub version: Option<String>,
-}
 
 /// Concurrent ranged reads over any [`RangeGetClient`], including `dyn RangeGetClient`.
 #[derive(Debug)]
@@ -39,49 +32,50 @@ impl<C: RangeGetClient + ?Sized> RangeEngine<C> {
 
     /// The whole object as one contiguous buffer.
     pub async fn get(&self, uri: &str) -> Result<Bytes> {
-        read(&*self.client, &self.config, uri, 0, None, None).await
+        Ok(read(&*self.client, &self.config, uri, &ReadOptions::default())
+            .await?
+            .data)
     }
 
     /// `length` bytes from `offset` (`None`: to the end) as one contiguous buffer.
     pub async fn get_range(&self, uri: &str, offset: u64, length: Option<u64>) -> Result<Bytes> {
-        read(&*self.client, &self.config, uri, offset, length, None).await
+        let opts = ReadOptions::default().with_range(offset, length);
+        Ok(read(&*self.client, &self.config, uri, &opts).await?.data)
     }
 
-    /// Like [`get_range`](Self::get_range) for an object whose size (and version) the
-    /// caller knows: no probe request.
-    pub async fn get_range_hinted(
-        &self,
-        uri: &str,
-        offset: u64,
-        length: Option<u64>,
-        hint: &ObjectHint,
-    ) -> Result<Bytes> {
-        read(&*self.client, &self.config, uri, offset, length, Some(hint)).await
+    /// The read `opts` describes as one contiguous buffer.
+    pub async fn read(&self, uri: &str, opts: &ReadOptions) -> Result<Bytes> {
+        Ok(read(&*self.client, &self.config, uri, opts).await?.data)
     }
 
     /// The bytes as an in-order stream of chunks (no copies), holding at most
     /// `effective_concurrency()` chunks besides the one the consumer holds.
-    pub fn stream<'a>(
-        &'a self,
-        uri: &'a str,
-        offset: u64,
-        length: Option<u64>,
-        hint: Option<ObjectHint>,
-    ) -> BoxStream<'a, Result<Bytes>> {
-        read_stream(&*self.client, &self.config, uri, offset, length, hint)
+    pub fn stream<'a>(&'a self, uri: &'a str, opts: ReadOptions) -> BoxStream<'a, Result<Bytes>> {
+        read_stream(&*self.client, &self.config, uri, opts)
     }
 
     /// Many ranges of one object, coalesced and fetched concurrently, in request order,
-    /// each request retried alone and pinned to the first response's version.
+    /// pinned to the first response's version.
     pub async fn get_ranges(
         &self,
         uri: &str,
         ranges: &[Range<u64>],
         opts: RangesOptions,
     ) -> Result<Vec<Bytes>> {
-        let retrying = Retrying::new(&*self.client, &self.config.retry);
-        fetch_ranges(&retrying, uri, ranges, opts).await
+        fetch_ranges(&Checked::new(&*self.client, None), uri, ranges, opts).await
     }
+}
+
+/// A contiguous read and what it learned of the object.
+#[derive(Debug)]
+pub struct Assembled {
+    pub data: Bytes,
+    /// The bytes `data` holds.
+    pub range: Range<u64>,
+    /// The object's total size.
+    pub size: u64,
+    /// The version every chunk came from, if the store reports one.
+    pub version: Option<String>,
 }
 
 /// What the first response (or the caller's hint) told us.
@@ -89,26 +83,24 @@ struct Plan {
     start: u64,
     end: u64,
     size: u64,
-    version: Option<Arc<str>>,
     /// The bytes the first request already brought, from `start`.
     first: Bytes,
 }
 
 async fn plan<C: RangeGetClient + ?Sized>(
-    client: &Retrying<'_, C>,
+    client: &Checked<'_, C>,
     config: &RangeEngineConfig,
     uri: &str,
-    offset: u64,
-    length: Option<u64>,
-    hint: Option<&ObjectHint>,
+    opts: &ReadOptions,
 ) -> Result<Plan> {
-    if let Some(h) = hint {
+    let (offset, length) = (opts.offset, opts.length);
+    if let Some(h) = &opts.hint {
         let r = GetRange::from_offset_length(offset, length).resolve(Operation::GetRange, uri, h.size)?;
+        client.expect_size(h.size);
         return Ok(Plan {
             start: r.start,
             end: r.end,
             size: h.size,
-            version: h.version.as_deref().map(Arc::from),
             first: Bytes::new(),
         });
     }
@@ -119,7 +111,6 @@ async fn plan<C: RangeGetClient + ?Sized>(
         start: offset,
         end: want_end.min(chunk.total_size).max(offset),
         size: chunk.total_size,
-        version: chunk.version.as_deref().map(Arc::from),
         first: chunk.data,
     })
 }
@@ -131,26 +122,57 @@ fn chunk_ranges(from: u64, end: u64, chunk: u64) -> impl Iterator<Item = Range<u
         .map(move |s| s..(s + chunk).min(end))
 }
 
-/// Reads `offset..offset+length` of `uri` into one buffer allocated once: each byte is
-/// copied once, from its response into place, by copy tasks on the blocking pool. A read
-/// the first request covers is returned as that response, without any copy.
+/// The version the caller pins the read to, if any.
+fn pin(opts: &ReadOptions) -> Option<&str> {
+    opts.version
+        .as_deref()
+        .or(opts.hint.as_ref().and_then(|h| h.version.as_deref()))
+}
+
+/// The engine settings of one read: the read's own chunking where it sets one, and, as
+/// one of `opts.concurrent_reads` reads, its share of the byte cap (never under two
+/// chunks).
+fn share(config: &RangeEngineConfig, opts: &ReadOptions) -> RangeEngineConfig {
+    let mut c = config.clone();
+    if let Some(chunk) = opts.chunk_size {
+        c = c.with_chunk_size(chunk).with_threshold(chunk);
+    }
+    if let Some(n) = opts.max_concurrency {
+        c = c.with_max_concurrency(n);
+    }
+    let n = opts.concurrent_reads.max(1) as u64;
+    if n > 1 {
+        let cap = (c.max_bytes_in_flight / n).max(c.chunk_size.saturating_mul(2));
+        c = c.with_max_bytes_in_flight(cap);
+    }
+    c
+}
+
+/// Reads the range `opts` names into one buffer allocated once: each byte is copied
+/// once, from its response into place, by copy tasks on the blocking pool. A read the
+/// first request covers is returned as that response, without any copy. Every chunk is
+/// of one version (the hint's, or the first response's).
 pub async fn read<C: RangeGetClient + ?Sized>(
     client: &C,
     config: &RangeEngineConfig,
     uri: &str,
-    offset: u64,
-    length: Option<u64>,
-    hint: Option<&ObjectHint>,
-) -> Result<Bytes> {
-    let mut retrying = Retrying::new(client, &config.retry);
-    let plan = plan(&retrying, config, uri, offset, length, hint).await?;
-    retrying.expected_size = Some(plan.size);
+    opts: &ReadOptions,
+) -> Result<Assembled> {
+    let config = &share(config, opts);
+    let checked = Checked::new(client, pin(opts));
+    let plan = plan(&checked, config, uri, opts).await?;
     let total = (plan.end - plan.start) as usize;
+    let range = plan.start..plan.end;
     if plan.first.len() == total {
-        return Ok(plan.first);
+        return Ok(Assembled {
+            data: plan.first,
+            range,
+            size: plan.size,
+            version: checked.version().map(str::to_string),
+        });
     }
     let out = Assembly::new(total);
-    let (retrying, pin, out_ref) = (&retrying, plan.version.as_deref(), &out);
+    let (checked_ref, out_ref) = (&checked, &out);
     let from = plan.start + plan.first.len() as u64;
     // Two stages: requests (at most `effective_concurrency()` in flight) and copies (at
     // most the rest of the byte cap pending). A finished request frees its slot at once,
@@ -159,7 +181,7 @@ pub async fn read<C: RangeGetClient + ?Sized>(
     let responses = stream::iter(chunk_ranges(from, plan.end, config.chunk_size))
         .map(|range| async move {
             let offset = (range.start - plan.start) as usize;
-            Ok::<_, Error>((offset, retrying.get_range_chunk(uri, range, pin).await?.data))
+            Ok::<_, Error>((offset, checked_ref.get_range_chunk(uri, range, None).await?.data))
         })
         .buffer_unordered(config.effective_concurrency());
     let written: usize = stream::once(async { Ok((0, plan.first)) })
@@ -171,33 +193,32 @@ pub async fn read<C: RangeGetClient + ?Sized>(
         .try_buffer_unordered(config.copy_concurrency())
         .try_fold(0, |sum, len| async move { Ok(sum + len) })
         .await?;
-    Ok(out.finish(written))
+    Ok(Assembled {
+        data: out.finish(written),
+        range,
+        size: plan.size,
+        version: checked.version().map(str::to_string),
+    })
 }
 
-/// Streams `offset..offset+length` of `uri` as in-order chunks, each a response as
-/// received (no copies).
+/// Streams the range `opts` names as in-order chunks, each a response as received (no
+/// copies), every one of one version.
 pub fn read_stream<'a, C: RangeGetClient + ?Sized>(
     client: &'a C,
     config: &'a RangeEngineConfig,
     uri: &'a str,
-    offset: u64,
-    length: Option<u64>,
-    hint: Option<ObjectHint>,
+    opts: ReadOptions,
 ) -> BoxStream<'a, Result<Bytes>> {
     let chunks = async move {
-        let mut retrying = Retrying::new(client, &config.retry);
-        let plan = plan(&retrying, config, uri, offset, length, hint.as_ref()).await?;
-        retrying.expected_size = Some(plan.size);
+        let config = share(config, &opts);
+        let checked = Arc::new(Checked::new(client, pin(&opts)));
+        let plan = plan(&checked, &config, uri, &opts).await?;
         let from = plan.start + plan.first.len() as u64;
         let first = (!plan.first.is_empty()).then_some(Ok(plan.first));
-        let version = plan.version;
         let rest = stream::iter(chunk_ranges(from, plan.end, config.chunk_size))
             .map(move |range| {
-                let version = version.clone();
-                async move {
-                    let c = retrying.get_range_chunk(uri, range, version.as_deref()).await?;
-                    Ok(c.data)
-                }
+                let checked = checked.clone();
+                async move { Ok(checked.get_range_chunk(uri, range, None).await?.data) }
             })
             .buffered(config.effective_concurrency());
         Ok::<_, Error>(stream::iter(first).chain(rest))

@@ -11,9 +11,11 @@
 //!   change mid-read fails with `Error::Precondition`, never a mix of two versions.
 //! - **Bounded memory**: at most `effective_concurrency()` requests in flight, which is
 //!   `max_concurrency` lowered to fit `max_bytes_in_flight / chunk_size`.
-//! - **Per-chunk retries** with jittered exponential backoff; short responses count as
-//!   failures; a permanent failure names the byte range. Dropping the future cancels
-//!   every request in flight.
+//! - **No retries of its own**: the store's retry layer owns them (decision 010); a short
+//!   response is a transient error for that layer to retry, and a failed chunk names its
+//!   byte range. Dropping the future cancels every request in flight.
+//! - [`ReadPath`]: the one read path, a wrapper store that plans every read of the store
+//!   below (one request, or concurrent pinned chunks) for every front end.
 //! - Outputs: one contiguous `Bytes` (each byte copied once, into a buffer allocated
 //!   once), an in-order stream of chunks (no copies), or many ranges with coalescing.
 //!
@@ -35,14 +37,16 @@
 //! ```
 
 mod assembly;
+mod checked;
 mod config;
 #[cfg(feature = "testkit")]
 pub mod doubles;
 mod engine;
-mod retry;
+mod read_path;
 
 pub use config::{
-    ENV_CHUNK_SIZE, ENV_CONCURRENCY, ENV_MAX_BYTES_IN_FLIGHT, ENV_RETRY_ATTEMPTS, ENV_RETRY_INITIAL_MS,
-    ENV_RETRY_MAX_MS, ENV_THRESHOLD, RangeEngineConfig, RetryPolicy,
+    ENV_CHUNK_SIZE, ENV_CONCURRENCY, ENV_MAX_BYTES_IN_FLIGHT, ENV_THRESHOLD, RangeEngineConfig,
 };
-pub use engine::{ObjectHint, RangeEngine, read, read_stream};
+pub use engine::{Assembled, RangeEngine, read, read_stream};
+pub use read_path::{ReadPath, layered};
+pub use s3dlio_core::ObjectHint;

@@ -1,14 +1,15 @@
 //! Range engine behaviour, proven with the test doubles: exact bytes, real concurrency,
-//! memory caps, retries, version pinning and cancellation.
+//! memory caps, checked responses, version pinning and cancellation. (Retries are the
+//! store's retry layer's: `crates/s3dlio/tests/read_path.rs` proves them through it.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use s3dlio_core::{Error, RangeGetClient, RangesOptions};
+use s3dlio_core::{Error, RangeGetClient, RangesOptions, ReadOptions};
 use s3dlio_range_engine::doubles::{Fault, Faulty, InMemoryClient, Throttled};
-use s3dlio_range_engine::{ObjectHint, RangeEngine, RangeEngineConfig, RetryPolicy};
+use s3dlio_range_engine::{ObjectHint, RangeEngine, RangeEngineConfig};
 
 const CHUNK: u64 = 4096;
 const URI: &str = "mem://object";
@@ -22,11 +23,6 @@ fn config() -> RangeEngineConfig {
         .with_chunk_size(CHUNK)
         .with_threshold(CHUNK)
         .with_max_concurrency(4)
-        .with_retry(RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(5),
-        })
 }
 
 fn engine_with(len: usize) -> (Arc<InMemoryClient>, RangeEngine<InMemoryClient>, Bytes) {
@@ -42,7 +38,11 @@ async fn bytes_are_exact_around_every_boundary() {
     for len in [0, 1, c - 1, c, c + 1, 2 * c, 7 * c + 3] {
         let (client, engine, d) = engine_with(len);
         assert!(engine.get(URI).await.unwrap() == d, "get of {len} bytes");
-        let chunks: Vec<Bytes> = engine.stream(URI, 0, None, None).try_collect().await.unwrap();
+        let chunks: Vec<Bytes> = engine
+            .stream(URI, ReadOptions::default())
+            .try_collect()
+            .await
+            .unwrap();
         assert!(chunks.concat() == d, "stream of {len} bytes");
         assert!(
             chunks.iter().all(|b| !b.is_empty() && b.len() <= c),
@@ -53,7 +53,8 @@ async fn bytes_are_exact_around_every_boundary() {
             version: Some("1".into()),
         };
         let before = client.requests();
-        assert!(engine.get_range_hinted(URI, 0, None, &hint).await.unwrap() == d);
+        let hinted = ReadOptions::default().with_hint(Some(hint));
+        assert!(engine.read(URI, &hinted).await.unwrap() == d);
         assert_eq!(
             client.requests() - before,
             (len as u64).div_ceil(CHUNK),
@@ -151,7 +152,7 @@ async fn bytes_in_flight_never_exceed_the_cap() {
     // A stream's in-flight chunks plus the one the consumer holds stay within the cap.
     let client = throttled(&d);
     let engine = RangeEngine::new(client.clone(), cfg);
-    let mut s = engine.stream(URI, 0, None, None);
+    let mut s = engine.stream(URI, ReadOptions::default());
     let mut total = 0;
     while let Some(chunk) = s.try_next().await.unwrap() {
         total += chunk.len();
@@ -172,16 +173,27 @@ fn faulty(len: usize, faults: &[(u64, Fault)]) -> (Arc<Faulty>, Bytes) {
 }
 
 #[tokio::test]
-async fn transient_failures_and_short_reads_are_retried_alone() {
-    let chunks = 10u64;
+async fn transient_failures_and_short_reads_fail_the_chunk_for_the_retry_layer() {
     for fault in [Fault::Transient, Fault::Truncate] {
-        let (client, d) = faulty((chunks * CHUNK) as usize, &[(3, fault), (5, fault)]);
-        let engine = RangeEngine::new(client.clone(), config());
-        assert!(engine.get(URI).await.unwrap() == d, "{fault:?}");
+        let (client, _) = faulty((10 * CHUNK) as usize, &[(4, fault)]);
+        let engine = RangeEngine::new(client.clone(), config().with_max_concurrency(1));
+        match engine.get(URI).await {
+            Err(Error::RangeFailed {
+                start, end, source, ..
+            }) => {
+                // Sequential: request 4 is the fourth chunk, bytes 3*CHUNK..4*CHUNK.
+                assert_eq!((start, end), (3 * CHUNK, 4 * CHUNK), "{fault:?}");
+                assert!(
+                    source.is_retryable(),
+                    "{fault:?}: the retry layer may try again: {source:?}"
+                );
+            }
+            other => panic!("{fault:?}: expected RangeFailed, got {other:?}"),
+        }
         assert_eq!(
             client.requests(),
-            chunks + 2,
-            "{fault:?}: only the failed chunks are re-requested"
+            4,
+            "{fault:?}: the engine itself sends no retry"
         );
     }
 }
@@ -190,34 +202,58 @@ async fn transient_failures_and_short_reads_are_retried_alone() {
 async fn a_permanent_failure_names_the_chunk() {
     let (client, _) = faulty((10 * CHUNK) as usize, &[(4, Fault::Permanent)]);
     let engine = RangeEngine::new(client, config().with_max_concurrency(1));
-    match engine.get(URI).await {
-        Err(Error::RangeFailed {
-            start, end, attempts, ..
-        }) => {
-            // Sequential: request 4 is the fourth chunk, bytes 3*CHUNK..4*CHUNK.
-            assert_eq!((start, end, attempts), (3 * CHUNK, 4 * CHUNK, 1));
+    let err = engine.get(URI).await.unwrap_err();
+    match &err {
+        Error::RangeFailed {
+            start, end, source, ..
+        } => {
+            assert_eq!((*start, *end), (3 * CHUNK, 4 * CHUNK));
+            assert!(!source.is_retryable());
         }
         other => panic!("expected RangeFailed, got {other:?}"),
     }
-    let (client, _) = faulty(
-        (10 * CHUNK) as usize,
-        &[
-            (2, Fault::Transient),
-            (3, Fault::Transient),
-            (4, Fault::Transient),
-        ],
-    );
-    let engine = RangeEngine::new(client, config().with_max_concurrency(1));
-    let err = engine.get(URI).await.unwrap_err();
-    assert!(
-        matches!(err, Error::RangeFailed { attempts: 3, .. }),
-        "retries exhausted: {err:?}"
-    );
     assert!(
         err.to_string()
-            .contains(&format!("bytes {}..{}", CHUNK, 2 * CHUNK)),
+            .contains(&format!("bytes {}..{}", 3 * CHUNK, 4 * CHUNK)),
         "{err}"
     );
+}
+
+/// A listing without ETags (s3s-fs) gives a size and no version: the first response's
+/// version pins the rest, so a replaced object fails the read instead of mixing.
+#[tokio::test]
+async fn a_hint_without_a_version_still_pins_every_chunk() {
+    let engine = |conc: usize, pins_honoured: bool| {
+        let inner = Arc::new(InMemoryClient::new());
+        inner.put(URI, data(10 * CHUNK as usize));
+        let f = Faulty::new(inner).at(3, Fault::ChangeVersion);
+        let client = Arc::new(if pins_honoured { f } else { f.ignoring_pins() });
+        RangeEngine::new(client, config().with_max_concurrency(conc))
+    };
+    let hint = ObjectHint {
+        size: 10 * CHUNK,
+        version: None,
+    };
+    let opts = ReadOptions::default().with_hint(Some(hint));
+    for conc in [1, 4] {
+        for pins_honoured in [true, false] {
+            let read = engine(conc, pins_honoured)
+                .read(URI, &opts)
+                .await
+                .map(|b| b.len());
+            assert!(
+                matches!(read, Err(Error::Precondition { .. })),
+                "read, concurrency {conc}, pins honoured {pins_honoured}: {read:?}"
+            );
+            let e = engine(conc, pins_honoured);
+            let streamed: Result<Vec<Bytes>, _> = e.stream(URI, opts.clone()).try_collect().await;
+            let streamed = streamed.map(|v| v.len());
+            assert!(
+                matches!(streamed, Err(Error::Precondition { .. })),
+                "stream, concurrency {conc}, pins honoured {pins_honoured}: {streamed:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -232,7 +268,7 @@ async fn a_version_change_mid_read_fails_the_read() {
         );
         let (client, _) = faulty((10 * CHUNK) as usize, &[(3, Fault::ChangeVersion)]);
         let engine = RangeEngine::new(client, config().with_max_concurrency(conc));
-        let streamed: Result<Vec<Bytes>, _> = engine.stream(URI, 0, None, None).try_collect().await;
+        let streamed: Result<Vec<Bytes>, _> = engine.stream(URI, ReadOptions::default()).try_collect().await;
         assert!(
             matches!(streamed, Err(Error::Precondition { .. })),
             "stream: {streamed:?}"

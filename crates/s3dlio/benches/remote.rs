@@ -8,7 +8,7 @@
 //! Workloads (names from the AWS CRT benchmark suite, scaled to a 2-core machine):
 //! - `upload-1GiB`: a 1 GiB object streamed through the multipart writer from a generator
 //!   (16 MiB parts, 4 in flight), with the process's peak RSS;
-//! - `download-1GiB` with one GET, and with `get_optimized` (range engine);
+//! - `download-1GiB` with one GET, and with the read path (range engine);
 //! - `upload/download-64KiBx1000` and `-256KiBx10000` at concurrency 64.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use s3dlio::{ObjectStore, ObjectStoreExt, WriterOptions, store_for_uri};
+use s3dlio::{ObjectStore, ObjectStoreExt, ReadOptions, WriterOptions, store_for_uri};
 
 const CONCURRENCY: usize = 64;
 
@@ -105,10 +105,11 @@ async fn main() {
     );
 
     let t = Instant::now();
-    assert_eq!(store.get(&big).await.unwrap().len(), 1 << 30);
+    let one_request = ReadOptions::default().with_chunking(1 << 40, 1);
+    assert_eq!(store.read(&big, one_request).await.unwrap().len(), 1 << 30);
     report("download-1GiB single GET", 1, 1 << 30, t.elapsed().as_secs_f64());
     let t = Instant::now();
-    assert_eq!(store.get_optimized(&big).await.unwrap().len(), 1 << 30);
+    assert_eq!(store.get(&big).await.unwrap().len(), 1 << 30);
     report(
         "download-1GiB range engine",
         1,

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use s3dlio_core::{ObjectStore, Result, Scheme};
 
-use crate::build_store;
+use crate::{StoreOptions, store_for_uri_with};
 
 /// One store per scheme, built on first use and then shared by every URI of that scheme.
 ///
@@ -15,24 +15,40 @@ use crate::build_store;
 /// cache instead of the parent's connections, which are bound to the parent's runtime.
 /// `memory://` stays the one process-wide store, since its content is the point.
 #[derive(Debug, Default)]
-pub struct StoreCache(Mutex<HashMap<Scheme, Arc<dyn ObjectStore>>>);
+pub struct StoreCache {
+    stores: Mutex<HashMap<Scheme, Arc<dyn ObjectStore>>>,
+    /// `None`: [`StoreOptions::from_env`] when a store is made.
+    options: Option<StoreOptions>,
+}
 
 impl StoreCache {
+    /// Stores made with the environment's options.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Stores made with `options`.
+    pub fn with_options(options: StoreOptions) -> Self {
+        StoreCache {
+            stores: Mutex::default(),
+            options: Some(options),
+        }
     }
 
     /// The store for `uri`'s scheme.
     pub fn get(&self, uri: &str) -> Result<Arc<dyn ObjectStore>> {
         let scheme = Scheme::of(uri);
-        let cached = scheme.and_then(|k| self.0.lock().expect("store cache lock").get(&k).cloned());
+        let cached = scheme.and_then(|k| self.stores.lock().expect("store cache lock").get(&k).cloned());
         if let Some(store) = cached {
             return Ok(store);
         }
-        let store = build_store(uri, false)?;
+        let store = match &self.options {
+            Some(options) => store_for_uri_with(uri, options)?,
+            None => store_for_uri_with(uri, &StoreOptions::from_env()?)?,
+        };
         Ok(match scheme {
             Some(k) => self
-                .0
+                .stores
                 .lock()
                 .expect("store cache lock")
                 .entry(k)

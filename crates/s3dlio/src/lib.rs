@@ -33,12 +33,16 @@ use std::sync::{Arc, OnceLock};
 pub use s3dlio_core::*;
 
 mod cache;
+mod options;
 pub mod transfer;
 
 pub use cache::StoreCache;
+pub use options::StoreOptions;
 pub use s3dlio_datagen as datagen;
 pub use s3dlio_loader as loader;
-pub use s3dlio_range_engine as range_engine;
+pub use s3dlio_range_engine::{
+    ENV_CHUNK_SIZE, ENV_CONCURRENCY, ENV_MAX_BYTES_IN_FLIGHT, ENV_THRESHOLD, RangeEngineConfig, ReadPath,
+};
 
 #[cfg(feature = "azure")]
 pub use s3dlio_backend_azure as azure;
@@ -50,46 +54,11 @@ pub use s3dlio_backend_gcs as gcs;
 pub use s3dlio_backend_s3 as s3;
 
 /// The process-wide `memory://` store: every `store_for_uri("memory://...")` shares it,
-/// so data put through one handle is visible through all.
+/// so data put through one handle is visible through all. (This is the bare store;
+/// `store_for_uri` puts the layers on top.)
 pub fn memory_store() -> Arc<MemoryStore> {
     static STORE: OnceLock<Arc<MemoryStore>> = OnceLock::new();
     STORE.get_or_init(|| Arc::new(MemoryStore::new())).clone()
-}
-
-/// The process-wide S3 store: one set of SDK clients (connection pools, credentials)
-/// shared by every `store_for_uri("s3://...")`, configured from the environment once.
-#[cfg(feature = "s3")]
-pub fn s3_store() -> Result<Arc<s3::S3Store>> {
-    static STORE: OnceLock<Arc<s3::S3Store>> = OnceLock::new();
-    if let Some(s) = STORE.get() {
-        return Ok(s.clone());
-    }
-    let store = Arc::new(s3::S3Store::from_env()?);
-    Ok(STORE.get_or_init(|| store).clone())
-}
-
-/// The process-wide Azure store: one set of clients per account (connection pools,
-/// tokens) shared by every `store_for_uri("az://...")`, configured from the environment once.
-#[cfg(feature = "azure")]
-pub fn azure_store() -> Result<Arc<azure::AzureStore>> {
-    static STORE: OnceLock<Arc<azure::AzureStore>> = OnceLock::new();
-    if let Some(s) = STORE.get() {
-        return Ok(s.clone());
-    }
-    let store = Arc::new(azure::AzureStore::from_env()?);
-    Ok(STORE.get_or_init(|| store).clone())
-}
-
-/// The process-wide GCS store: one connection pool and one token source shared by every
-/// `store_for_uri("gs://...")`, configured from the environment once.
-#[cfg(feature = "gcs")]
-pub fn gcs_store() -> Result<Arc<gcs::GcsStore>> {
-    static STORE: OnceLock<Arc<gcs::GcsStore>> = OnceLock::new();
-    if let Some(s) = STORE.get() {
-        return Ok(s.clone());
-    }
-    let store = Arc::new(gcs::GcsStore::from_env()?);
-    Ok(STORE.get_or_init(|| store).clone())
 }
 
 /// The URI schemes this build can serve.
@@ -114,36 +83,93 @@ pub fn supported_schemes() -> Vec<&'static str> {
 /// `docs/configuration.md`). `uri` may be an object, a prefix or a service root (`s3://`
 /// for `list_containers`); the store checks the rest of it on each call. A scheme this
 /// build cannot serve is an error that lists the schemes it can.
+///
+/// Remote stores are process-wide (one connection pool and credential cache per
+/// service), made from the environment on first use. Every store comes with the layers
+/// of [`store_for_uri_with`].
 pub fn store_for_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
-    build_store(uri, true)
+    static SHARED: OnceLock<std::sync::Mutex<std::collections::HashMap<Service, Arc<dyn ObjectStore>>>> =
+        OnceLock::new();
+    let service = service_of(uri)?;
+    let shared = SHARED.get_or_init(Default::default);
+    if let Some(s) = shared.lock().expect("shared stores lock").get(&service) {
+        return Ok(s.clone());
+    }
+    let store = store_for_uri_with(uri, &StoreOptions::from_env()?)?;
+    Ok(shared
+        .lock()
+        .expect("shared stores lock")
+        .entry(service)
+        .or_insert(store)
+        .clone())
 }
 
-/// The store for `uri`'s scheme; `shared` takes the process-wide remote clients, else
-/// new ones that belong to the caller.
-fn build_store(uri: &str, shared: bool) -> Result<Arc<dyn ObjectStore>> {
-    let scheme = match Scheme::of(uri) {
-        Some(scheme) => scheme,
+/// A new store for `uri`'s scheme, made with `options` (a backend config left `None` in
+/// them is read from the environment), with its own connections: the caller owns it and
+/// shares it by cloning the `Arc`.
+///
+/// Every read of the returned store goes through the one read path ([`ReadPath`]), every
+/// request through the one retry owner ([`layer::RetryLayer`]) and, when
+/// `options.max_requests` is set, a [`layer::LimitLayer`] (decision 010).
+pub fn store_for_uri_with(uri: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
+    Ok(layered(backend(uri, options)?, options))
+}
+
+/// The layers every store handle has, over `backend` (see
+/// [`s3dlio_range_engine::layered`]).
+pub fn layered(backend: Arc<dyn ObjectStore>, options: &StoreOptions) -> Arc<dyn ObjectStore> {
+    s3dlio_range_engine::layered(
+        backend,
+        options.read.clone(),
+        options.retry.clone(),
+        options.max_requests,
+    )
+}
+
+fn service_of(uri: &str) -> Result<Service> {
+    match Scheme::of(uri) {
+        Some(scheme) => Ok(scheme.service()),
         // Parsing gives the error that lists the schemes.
-        None => return Err(ObjectUri::parse(uri).expect_err("a URI without a known scheme never parses")),
+        None => Err(ObjectUri::parse(uri).expect_err("a URI without a known scheme never parses")),
+    }
+}
+
+/// The bare backend store for `uri`'s scheme.
+fn backend(uri: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
+    #[cfg(feature = "file")]
+    let file_config = || -> Result<file::FileConfig> {
+        let base = match &options.file {
+            Some(c) => c.clone(),
+            None => file::FileConfig::from_env()?,
+        };
+        // file://'s in-place reads take the read path's chunking knobs.
+        Ok(file::FileConfig {
+            range: options.read.clone(),
+            ..base
+        })
     };
-    match scheme.service() {
+    match service_of(uri)? {
         Service::Memory => Ok(memory_store()),
         #[cfg(feature = "file")]
-        Service::File => Ok(Arc::new(file::FileStore::new(file::FileConfig::from_env()?))),
+        Service::File => Ok(Arc::new(file::FileStore::new(file_config()?))),
         #[cfg(feature = "file")]
-        Service::Direct => Ok(Arc::new(file::FileStore::direct(file::FileConfig::from_env()?))),
+        Service::Direct => Ok(Arc::new(file::FileStore::direct(file_config()?))),
         #[cfg(feature = "s3")]
-        Service::S3 if shared => Ok(s3_store()?),
-        #[cfg(feature = "s3")]
-        Service::S3 => Ok(Arc::new(s3::S3Store::from_env()?)),
+        Service::S3 => Ok(Arc::new(match &options.s3 {
+            Some(c) => s3::S3Store::new(c.clone()),
+            None => s3::S3Store::from_env()?,
+        })),
         #[cfg(feature = "azure")]
-        Service::Azure if shared => Ok(azure_store()?),
-        #[cfg(feature = "azure")]
-        Service::Azure => Ok(Arc::new(azure::AzureStore::from_env()?)),
+        Service::Azure => Ok(Arc::new(match &options.azure {
+            Some(c) => azure::AzureStore::new(c.clone()),
+            None => azure::AzureStore::from_env()?,
+        })),
         #[cfg(feature = "gcs")]
-        Service::Gcs if shared => Ok(gcs_store()?),
-        #[cfg(feature = "gcs")]
-        Service::Gcs => Ok(Arc::new(gcs::GcsStore::from_env()?)),
+        Service::Gcs => Ok(Arc::new(match &options.gcs {
+            Some(c) => gcs::GcsStore::new(c.clone()),
+            None => gcs::GcsStore::from_env()?,
+        })),
+        #[allow(unreachable_patterns)] // every arm above is compiled in by default
         other => Err(Error::InvalidUri {
             uri: uri.to_string(),
             reason: format!(

@@ -2,10 +2,10 @@
 //! one code path: one object copied between any two stores, and synthetic objects
 //! written from `s3dlio-datagen`.
 //!
-//! Reads go through the range engine's in-order stream (no HEAD, concurrent ranged GETs,
-//! bounded bytes in flight); writes go through the destination's streaming writer, so a
-//! transfer holds at most the engine's bytes in flight plus the writer's parts in flight,
-//! whatever the object's size. Writers make the object visible only on `finalize`, and a
+//! Reads go through the one read path's in-order stream (`get_stream`: no HEAD,
+//! concurrent ranged GETs pinned to one version, bounded bytes in flight); writes go
+//! through the destination's streaming writer, so a transfer holds at most the read
+//! path's bytes in flight plus the writer's parts in flight, whatever the object's size. Writers make the object visible only on `finalize`, and a
 //! failed transfer cancels its writer: nothing partial is left under the final name.
 
 use std::future::Future;
@@ -14,36 +14,42 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use s3dlio_core::{
-    BatchFailure, Error, ObjectStore, ObjectStoreExt, ObjectUri, ObjectWriter, Operation, Result,
-    WriterOptions,
+    BatchFailure, Error, ObjectHint, ObjectStore, ObjectStoreExt, ObjectUri, ObjectWriter, Operation,
+    ReadOptions, Result, WriterOptions,
 };
 use s3dlio_datagen::{DataSpec, Generator};
-use s3dlio_range_engine::{ObjectHint, RangeEngineConfig, read_stream};
 
 use crate::StoreCache;
 
 /// How each transfer reads and writes.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub engine: RangeEngineConfig,
+    /// Transfers running at once: each read gets this share of the store's read budget.
+    pub jobs: usize,
     pub writer: WriterOptions,
 }
 
 impl Plan {
-    /// The environment's engine settings (`S3DLIO_RANGE_*`), shared by `jobs` concurrent
-    /// transfers: each gets its share of the engine's byte cap (at least two chunks) and
-    /// of the writer's parts in flight (at least one), so memory stays near one object's
-    /// budget however many run at once.
-    pub fn for_jobs(jobs: usize) -> Result<Self> {
-        let engine = RangeEngineConfig::from_env()?;
-        let jobs = jobs.max(1) as u64;
-        let cap = (engine.max_bytes_in_flight / jobs).max(engine.chunk_size * 2);
+    /// Settings for `jobs` concurrent transfers: each gets its share of the read path's
+    /// byte cap (at least two chunks) and of the writer's parts in flight (at least
+    /// one), so memory stays near one object's budget however many run at once.
+    pub fn for_jobs(jobs: usize) -> Self {
+        let jobs = jobs.max(1);
         let writer = WriterOptions::default();
-        let in_flight = (writer.max_in_flight / jobs as usize).max(1);
-        Ok(Plan {
-            engine: engine.with_max_bytes_in_flight(cap),
+        let in_flight = (writer.max_in_flight / jobs).max(1);
+        Plan {
+            jobs,
             writer: writer.with_max_in_flight(in_flight),
-        })
+        }
+    }
+
+    /// The read options of one transfer of `span` (the whole object when `None`).
+    pub fn read(&self, span: Span, hint: Option<ObjectHint>) -> ReadOptions {
+        let (offset, length) = span.unwrap_or((0, None));
+        ReadOptions::default()
+            .with_range(offset, length)
+            .with_hint(hint)
+            .with_concurrent_reads(self.jobs)
     }
 }
 
@@ -83,9 +89,8 @@ pub async fn copy_object(
         progress(size);
         return Ok(size);
     }
-    let (offset, length) = span.unwrap_or((0, None));
     let mut writer = dst_store.get_writer(dst, plan.writer.clone()).await?;
-    let mut chunks = read_stream(src_store, &plan.engine, src, offset, length, hint);
+    let mut chunks = src_store.get_stream(src, plan.read(span, hint));
     let mut moved = 0u64;
     while let Some(chunk) = chunks.next().await {
         let written = match chunk {

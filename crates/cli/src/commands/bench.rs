@@ -152,7 +152,7 @@ async fn run_phases(
     phases.push(
         timed("get", uris, args.jobs, ctx, &|_, uri: String| async move {
             let started = Instant::now();
-            let data = store.get_optimized(&uri).await?;
+            let data = store.get(&uri).await?;
             let elapsed = started.elapsed();
             expect_len(Operation::Get, &uri, data.len() as u64, size)?;
             Ok((size, elapsed))

@@ -4,16 +4,14 @@ use std::time::Instant;
 
 use futures::stream::{self, TryStreamExt};
 
-use s3dlio::{Error, ObjectMeta, Operation};
-use s3dlio_range_engine::ObjectHint;
+use s3dlio::{Error, ObjectHint, ObjectMeta, Operation};
 
 use super::get::{hint, span};
-use super::{Ctx, store};
+use super::{Ctx, store, stores};
 use crate::args::{CpArgs, DownloadArgs, UploadArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
-use s3dlio::StoreCache;
 use s3dlio::transfer::{Plan, Span, copy_between, copy_object};
 
 use crate::target::{as_prefix, basename, is_local_dir, objects_under, to_uri};
@@ -139,7 +137,7 @@ async fn copy_single(
     out: &mut Out,
 ) -> CliResult {
     let (src_store, dst_store) = (store(src)?, store(dst)?);
-    let plan = Plan::for_jobs(1)?;
+    let plan = Plan::for_jobs(1);
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
     let bytes = copy_object(&*src_store, src, &*dst_store, dst, span, None, &plan, &|n| {
@@ -182,12 +180,12 @@ async fn run_copies(
     ctx: Ctx,
     out: &mut Out,
 ) -> CliResult {
-    let plan = Plan::for_jobs(jobs)?;
+    let plan = Plan::for_jobs(jobs);
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
-    let stores = StoreCache::new();
+    let stores = stores();
     let tally = run_jobs(items, jobs, &progress, |(src, dst, hint)| {
-        let (plan, progress, stores) = (&plan, &progress, &stores);
+        let (plan, progress) = (&plan, &progress);
         async move {
             let result = copy_between(stores, &src, &dst, hint, plan, &|n| progress.inc(n)).await;
             (src, result)

@@ -5,15 +5,13 @@ use std::time::Instant;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use serde_json::json;
 
-use s3dlio::{ObjectMeta, Operation};
-use s3dlio_range_engine::{ObjectHint, read_stream};
+use s3dlio::{ObjectHint, ObjectMeta, Operation};
 
-use super::{Ctx, store};
+use super::{Ctx, store, stores};
 use crate::args::{GetArgs, RangeArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::{Out, mb_per_s};
 use crate::progress::Progress;
-use s3dlio::StoreCache;
 use s3dlio::transfer::{Plan, Span};
 
 use crate::target::{as_prefix, objects_under, to_uri};
@@ -48,7 +46,7 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         let uri = uri.ok_or_else(|| Failure::Usage("get needs a URI or --keylist FILE".into()))?;
         return get_one(&uri, span(args.range), ctx, out).await;
     }
-    let plan = Plan::for_jobs(args.jobs)?;
+    let plan = Plan::for_jobs(args.jobs);
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
     let prefix = as_prefix(uri.as_deref().unwrap_or_default());
@@ -74,9 +72,9 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
             (listed.boxed(), prefix.clone())
         }
     };
-    let stores = StoreCache::new();
+    let stores = stores();
     let tally = run_jobs(items, args.jobs, &progress, |(uri, hint)| {
-        let (plan, progress, stores) = (&plan, &progress, &stores);
+        let (plan, progress) = (&plan, &progress);
         async move {
             let result = match stores.get(&uri) {
                 Ok(s) => read_discard(&*s, &uri, None, hint, plan, progress).await,
@@ -92,7 +90,7 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
 
 async fn get_one(uri: &str, span: Span, ctx: Ctx, out: &mut Out) -> CliResult {
     let store = store(uri)?;
-    let plan = Plan::for_jobs(1)?;
+    let plan = Plan::for_jobs(1);
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
     let bytes = read_discard(&*store, uri, span, None, &plan, &progress).await?;
@@ -127,10 +125,9 @@ async fn get_one(uri: &str, span: Span, ctx: Ctx, out: &mut Out) -> CliResult {
 pub async fn cat(uri: &str, range: RangeArgs) -> CliResult {
     let uri = to_uri(uri)?;
     let store = store(&uri)?;
-    let plan = Plan::for_jobs(1)?;
-    let (offset, length) = span(range).unwrap_or((0, None));
+    let plan = Plan::for_jobs(1);
     let mut out = Out::new(false);
-    let mut chunks = read_stream(&*store, &plan.engine, &uri, offset, length, None);
+    let mut chunks = store.get_stream(&uri, plan.read(span(range), None));
     while let Some(chunk) = chunks.next().await {
         out.bytes(&chunk?).await?;
     }

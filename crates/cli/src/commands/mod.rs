@@ -8,9 +8,9 @@ mod put;
 mod rm;
 mod stat;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use s3dlio::{ObjectStore, ObjectUri, Service, store_for_uri};
+use s3dlio::{ObjectStore, ObjectUri, Service, StoreCache, StoreOptions};
 
 use crate::args::{Cli, Command};
 use crate::failure::CliResult;
@@ -48,9 +48,22 @@ pub async fn run(cli: Cli) -> CliResult {
     result.and(flushed)
 }
 
+static STORES: OnceLock<StoreCache> = OnceLock::new();
+
+/// Makes every store of this run with `options` (from the global flags); called once by
+/// `main` before any command runs.
+pub fn init_stores(options: StoreOptions) {
+    let _ = STORES.set(StoreCache::with_options(options));
+}
+
+/// The stores of this run, one per scheme.
+fn stores() -> &'static StoreCache {
+    STORES.get_or_init(StoreCache::new)
+}
+
 /// The store for `uri` (any scheme this build serves).
 fn store(uri: &str) -> CliResult<Arc<dyn ObjectStore>> {
-    Ok(store_for_uri(uri)?)
+    Ok(stores().get(uri)?)
 }
 
 /// Makes sure `prefix`'s bucket exists before synthetic writes: created when asked, and

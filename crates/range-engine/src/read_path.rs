@@ -1,0 +1,155 @@
+//! `ReadPath`: the one read path (decision 010). Every read of every front end (the CLI,
+//! the wheel, the loader, `transfer`, Rust callers of `store_for_uri`) goes through it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use s3dlio_core::layer::{Layered, LimitLayer, RetryLayer};
+use s3dlio_core::{
+    Capabilities, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectWriter,
+    PutOptions, PutResult, ReadOptions, Result, RetryPolicy, WriterOptions,
+};
+
+use crate::config::RangeEngineConfig;
+use crate::engine::{read, read_stream};
+
+/// The layers every store handle has, over `backend`, top to bottom: the read path,
+/// the one retry owner, and a limit of `max_requests` in flight when set (decision 010).
+/// `s3dlio::store_for_uri_with` builds every store with it; the backends' conformance
+/// tests run through it too.
+pub fn layered(
+    backend: Arc<dyn ObjectStore>,
+    read: RangeEngineConfig,
+    retry: RetryPolicy,
+    max_requests: Option<usize>,
+) -> Arc<dyn ObjectStore> {
+    let mut store = backend;
+    if let Some(n) = max_requests {
+        store = Arc::new(Layered::new(store, LimitLayer::new(n)));
+    }
+    store = Arc::new(Layered::new(store, RetryLayer::new(retry)));
+    Arc::new(ReadPath::new(store, read))
+}
+
+/// A wrapper store that plans every read of the store below from one
+/// [`RangeEngineConfig`]:
+/// - a store without [`Capabilities::chunked_reads`] gets one `get_opts` per read
+///   (memory:// hands back its buffer; file:// reads large ranges in place);
+/// - otherwise a read asks for its first `threshold` bytes, learns the size and version
+///   from the answer (no HEAD) and fans the rest out as concurrent ranged requests, each
+///   pinned to that version, within the bytes-in-flight cap;
+/// - [`get_stream`](ObjectStore::get_stream) yields the chunks in order, without copies.
+///
+/// Everything else passes through to the store below.
+#[derive(Debug)]
+pub struct ReadPath {
+    inner: Arc<dyn ObjectStore>,
+    config: RangeEngineConfig,
+}
+
+impl ReadPath {
+    pub fn new(inner: Arc<dyn ObjectStore>, config: RangeEngineConfig) -> Self {
+        ReadPath { inner, config }
+    }
+
+    pub fn config(&self) -> &RangeEngineConfig {
+        &self.config
+    }
+
+    fn chunked(&self) -> bool {
+        self.inner.capabilities().chunked_reads
+    }
+}
+
+#[async_trait]
+impl ObjectStore for ReadPath {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
+        let (offset, length) = match &opts.range {
+            _ if !self.chunked() => return self.inner.get_opts(uri, opts).await,
+            None => (0, None),
+            Some(GetRange::Offset(o)) => (*o, None),
+            Some(GetRange::Bounded(r)) if r.end - r.start <= self.config.threshold => {
+                return self.inner.get_opts(uri, opts).await;
+            }
+            Some(GetRange::Bounded(r)) => (r.start, Some(r.end.saturating_sub(r.start))),
+            // A suffix needs the size first: one request, as the service resolves it.
+            Some(GetRange::Suffix(_)) => return self.inner.get_opts(uri, opts).await,
+        };
+        let read_opts = ReadOptions {
+            version: opts.if_match,
+            ..ReadOptions::default().with_range(offset, length)
+        };
+        let got = read(&*self.inner, &self.config, uri, &read_opts).await?;
+        Ok(GetResult {
+            data: got.data,
+            range: got.range,
+            meta: ObjectMeta {
+                size: got.size,
+                e_tag: got.version,
+                uri: uri.to_string(),
+                ..ObjectMeta::default()
+            },
+        })
+    }
+
+    fn get_stream<'a>(&'a self, uri: &'a str, opts: ReadOptions) -> BoxStream<'a, Result<Bytes>> {
+        if !self.chunked() {
+            return self.inner.get_stream(uri, opts);
+        }
+        read_stream(&*self.inner, &self.config, uri, opts)
+    }
+
+    async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {
+        self.inner.put_opts(uri, data, opts).await
+    }
+
+    async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
+        self.inner.writer(uri, opts).await
+    }
+
+    async fn stat(&self, uri: &str) -> Result<ObjectMeta> {
+        self.inner.stat(uri).await
+    }
+
+    fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
+        self.inner.list_stream(prefix, recursive)
+    }
+
+    async fn delete(&self, uri: &str) -> Result<()> {
+        self.inner.delete(uri).await
+    }
+
+    async fn delete_batch(&self, uris: &[String]) -> Result<()> {
+        self.inner.delete_batch(uris).await
+    }
+
+    async fn copy(&self, src: &str, dst: &str) -> Result<()> {
+        self.inner.copy(src, dst).await
+    }
+
+    async fn rename(&self, src: &str, dst: &str) -> Result<()> {
+        self.inner.rename(src, dst).await
+    }
+
+    async fn create_container(&self, uri: &str) -> Result<()> {
+        self.inner.create_container(uri).await
+    }
+
+    async fn delete_container(&self, uri: &str) -> Result<()> {
+        self.inner.delete_container(uri).await
+    }
+
+    async fn list_containers(&self, root: &str) -> Result<Vec<String>> {
+        self.inner.list_containers(root).await
+    }
+}

@@ -1,0 +1,123 @@
+//! `StoreOptions`: everything a store handle is made with, as typed values. The
+//! environment is one source of them ([`StoreOptions::from_env`]); an option set here
+//! always beats it.
+
+use s3dlio_core::env::EnvReader;
+use s3dlio_core::layer::ENV_MAX_REQUESTS;
+use s3dlio_core::{Result, RetryPolicy};
+use s3dlio_range_engine::RangeEngineConfig;
+
+/// Options of the stores [`store_for_uri_with`](crate::store_for_uri_with) makes.
+///
+/// A backend config left `None` is read from the environment when its store is made;
+/// one that is set is used as it is.
+///
+/// ```
+/// use std::time::Duration;
+/// use s3dlio::{RetryPolicy, StoreOptions};
+/// use s3dlio::s3::S3Config;
+///
+/// let opts = StoreOptions::default()
+///     .with_retry(RetryPolicy::default().with_max_attempts(2).with_max_elapsed(Duration::from_secs(5)))
+///     .with_max_requests(64)
+///     .with_s3(S3Config::default().with_endpoint("http://127.0.0.1:9000").with_region("eu-west-1"));
+/// assert_eq!(opts.retry.max_attempts, 2);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// How the one read path splits large reads (chunk size, concurrency, byte cap).
+    pub read: RangeEngineConfig,
+    /// The one retry budget of every request.
+    pub retry: RetryPolicy,
+    /// Requests in flight at once per store; `None` = no limit.
+    pub max_requests: Option<usize>,
+    #[cfg(feature = "file")]
+    pub file: Option<crate::file::FileConfig>,
+    #[cfg(feature = "s3")]
+    pub s3: Option<crate::s3::S3Config>,
+    #[cfg(feature = "azure")]
+    pub azure: Option<crate::azure::AzureConfig>,
+    #[cfg(feature = "gcs")]
+    pub gcs: Option<crate::gcs::GcsConfig>,
+}
+
+impl StoreOptions {
+    /// The read, retry and limit options from the `S3DLIO_RANGE_*`, `S3DLIO_RETRY_*` and
+    /// `S3DLIO_MAX_REQUESTS` variables (backend configs are read when their store is
+    /// made); a malformed value is an error naming the variable.
+    pub fn from_env() -> Result<Self> {
+        Self::from_reader(&EnvReader::process())
+    }
+
+    /// As [`from_env`](Self::from_env), from what `env` holds.
+    pub fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
+        Ok(StoreOptions {
+            read: RangeEngineConfig::from_reader(env)?,
+            retry: RetryPolicy::from_reader(env)?,
+            max_requests: env.positive(ENV_MAX_REQUESTS)?.map(|n| n as usize),
+            ..Default::default()
+        })
+    }
+
+    pub fn with_read(mut self, read: RangeEngineConfig) -> Self {
+        self.read = read;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn with_max_requests(mut self, n: usize) -> Self {
+        self.max_requests = Some(n);
+        self
+    }
+
+    #[cfg(feature = "file")]
+    pub fn with_file(mut self, config: crate::file::FileConfig) -> Self {
+        self.file = Some(config);
+        self
+    }
+
+    #[cfg(feature = "s3")]
+    pub fn with_s3(mut self, config: crate::s3::S3Config) -> Self {
+        self.s3 = Some(config);
+        self
+    }
+
+    #[cfg(feature = "azure")]
+    pub fn with_azure(mut self, config: crate::azure::AzureConfig) -> Self {
+        self.azure = Some(config);
+        self
+    }
+
+    #[cfg(feature = "gcs")]
+    pub fn with_gcs(mut self, config: crate::gcs::GcsConfig) -> Self {
+        self.gcs = Some(config);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_is_one_source_and_names_bad_values() {
+        let env = EnvReader::new(|k: &str| match k {
+            "S3DLIO_RETRY_MAX_ATTEMPTS" => Some("7".into()),
+            "S3DLIO_RANGE_CHUNK_SIZE" => Some("1048576".into()),
+            ENV_MAX_REQUESTS => Some("12".into()),
+            _ => None,
+        });
+        let o = StoreOptions::from_reader(&env).unwrap();
+        assert_eq!(
+            (o.retry.max_attempts, o.read.chunk_size, o.max_requests),
+            (7, 1 << 20, Some(12))
+        );
+        let bad = EnvReader::new(|k: &str| (k == ENV_MAX_REQUESTS).then(|| "lots".into()));
+        let e = StoreOptions::from_reader(&bad).unwrap_err().to_string();
+        assert!(e.contains(ENV_MAX_REQUESTS), "{e}");
+    }
+}
