@@ -69,14 +69,11 @@ impl FileConfig {
     /// `S3DLIO_DIRECT_ALIGNMENT` and the range engine's `S3DLIO_RANGE_*` variables; a
     /// malformed value is an error naming the variable.
     pub fn from_env() -> Result<Self> {
-        let env = EnvReader::process();
-        Ok(FileConfig {
-            range: RangeEngineConfig::from_reader(&env)?,
-            ..Self::from_reader(&env)?
-        })
+        Self::from_reader(&EnvReader::process())
     }
 
-    fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
+    /// Defaults overridden by what `env` holds.
+    pub fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
         let d = FileConfig::default();
         Ok(FileConfig {
             page_cache: env
@@ -100,7 +97,7 @@ impl FileConfig {
                         .filter(|a| a.is_power_of_two() && *a >= 512)
                 })?
                 .unwrap_or(d.direct_alignment),
-            range: d.range,
+            range: RangeEngineConfig::from_reader(env)?,
         })
     }
 }

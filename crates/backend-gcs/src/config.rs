@@ -71,7 +71,8 @@ impl GcsConfig {
         Self::from_reader(&env)
     }
 
-    fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
+    /// Defaults overridden by what `env` holds.
+    pub fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
         let num = |var: &str| env.positive(var);
         let ms = |var: &str| num(var).map(|n| n.map(Duration::from_millis));
         let set = |var: &str| env.raw(var).filter(|v| !v.trim().is_empty());

@@ -83,15 +83,19 @@ impl S3Config {
     /// that cannot be read, is an error that names the variable. (The bundle is read here,
     /// once, when the store is made.)
     pub fn from_env() -> Result<Self> {
-        let env = EnvReader::process();
-        let mut c = Self::from_reader(&env)?;
+        Self::from_reader(&EnvReader::process())
+    }
+
+    /// Defaults overridden by what `env` holds (the CA bundle it names is read here).
+    pub fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
+        let mut c = Self::settings(env)?;
         if let Some(path) = env.raw(ENV_CA_BUNDLE).filter(|p| !p.is_empty()) {
             c.ca_bundle = Some(read_ca_bundle(std::path::Path::new(&path))?);
         }
         Ok(c)
     }
 
-    fn from_reader<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
+    fn settings<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Result<Self> {
         let num = |var: &str| env.positive(var);
         let ms = |var: &str| num(var).map(|n| n.map(Duration::from_millis));
         let d = S3Config::default();
@@ -105,8 +109,8 @@ impl S3Config {
                     matches!(s, "http" | "https").then(|| s.to_string())
                 })?
                 .unwrap_or(d.explicit_endpoint_scheme),
-            // The SDK's region chain reads AWS_REGION itself.
-            region: None,
+            // Unset: the SDK's chain (AWS_DEFAULT_REGION, the profile) decides.
+            region: env.raw("AWS_REGION").filter(|r| !r.is_empty()),
             force_path_style: env.flag(ENV_FORCE_PATH_STYLE)?,
             connect_timeout: ms(ENV_CONNECT_TIMEOUT_MS)?.unwrap_or(d.connect_timeout),
             operation_timeout: ms(ENV_OPERATION_TIMEOUT_MS)?,
@@ -165,7 +169,7 @@ mod tests {
 
     #[test]
     fn env_is_read_and_checked() {
-        let c = S3Config::from_reader(&EnvReader::new(|k: &str| match k {
+        let c = S3Config::settings(&EnvReader::new(|k: &str| match k {
             "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:9000".into()),
             ENV_PART_SIZE => Some("8388608".into()),
             ENV_PUT_VERIFY => Some("1".into()),
@@ -174,7 +178,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!((c.part_size, c.put_verify), (Some(8 << 20), true));
-        let e = S3Config::from_reader(&EnvReader::new(|k: &str| {
+        let e = S3Config::settings(&EnvReader::new(|k: &str| {
             (k == ENV_DELETE_CONCURRENCY).then(|| "lots".into())
         }))
         .unwrap_err();
@@ -196,7 +200,7 @@ mod tests {
         let e = read_ca_bundle(&not_pem).unwrap_err();
         std::fs::remove_file(&not_pem).unwrap();
         assert!(e.to_string().contains("no PEM certificate"), "{e}");
-        let e = S3Config::from_reader(&EnvReader::new(|k: &str| {
+        let e = S3Config::settings(&EnvReader::new(|k: &str| {
             (k == ENV_ENDPOINT_SCHEME).then(|| "ftp".into())
         }))
         .unwrap_err();

@@ -16,19 +16,19 @@
 use std::any::Any;
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::{
-    Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectHint, ObjectMeta, ObjectStore,
-    ObjectStoreExt, ObjectWriter, PutOptions, PutResult, RangesOptions, ReadOptions, Result, WriterOptions,
-    crc32c,
+    Capabilities, Error, GetOptions, GetRange, ListEntry, ObjectHint, ObjectStore, ObjectStoreExt,
+    PutOptions, RangesOptions, ReadOptions, Result, WriterOptions, crc32c,
 };
+
+mod faulty;
+pub use faulty::{FaultyStore, StoreFault};
 
 /// The part size the writer tests use: the smallest S3 accepts, so every backend runs
 /// the same multi-part cases.
@@ -241,54 +241,6 @@ pub async fn get_range_edges(fx: &Fixture) {
     );
 }
 
-/// Counts the requests a store receives, to observe coalescing.
-#[derive(Debug)]
-struct CountingStore {
-    inner: Arc<dyn ObjectStore>,
-    gets: AtomicUsize,
-}
-
-#[async_trait]
-impl ObjectStore for CountingStore {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        self.inner.get_opts(uri, opts).await
-    }
-    async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {
-        self.inner.put_opts(uri, data, opts).await
-    }
-    async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
-        self.inner.writer(uri, opts).await
-    }
-    async fn stat(&self, uri: &str) -> Result<ObjectMeta> {
-        self.inner.stat(uri).await
-    }
-    fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
-        self.inner.list_stream(prefix, recursive)
-    }
-    async fn delete(&self, uri: &str) -> Result<()> {
-        self.inner.delete(uri).await
-    }
-    async fn copy(&self, src: &str, dst: &str) -> Result<()> {
-        self.inner.copy(src, dst).await
-    }
-    async fn create_container(&self, uri: &str) -> Result<()> {
-        self.inner.create_container(uri).await
-    }
-    async fn delete_container(&self, uri: &str) -> Result<()> {
-        self.inner.delete_container(uri).await
-    }
-    async fn list_containers(&self, root: &str) -> Result<Vec<String>> {
-        self.inner.list_containers(root).await
-    }
-}
-
 pub async fn get_ranges_order_and_coalescing(fx: &Fixture) {
     let data = pattern(100 << 10, 3);
     let uri = put(fx, "multi-range", data.clone()).await;
@@ -305,12 +257,9 @@ pub async fn get_ranges_order_and_coalescing(fx: &Fixture) {
         .iter()
         .map(|r| data.slice(r.start as usize..(r.end as usize).min(data.len())))
         .collect();
-    let counting = CountingStore {
-        inner: fx.store.clone(),
-        gets: AtomicUsize::new(0),
-    };
+    let counting = FaultyStore::new(fx.store.clone());
     for (gap, requests) in [(0u64, ranges.len()), (64, 3), (1 << 20, 1)] {
-        counting.gets.store(0, Ordering::SeqCst);
+        counting.reset_gets();
         let opts = RangesOptions::default()
             .with_coalesce_gap(gap)
             .with_max_concurrency(4);
@@ -326,11 +275,7 @@ pub async fn get_ranges_order_and_coalescing(fx: &Fixture) {
                 ranges[i]
             );
         }
-        assert_eq!(
-            counting.gets.load(Ordering::SeqCst),
-            requests,
-            "gap {gap}: requests sent"
-        );
+        assert_eq!(counting.gets(), requests, "gap {gap}: requests sent");
     }
     let past = fx
         .store

@@ -23,6 +23,8 @@ mod twins;
 mod view;
 mod write;
 
+use std::collections::BTreeMap;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -40,11 +42,14 @@ fn init_logging(level: &str) -> PyResult<()> {
     Ok(())
 }
 
-/// Drops every cached store and client so the next call reads the environment again
-/// (used by `s3dlio.configure`).
+/// `s3dlio.configure`: the knobs' variables with their values, in front of the process
+/// environment (which is read again too) for every store made from now on. A malformed
+/// read, retry or limit knob raises here, naming its variable; a backend's, on the first
+/// call that makes that backend's store.
 #[pyfunction]
-fn _reset(py: Python<'_>) -> PyResult<()> {
-    runtime::reset_stores(py)
+fn _configure(py: Python<'_>, vars: BTreeMap<String, String>) -> PyResult<()> {
+    let options = s3dlio::StoreOptions::from_vars(vars).map_err(|e| errors::to_py(py, e))?;
+    runtime::set_options(py, options)
 }
 
 /// Called by `os.register_at_fork(before=...)` (see `runtime::before_fork`).
@@ -63,7 +68,7 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(loader::create_loader, m)?)?;
     m.add_function(wrap_pyfunction!(loader::create_async_loader, m)?)?;
     m.add_function(wrap_pyfunction!(init_logging, m)?)?;
-    m.add_function(wrap_pyfunction!(_reset, m)?)?;
+    m.add_function(wrap_pyfunction!(_configure, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
     m.add_function(wrap_pyfunction!(write::generate_data, m)?)?;
     m.add_function(wrap_pyfunction!(write::open_writer, m)?)?;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use pyo3::prelude::*;
-use s3dlio::StoreCache;
 use s3dlio::env::EnvReader;
+use s3dlio::{StoreCache, StoreOptions};
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
@@ -35,6 +35,10 @@ pub struct Generation {
 }
 
 static CURRENT: Mutex<Option<Arc<Generation>>> = Mutex::new(None);
+
+/// The options `s3dlio.configure` made; `None`: the environment's, read as each store is
+/// made.
+static OPTIONS: Mutex<Option<StoreOptions>> = Mutex::new(None);
 
 /// Calls, awaitables and loader epochs that use the runtime right now.
 static BUSY: AtomicUsize = AtomicUsize::new(0);
@@ -115,15 +119,30 @@ pub fn current(_py: Python<'_>) -> PyResult<Arc<Generation>> {
     let generation = Arc::new(Generation {
         pid,
         runtime,
-        stores: Arc::new(StoreCache::new()),
+        stores: Arc::new(
+            match OPTIONS
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone()
+            {
+                Some(options) => StoreCache::with_options(options),
+                None => StoreCache::new(),
+            },
+        ),
     });
     *slot = Some(generation.clone());
     Ok(generation)
 }
 
-/// Drops every cached store, so the next call builds stores from the environment as it
-/// is now (`s3dlio.configure`).
-pub fn reset_stores(py: Python<'_>) -> PyResult<()> {
+/// Makes every store from now on with `options` (`s3dlio.configure`); calls already
+/// running finish with the stores they have.
+pub fn set_options(py: Python<'_>, options: StoreOptions) -> PyResult<()> {
+    *OPTIONS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(options);
+    reset_stores(py)
+}
+
+/// Drops every cached store, so the next call builds stores anew.
+fn reset_stores(py: Python<'_>) -> PyResult<()> {
     let old = CURRENT
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -70,7 +70,7 @@ def test_timeouts_are_timeout_errors(monkeypatch):
     port = listener.getsockname()[1]
     for var, value in [("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_REGION", "us-east-1")]:
         monkeypatch.setenv(var, value)
-    s3dlio.configure(endpoint_url=f"http://127.0.0.1:{port}", s3_operation_timeout_ms=300, s3_max_attempts=1)
+    s3dlio.configure(endpoint_url=f"http://127.0.0.1:{port}", s3_operation_timeout_ms=300, retry_max_attempts=1)
     try:
         started = time.monotonic()
         with pytest.raises(TimeoutError) as info:
@@ -81,9 +81,7 @@ def test_timeouts_are_timeout_errors(monkeypatch):
     finally:
         listener.close()
         monkeypatch.undo()
-        s3dlio.configure(
-            endpoint_url=os.environ.get("S3DLIO_TEST_S3_ENDPOINT"), s3_operation_timeout_ms=None, s3_max_attempts=None
-        )
+        s3dlio.configure(endpoint_url=None, s3_operation_timeout_ms=None, retry_max_attempts=None)
 
 
 def test_every_error_class_is_exported_and_rooted():

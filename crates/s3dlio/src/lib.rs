@@ -136,11 +136,12 @@ fn service_of(uri: &str) -> Result<Service> {
 
 /// The bare backend store for `uri`'s scheme.
 fn backend(uri: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
+    let source = options.source();
     #[cfg(feature = "file")]
     let file_config = || -> Result<file::FileConfig> {
         let base = match &options.file {
             Some(c) => c.clone(),
-            None => file::FileConfig::from_env()?,
+            None => file::FileConfig::from_reader(&source)?,
         };
         // file://'s in-place reads take the read path's chunking knobs.
         Ok(file::FileConfig {
@@ -157,17 +158,17 @@ fn backend(uri: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
         #[cfg(feature = "s3")]
         Service::S3 => Ok(Arc::new(match &options.s3 {
             Some(c) => s3::S3Store::new(c.clone()),
-            None => s3::S3Store::from_env()?,
+            None => s3::S3Store::new(s3::S3Config::from_reader(&source)?),
         })),
         #[cfg(feature = "azure")]
         Service::Azure => Ok(Arc::new(match &options.azure {
             Some(c) => azure::AzureStore::new(c.clone()),
-            None => azure::AzureStore::from_env()?,
+            None => azure::AzureStore::new(azure::AzureConfig::from_reader(&source)?),
         })),
         #[cfg(feature = "gcs")]
         Service::Gcs => Ok(Arc::new(match &options.gcs {
             Some(c) => gcs::GcsStore::new(c.clone()),
-            None => gcs::GcsStore::from_env()?,
+            None => gcs::GcsStore::new(gcs::GcsConfig::from_reader(&source)?),
         })),
         #[allow(unreachable_patterns)] // every arm above is compiled in by default
         other => Err(Error::InvalidUri {

@@ -2,6 +2,9 @@
 //! environment is one source of them ([`StoreOptions::from_env`]); an option set here
 //! always beats it.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use s3dlio_core::env::EnvReader;
 use s3dlio_core::layer::ENV_MAX_REQUESTS;
 use s3dlio_core::{Result, RetryPolicy};
@@ -39,6 +42,9 @@ pub struct StoreOptions {
     pub azure: Option<crate::azure::AzureConfig>,
     #[cfg(feature = "gcs")]
     pub gcs: Option<crate::gcs::GcsConfig>,
+    /// Values of knobs (`S3DLIO_*`, `AWS_REGION`, ...) that stand in front of the process
+    /// environment wherever a config above is left `None` (Python's `configure()`).
+    pub vars: Option<Arc<BTreeMap<String, String>>>,
 }
 
 impl StoreOptions {
@@ -57,6 +63,22 @@ impl StoreOptions {
             max_requests: env.positive(ENV_MAX_REQUESTS)?.map(|n| n as usize),
             ..Default::default()
         })
+    }
+
+    /// As [`from_env`](Self::from_env), with `vars` in front of the environment; the
+    /// backend configs left `None` are read the same way when their store is made.
+    pub fn from_vars(vars: BTreeMap<String, String>) -> Result<Self> {
+        let vars = Arc::new(vars);
+        let lookup = lookup(Some(&vars));
+        Ok(StoreOptions {
+            vars: Some(vars.clone()),
+            ..Self::from_reader(&EnvReader::new(lookup))?
+        })
+    }
+
+    /// Where a backend config left `None` is read from: `vars`, then the environment.
+    pub(crate) fn source(&self) -> EnvReader<impl Fn(&str) -> Option<String> + '_> {
+        EnvReader::new(lookup(self.vars.as_deref()))
     }
 
     pub fn with_read(mut self, read: RangeEngineConfig) -> Self {
@@ -99,6 +121,13 @@ impl StoreOptions {
     }
 }
 
+fn lookup(vars: Option<&BTreeMap<String, String>>) -> impl Fn(&str) -> Option<String> + '_ {
+    move |k: &str| {
+        vars.and_then(|v| v.get(k).cloned())
+            .or_else(|| std::env::var(k).ok())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +148,23 @@ mod tests {
         let bad = EnvReader::new(|k: &str| (k == ENV_MAX_REQUESTS).then(|| "lots".into()));
         let e = StoreOptions::from_reader(&bad).unwrap_err().to_string();
         assert!(e.contains(ENV_MAX_REQUESTS), "{e}");
+    }
+
+    #[test]
+    fn vars_stand_in_front_of_the_environment() {
+        // A variable the test process cannot have set: only `vars` can supply it.
+        let var = "S3DLIO_RETRY_MAX_ELAPSED_MS";
+        assert!(std::env::var(var).is_err());
+        let vars = BTreeMap::from([(var.to_string(), "1234".to_string())]);
+        let o = StoreOptions::from_vars(vars).unwrap();
+        assert_eq!(o.retry.max_elapsed, std::time::Duration::from_millis(1234));
+        assert_eq!(o.source().raw(var).as_deref(), Some("1234"));
+        let bad = BTreeMap::from([(var.to_string(), "soon".to_string())]);
+        assert!(
+            StoreOptions::from_vars(bad)
+                .unwrap_err()
+                .to_string()
+                .contains(var)
+        );
     }
 }

@@ -76,7 +76,7 @@ __version__: str = _s3dlio.__version__
 # (see crates/py/src/runtime.rs, before_fork); the next call starts a new one.
 _os.register_at_fork(before=_s3dlio._before_fork)
 
-# Each knob of configure() and the variable it sets (documented in docs/configuration.md).
+# Each knob of configure() and the variable it stands for (docs/configuration.md).
 KNOBS: dict[str, str] = {
     "range_chunk_size": "S3DLIO_RANGE_CHUNK_SIZE",
     "range_concurrency": "S3DLIO_RANGE_CONCURRENCY",
@@ -85,13 +85,14 @@ KNOBS: dict[str, str] = {
     "retry_max_attempts": "S3DLIO_RETRY_MAX_ATTEMPTS",
     "retry_initial_backoff_ms": "S3DLIO_RETRY_INITIAL_BACKOFF_MS",
     "retry_max_backoff_ms": "S3DLIO_RETRY_MAX_BACKOFF_MS",
+    "retry_max_elapsed_ms": "S3DLIO_RETRY_MAX_ELAPSED_MS",
+    "max_requests": "S3DLIO_MAX_REQUESTS",
     "multipart_part_size": "S3DLIO_MULTIPART_PART_SIZE",
     "multipart_in_flight": "S3DLIO_MULTIPART_IN_FLIGHT",
     "put_verify": "S3DLIO_PUT_VERIFY",
     "s3_connect_timeout_ms": "S3DLIO_S3_CONNECT_TIMEOUT_MS",
     "s3_operation_timeout_ms": "S3DLIO_S3_OPERATION_TIMEOUT_MS",
     "s3_attempt_timeout_ms": "S3DLIO_S3_ATTEMPT_TIMEOUT_MS",
-    "s3_max_attempts": "S3DLIO_S3_MAX_ATTEMPTS",
     "s3_credentials_timeout_ms": "S3DLIO_S3_CREDENTIALS_TIMEOUT_MS",
     "s3_force_path_style": "S3DLIO_S3_FORCE_PATH_STYLE",
     "s3_endpoint_scheme": "S3DLIO_S3_ENDPOINT_SCHEME",
@@ -99,12 +100,10 @@ KNOBS: dict[str, str] = {
     "s3_pool_max_idle_per_host": "S3DLIO_S3_POOL_MAX_IDLE_PER_HOST",
     "azure_connect_timeout_ms": "S3DLIO_AZURE_CONNECT_TIMEOUT_MS",
     "azure_request_timeout_ms": "S3DLIO_AZURE_REQUEST_TIMEOUT_MS",
-    "azure_max_retries": "S3DLIO_AZURE_MAX_RETRIES",
     "azure_credentials_timeout_ms": "S3DLIO_AZURE_CREDENTIALS_TIMEOUT_MS",
     "azure_storage_endpoint": "AZURE_STORAGE_ENDPOINT",
     "gcs_connect_timeout_ms": "S3DLIO_GCS_CONNECT_TIMEOUT_MS",
     "gcs_request_timeout_ms": "S3DLIO_GCS_REQUEST_TIMEOUT_MS",
-    "gcs_max_retries": "S3DLIO_GCS_MAX_RETRIES",
     "gcs_credentials_timeout_ms": "S3DLIO_GCS_CREDENTIALS_TIMEOUT_MS",
     "gcs_delete_concurrency": "S3DLIO_GCS_DELETE_CONCURRENCY",
     "gcs_endpoint": "S3DLIO_GCS_ENDPOINT",
@@ -121,28 +120,37 @@ KNOBS: dict[str, str] = {
 }
 
 
+# The knobs configure() has set, by name, as strings.
+_configured: dict[str, str] = {}
+
+
 def configure(**knobs: object) -> dict[str, str]:
     """Sets s3dlio's knobs for this process and rebuilds its clients.
 
-    Each keyword is a key of ``KNOBS`` and sets the environment variable it names (the
-    same variables the Rust library and ``s3-cli`` read); ``None`` unsets it. Call it
-    before starting I/O: calls already running finish with the old settings. A value
-    the library cannot use raises ``InvalidInputError`` (naming the variable) on the
-    first call that needs it. Returns every knob now set.
+    Each keyword is a key of ``KNOBS``; its value stands in front of the environment
+    variable the key names (the variables the Rust library and ``s3-cli`` read), without
+    changing ``os.environ``. ``None`` drops the setting, so the variable (or the default)
+    applies again. Every call also reads the environment again. Call it before starting
+    I/O: calls already running finish with the old settings. A read, retry or limit knob
+    the library cannot use raises ``InvalidInputError`` (naming the variable) here, and
+    nothing changes; a backend's knob raises on the first call that uses that backend.
+    Returns every knob now set.
     """
     unknown = sorted(set(knobs) - set(KNOBS))
     if unknown:
         raise ValueError(f"unknown s3dlio knob(s) {unknown}; known: {sorted(KNOBS)}")
+    wanted = dict(_configured)
     for name, value in knobs.items():
-        var = KNOBS[name]
         if value is None:
-            _os.environ.pop(var, None)
+            wanted.pop(name, None)
         elif isinstance(value, bool):
-            _os.environ[var] = "1" if value else "0"
+            wanted[name] = "1" if value else "0"
         else:
-            _os.environ[var] = str(value)
-    _s3dlio._reset()
-    return {name: _os.environ[var] for name, var in KNOBS.items() if var in _os.environ}
+            wanted[name] = str(value)
+    _s3dlio._configure({KNOBS[name]: value for name, value in wanted.items()})
+    _configured.clear()
+    _configured.update(wanted)
+    return dict(_configured)
 
 
 __all__ = [
