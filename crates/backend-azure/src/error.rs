@@ -62,11 +62,11 @@ pub(crate) fn map_error(op: Operation, uri: &str, err: azure_core::Error) -> Err
                     source: Some(Box::new(err)),
                 };
             }
-            return Error::Backend {
+            return Error::Unreachable {
                 op,
                 uri,
-                message: "could not reach the Azure Blob endpoint (check AZURE_STORAGE_ENDPOINT or the \
-                          account name, and that the server is running); retried per S3DLIO_RETRY_MAX_ATTEMPTS"
+                hint: "could not reach the Azure Blob endpoint (check AZURE_STORAGE_ENDPOINT or the \
+                       account name, and that the server is running)"
                     .into(),
                 source: Some(Box::new(err)),
             };

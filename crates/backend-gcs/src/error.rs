@@ -79,11 +79,11 @@ pub(crate) fn unreachable_server(op: Operation, uri: &str, timed_out: bool, caus
             source: Some(cause),
         };
     }
-    Error::Backend {
+    Error::Unreachable {
         op,
         uri: uri.to_string(),
-        message: "could not reach the GCS endpoint (check STORAGE_EMULATOR_HOST / S3DLIO_GCS_ENDPOINT \
-                  and that the server is running); retried per S3DLIO_RETRY_MAX_ATTEMPTS"
+        hint: "could not reach the GCS endpoint (check STORAGE_EMULATOR_HOST / S3DLIO_GCS_ENDPOINT \
+               and that the server is running)"
             .into(),
         source: Some(cause),
     }

@@ -29,11 +29,11 @@ where
             };
         }
         SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => {
-            return Error::Backend {
+            return Error::Unreachable {
                 op,
                 uri: uri.clone(),
-                message: "could not reach the S3 endpoint (check AWS_ENDPOINT_URL or the URI's host:port, \
-                          and that the server is running); retried per S3DLIO_RETRY_MAX_ATTEMPTS"
+                hint: "could not reach the S3 endpoint (check AWS_ENDPOINT_URL or the URI's host:port, \
+                       and that the server is running)"
                     .into(),
                 source: Some(Box::new(err)),
             };

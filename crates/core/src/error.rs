@@ -150,6 +150,17 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// No answer came: the connection was refused, reset or closed before a response.
+    /// Retryable; `hint` names the settings that choose the endpoint.
+    #[error("{op} {uri}: {hint}")]
+    Unreachable {
+        op: Operation,
+        uri: String,
+        hint: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+
     #[error("{op} {uri}: transient failure, safe to retry")]
     Transient {
         op: Operation,
@@ -271,7 +282,7 @@ impl Error {
         match self {
             // The budget is spent: a second loop around this one would multiply it.
             Error::Retried { .. } => false,
-            Error::Timeout { .. } | Error::Transient { .. } => true,
+            Error::Timeout { .. } | Error::Transient { .. } | Error::Unreachable { .. } => true,
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 K::Interrupted
@@ -324,6 +335,7 @@ impl Error {
             | Error::NotSupported { uri, .. }
             | Error::Timeout { uri, .. }
             | Error::Transient { uri, .. }
+            | Error::Unreachable { uri, .. }
             | Error::Io { uri, .. }
             | Error::InvalidArgument { uri, .. }
             | Error::Batch { uri, .. }

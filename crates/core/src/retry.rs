@@ -27,10 +27,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
+        // About what the SDKs did before the retry layer took retries over: five tries,
+        // pauses drawn up to 0.2, 0.4, 0.8, 1.6 s (capped at 10 s), a minute in all.
         RetryPolicy {
-            max_attempts: 4,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
             max_elapsed: Duration::from_secs(60),
         }
     }
@@ -102,8 +104,8 @@ impl RetryPolicy {
 }
 
 /// Runs `request` until it succeeds, fails with an error that is not retryable, or the
-/// policy's budget is spent. An error after more than one try is [`Error::Retried`],
-/// saying how many tries over how long; a first-try failure is returned as it is.
+/// policy's budget is spent. A spent budget is [`Error::Retried`], saying how many tries
+/// over how long; an error that is not retryable is returned as it is.
 pub async fn retry<T, F, Fut>(policy: &RetryPolicy, op: Operation, uri: &str, mut request: F) -> Result<T>
 where
     F: FnMut() -> Fut,
@@ -123,7 +125,8 @@ where
                 tokio::time::sleep(pause).await;
                 attempt += 1;
             }
-            Err(e) if attempt == 1 => return Err(e),
+            // A definitive answer after earlier failed tries is returned as it is.
+            Err(e) if attempt == 1 || !e.is_retryable() => return Err(e),
             Err(e) => return Err(gave_up(op, uri, attempt, started, e)),
         }
     }

@@ -41,6 +41,17 @@ impl<C: RangeGetClient + ?Sized> RangeGetClient for Checked<'_, C> {
         };
         match outcome {
             Ok(chunk) => Ok(chunk),
+            // A later chunk past the end: the object shrank since the size was learned.
+            Err(Error::InvalidRange { size, .. }) if self.size.get().is_some_and(|&s| s != size) => {
+                Err(Error::Precondition {
+                    op: Operation::GetRange,
+                    uri: uri.to_string(),
+                    message: format!(
+                        "the object changed during a ranged read (size {size}, expected {}); read it again",
+                        self.size.get().copied().unwrap_or_default()
+                    ),
+                })
+            }
             Err(e @ (Error::Precondition { .. } | Error::InvalidRange { .. })) => Err(e),
             // A missing object on the first request is plain NotFound, as on a get.
             Err(e) if e.is_not_found() && self.size.get().is_none() => Err(e),
