@@ -91,6 +91,19 @@ fn test() -> Result<()> {
             ];
             cargo_with(&args, &servers.vars)?;
         }
+        // The build without cloud SDKs that crates/s3dlio/README.md shows.
+        cargo_with(
+            &[
+                "test",
+                "-p",
+                "s3dlio",
+                "--no-default-features",
+                "--features",
+                "file",
+                "--tests",
+            ],
+            &servers.vars,
+        )?;
         wheel::test(&servers.vars)
     })();
     emulators::stop(servers)?;

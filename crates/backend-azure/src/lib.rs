@@ -5,7 +5,8 @@
 //! (`azure_storage_blob`): Shared Key, SAS or Entra ID authorization, Azurite or any
 //! custom endpoint, listings as page streams (with a delimiter for "directories"), Blob
 //! Batch deletes (256 a request), a bounded-memory block writer that commits once, and
-//! `get_optimized` through the range engine (no HEAD; later chunks pinned with If-Match).
+//! ranged reads pinnable with If-Match, which the umbrella's read path fans out
+//! (`chunked_reads`). One try per request: the umbrella's retry layer owns retries.
 //!
 //! ```no_run
 //! use bytes::Bytes;

@@ -6,8 +6,8 @@
 //! access to public buckets, listings as page streams (with a delimiter for
 //! "directories"), concurrent deletes that report every failure, a resumable writer
 //! whose memory is two chunks and which leaves nothing behind on cancel, and reads that
-//! are one ranged GET each, pinned to the object's generation, with `get_optimized`
-//! through the range engine.
+//! are one ranged GET each, pinned to the object's generation, which the umbrella's read
+//! path fans out (`chunked_reads`). One try per request: the retry layer owns retries.
 //!
 //! ```no_run
 //! use bytes::Bytes;

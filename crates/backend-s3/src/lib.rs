@@ -4,8 +4,8 @@
 //! aws-sdk-s3: the standard AWS credential chain with a bounded lookup, path-style
 //! addressing for custom endpoints, listings as page streams, DeleteObjects batches that
 //! report every refused key, a bounded-memory multipart writer that aborts on any
-//! failure, and `get_optimized` through the range engine (no HEAD; later chunks pinned
-//! with If-Match).
+//! failure, and ranged GETs pinnable with If-Match, which the umbrella's read path fans
+//! out (`chunked_reads`). One SDK attempt per call: the umbrella's retry layer owns retries.
 //!
 //! ```no_run
 //! use bytes::Bytes;

@@ -32,6 +32,14 @@ use std::sync::{Arc, OnceLock};
 
 pub use s3dlio_core::*;
 
+// The READMEs' Rust blocks compile (and run) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct Readme;
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct RootReadme;
+
 mod cache;
 mod options;
 pub mod transfer;
@@ -129,8 +137,13 @@ pub fn layered(backend: Arc<dyn ObjectStore>, options: &StoreOptions) -> Arc<dyn
 fn service_of(uri: &str) -> Result<Service> {
     match Scheme::of(uri) {
         Some(scheme) => Ok(scheme.service()),
-        // Parsing gives the error that lists the schemes.
-        None => Err(ObjectUri::parse(uri).expect_err("a URI without a known scheme never parses")),
+        None => Err(Error::InvalidUri {
+            uri: uri.to_string(),
+            reason: format!(
+                "unknown or missing scheme; this build serves {}",
+                supported_schemes().join(", ")
+            ),
+        }),
     }
 }
 

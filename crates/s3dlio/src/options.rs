@@ -17,13 +17,12 @@ use s3dlio_range_engine::RangeEngineConfig;
 ///
 /// ```
 /// use std::time::Duration;
-/// use s3dlio::{RetryPolicy, StoreOptions};
-/// use s3dlio::s3::S3Config;
+/// use s3dlio::{RangeEngineConfig, RetryPolicy, StoreOptions};
 ///
 /// let opts = StoreOptions::default()
 ///     .with_retry(RetryPolicy::default().with_max_attempts(2).with_max_elapsed(Duration::from_secs(5)))
-///     .with_max_requests(64)
-///     .with_s3(S3Config::default().with_endpoint("http://127.0.0.1:9000").with_region("eu-west-1"));
+///     .with_read(RangeEngineConfig::default().with_chunk_size(4 << 20))
+///     .with_max_requests(64);
 /// assert_eq!(opts.retry.max_attempts, 2);
 /// ```
 #[derive(Debug, Clone, Default)]
