@@ -315,9 +315,15 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Makes the rename of a new entry in `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+/// Makes a written temporary file visible as `path`: the one commit of every file
+/// write (put, writer, copy). With `fsync` the rename is made durable too (the data
+/// itself was synced by whoever wrote it).
+pub(crate) fn commit(tmp: &Path, path: &Path, fsync: bool) -> io::Result<()> {
+    std::fs::rename(tmp, path)?;
+    if fsync && let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Writes `data` to a temporary file beside `path` and renames it into place, so
@@ -343,11 +349,7 @@ pub(crate) fn atomic_write(
         let mut sink = Sink::new(file, direct, data.len().min(8 << 20), align);
         sink.write_all(data)?;
         sink.finish(fsync)?;
-        std::fs::rename(&tmp, path)?;
-        if fsync {
-            sync_dir(parent)?;
-        }
-        Ok(())
+        commit(&tmp, path, fsync)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

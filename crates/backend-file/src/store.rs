@@ -314,7 +314,7 @@ impl ObjectStore for FileStore {
                 if fsync {
                     File::open(&tmp)?.sync_data()?;
                 }
-                std::fs::rename(&tmp, &to)
+                io::commit(&tmp, &to, fsync)
             });
             if result.is_err() {
                 let _ = std::fs::remove_file(&tmp);

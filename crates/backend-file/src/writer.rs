@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use s3dlio_core::{Error, ObjectWriter, Operation, Result, WriteSummary};
 
-use crate::io::{self, IoStats, Sink, sync_dir, temp_path};
+use crate::io::{self, IoStats, Sink, temp_path};
 use crate::list::e_tag;
 use crate::store::blocking;
 
@@ -93,10 +93,7 @@ impl ObjectWriter for FileWriter {
         let (size, tag) = blocking(Operation::Finalize, &self.uri, move || {
             let size = sink.finish(fsync)?;
             let tag = e_tag(&std::fs::metadata(&tmp)?);
-            std::fs::rename(&tmp, &path)?;
-            if fsync && let Some(dir) = path.parent() {
-                sync_dir(dir)?;
-            }
+            io::commit(&tmp, &path, fsync)?;
             Ok((size, tag))
         })
         .await?;

@@ -305,22 +305,16 @@ impl ObjectStore for S3Store {
 
     async fn delete(&self, uri: &str) -> Result<()> {
         let u = Self::object(Operation::Delete, uri)?;
-        match self
-            .client(&u)
+        // S3 answers 204 for a missing key too, so deleting is idempotent as it is.
+        self.client(&u)
             .await
             .delete_object()
             .bucket(u.bucket())
             .key(u.key())
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match map_sdk_error(Operation::Delete, uri, e) {
-                // Deleting a missing object succeeds; a missing bucket does not.
-                Error::NotFound { source: None, .. } => Ok(()),
-                other => Err(other),
-            },
-        }
+            .map(drop)
+            .map_err(|e| map_sdk_error(Operation::Delete, uri, e))
     }
 
     /// DeleteObjects, ≤ 1000 keys a request, `S3DLIO_S3_DELETE_CONCURRENCY` requests at

@@ -1,3 +1,0 @@
-//! # s3dlio-cli (placeholder)
-//!
-//! Not implemented yet: this crate exports nothing. See `README.md` for what it will hold.
