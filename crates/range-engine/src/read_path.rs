@@ -78,7 +78,7 @@ impl ObjectStore for ReadPath {
             _ if !self.chunked() => return self.inner.get_opts(uri, opts).await,
             None => (0, None),
             Some(GetRange::Offset(o)) => (*o, None),
-            Some(GetRange::Bounded(r)) if r.end - r.start <= self.config.threshold => {
+            Some(GetRange::Bounded(r)) if r.end.saturating_sub(r.start) <= self.config.threshold => {
                 return self.inner.get_opts(uri, opts).await;
             }
             Some(GetRange::Bounded(r)) => (r.start, Some(r.end.saturating_sub(r.start))),
