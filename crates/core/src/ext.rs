@@ -68,6 +68,10 @@ pub trait ObjectStoreExt: ObjectStore {
     /// buffer: a read that arrives as one chunk is returned as it is; more chunks are
     /// copied once into one buffer.
     async fn read(&self, uri: &str, opts: ReadOptions) -> Result<Bytes> {
+        // What the caller knows of the length sizes the buffer once.
+        let known = opts
+            .length
+            .or(opts.hint.as_ref().map(|h| h.size.saturating_sub(opts.offset)));
         let mut chunks = self.get_stream(uri, opts);
         let Some(first) = chunks.try_next().await? else {
             return Ok(Bytes::new());
@@ -75,7 +79,8 @@ pub trait ObjectStoreExt: ObjectStore {
         let Some(second) = chunks.try_next().await? else {
             return Ok(first);
         };
-        let mut out = BytesMut::with_capacity(first.len() + second.len());
+        let least = first.len() + second.len();
+        let mut out = BytesMut::with_capacity(known.map_or(least, |n| (n as usize).max(least)));
         out.extend_from_slice(&first);
         out.extend_from_slice(&second);
         while let Some(chunk) = chunks.try_next().await? {

@@ -1,22 +1,23 @@
-//! A per-scheme store cache that owns its stores.
+//! A per-service store cache that owns its stores.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use s3dlio_core::{ObjectStore, Result, Scheme};
+use s3dlio_core::{ObjectStore, Result, Scheme, Service};
 
 use crate::{StoreOptions, store_for_uri_with};
 
-/// One store per scheme, built on first use and then shared by every URI of that scheme.
+/// One store per service (`gs://` and `gcs://` share one, as do `az://` and Azure's
+/// `https://` form), built on first use and then shared by every URI of that service.
 ///
-/// Unlike [`store_for_uri`](crate::store_for_uri), whose S3 clients are process-wide, the
-/// remote stores here belong to the cache: drop the cache and its connection pools go
-/// with it. A process that forks (a PyTorch DataLoader worker) starts the child on a new
+/// [`store_for_uri`](crate::store_for_uri) is one process-wide cache of these; the
+/// remote stores of any other cache belong to it: drop the cache and its connection
+/// pools go with it. A process that forks (a PyTorch DataLoader worker) starts the child on a new
 /// cache instead of the parent's connections, which are bound to the parent's runtime.
 /// `memory://` stays the one process-wide store, since its content is the point.
 #[derive(Debug, Default)]
 pub struct StoreCache {
-    stores: Mutex<HashMap<Scheme, Arc<dyn ObjectStore>>>,
+    stores: Mutex<HashMap<Service, Arc<dyn ObjectStore>>>,
     /// `None`: [`StoreOptions::from_env`] when a store is made.
     options: Option<StoreOptions>,
 }
@@ -35,10 +36,10 @@ impl StoreCache {
         }
     }
 
-    /// The store for `uri`'s scheme.
+    /// The store for `uri`'s service.
     pub fn get(&self, uri: &str) -> Result<Arc<dyn ObjectStore>> {
-        let scheme = Scheme::of(uri);
-        let cached = scheme.and_then(|k| self.stores.lock().expect("store cache lock").get(&k).cloned());
+        let service = Scheme::of(uri).map(Scheme::service);
+        let cached = service.and_then(|k| self.stores.lock().expect("store cache lock").get(&k).cloned());
         if let Some(store) = cached {
             return Ok(store);
         }
@@ -46,7 +47,7 @@ impl StoreCache {
             Some(options) => store_for_uri_with(uri, options)?,
             None => store_for_uri_with(uri, &StoreOptions::from_env()?)?,
         };
-        Ok(match scheme {
+        Ok(match service {
             Some(k) => self
                 .stores
                 .lock()

@@ -96,20 +96,8 @@ pub fn supported_schemes() -> Vec<&'static str> {
 /// service), made from the environment on first use. Every store comes with the layers
 /// of [`store_for_uri_with`].
 pub fn store_for_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
-    static SHARED: OnceLock<std::sync::Mutex<std::collections::HashMap<Service, Arc<dyn ObjectStore>>>> =
-        OnceLock::new();
-    let service = service_of(uri)?;
-    let shared = SHARED.get_or_init(Default::default);
-    if let Some(s) = shared.lock().expect("shared stores lock").get(&service) {
-        return Ok(s.clone());
-    }
-    let store = store_for_uri_with(uri, &StoreOptions::from_env()?)?;
-    Ok(shared
-        .lock()
-        .expect("shared stores lock")
-        .entry(service)
-        .or_insert(store)
-        .clone())
+    static SHARED: OnceLock<StoreCache> = OnceLock::new();
+    SHARED.get_or_init(StoreCache::new).get(uri)
 }
 
 /// A new store for `uri`'s scheme, made with `options` (a backend config left `None` in
