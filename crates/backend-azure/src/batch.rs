@@ -52,12 +52,14 @@ pub(crate) async fn delete(
         .send(&Default::default(), &mut request, None)
         .await
         .map_err(failed)?;
-    let text = String::from_utf8_lossy(resp.body());
-    let statuses = sub_responses(resp.headers(), &text, blobs.len()).ok_or_else(|| Error::Backend {
-        op: Operation::Delete,
-        uri: first.to_string(),
-        message: "the Blob Batch response could not be read".into(),
-        source: Some(text.chars().take(500).collect::<String>().into()),
+    let statuses = sub_responses(resp.headers(), resp.body(), blobs.len()).ok_or_else(|| {
+        let shown = String::from_utf8_lossy(&resp.body()[..resp.body().len().min(500)]).into_owned();
+        Error::Backend {
+            op: Operation::Delete,
+            uri: first.to_string(),
+            message: "the Blob Batch response could not be read".into(),
+            source: Some(shown.into()),
+        }
     })?;
     Ok(blobs
         .iter()
@@ -88,31 +90,48 @@ fn outcome(uri: &str, status: u16, code: Option<String>) -> Result<()> {
 }
 
 /// (status, `x-ms-error-code`) of each sub-response, in `Content-ID` order; `None` when
-/// the body does not hold `expected` of them.
-fn sub_responses(headers: &Headers, body: &str, expected: usize) -> Option<Vec<(u16, Option<String>)>> {
+/// the body does not hold `expected` well-formed ones. The body is `multipart/mixed`:
+/// parts between `--boundary` lines, each MIME headers (`Content-ID`) then an HTTP
+/// response, both read with `httparse`.
+fn sub_responses(headers: &Headers, body: &[u8], expected: usize) -> Option<Vec<(u16, Option<String>)>> {
     let content_type = headers.get_optional_str(&"content-type".into())?;
-    let boundary = content_type.split("boundary=").nth(1)?.trim_matches('"');
+    let boundary = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))?
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}");
     let mut out: Vec<Option<(u16, Option<String>)>> = vec![None; expected];
-    for (order, part) in body.split(&format!("--{boundary}")).skip(1).enumerate() {
-        if part.starts_with("--") {
+    let mut parts = memchr::memmem::find_iter(body, delimiter.as_bytes()).peekable();
+    let mut order = 0;
+    while let Some(start) = parts.next() {
+        let part = &body[start + delimiter.len()..parts.peek().copied().unwrap_or(body.len())];
+        if part.starts_with(b"--") {
             break;
         }
-        let mut id = None;
-        let mut status = None;
-        let mut code = None;
-        for line in part.lines() {
-            let lower = line.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-id:") {
-                id = v.trim().parse::<usize>().ok();
-            } else if let Some(rest) = line.strip_prefix("HTTP/1.1 ") {
-                status = rest.split_whitespace().next()?.parse::<u16>().ok();
-            } else if lower.starts_with("x-ms-error-code:") {
-                code = line.split_once(':').map(|(_, v)| v.trim().to_string());
-            }
-        }
-        *out.get_mut(id.unwrap_or(order))? = Some((status?, code));
+        let (id, status, code) = sub_response(part.strip_prefix(b"\r\n")?)?;
+        *out.get_mut(id.unwrap_or(order))? = Some((status, code));
+        order += 1;
     }
     out.into_iter().collect()
+}
+
+/// One part: its `Content-ID`, and the status and `x-ms-error-code` of the response in it.
+fn sub_response(part: &[u8]) -> Option<(Option<usize>, u16, Option<String>)> {
+    let mut mime = [httparse::EMPTY_HEADER; 16];
+    let httparse::Status::Complete((used, mime)) = httparse::parse_headers(part, &mut mime).ok()? else {
+        return None;
+    };
+    let id = header_text(mime, "content-id").and_then(|v| v.trim().parse().ok());
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    response.parse(&part[used..]).ok()?;
+    let code = header_text(response.headers, "x-ms-error-code").map(|c| c.trim().to_string());
+    Some((id, response.code?, code))
+}
+
+fn header_text<'a>(headers: &'a [httparse::Header<'_>], name: &str) -> Option<&'a str> {
+    let h = headers.iter().find(|h| h.name.eq_ignore_ascii_case(name))?;
+    std::str::from_utf8(h.value).ok()
 }
 
 #[cfg(test)]
@@ -129,7 +148,7 @@ mod tests {
                     HTTP/1.1 202 Accepted\r\nx-ms-delete-type-permanent: true\r\n\r\n\
                     --batchresponse_x\r\nContent-ID: 2\r\n\r\nHTTP/1.1 403 Forbidden\r\nx-ms-error-code: AuthorizationPermissionMismatch\r\n\r\n\
                     --batchresponse_x--\r\n";
-        let got = sub_responses(&h, body, 3).unwrap();
+        let got = sub_responses(&h, body.as_bytes(), 3).unwrap();
         assert_eq!(
             got,
             [
@@ -145,8 +164,18 @@ mod tests {
         let e = outcome("az://a/c/k", 403, Some("AuthorizationPermissionMismatch".into())).unwrap_err();
         assert!(matches!(e, Error::PermissionDenied { .. }), "{e:?}");
         assert!(
-            sub_responses(&h, body, 4).is_none(),
+            sub_responses(&h, body.as_bytes(), 4).is_none(),
             "a missing sub-response is an error"
         );
+        let garbled = body.replace("HTTP/1.1 202", "HTTP/1.1 2x2");
+        assert!(
+            sub_responses(&h, garbled.as_bytes(), 3).is_none(),
+            "a bad status line is an error"
+        );
+        // Bytes that are not UTF-8 in a sub-response's reason phrase do not hide its status.
+        let mut raw = body.as_bytes().to_vec();
+        let at = memchr::memmem::find(&raw, b"Forbidden").unwrap();
+        raw[at] = 0xff;
+        assert_eq!(sub_responses(&h, &raw, 3).unwrap()[2].0, 403);
     }
 }

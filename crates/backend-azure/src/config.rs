@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use azure_core::credentials::Secret;
 use s3dlio_core::env::EnvReader;
-use s3dlio_core::{Error, Operation, Result};
+use s3dlio_core::{ENV_PART_SIZE, ENV_PARTS_IN_FLIGHT, Error, Operation, Result};
 
 pub const ENV_CONNECTION_STRING: &str = "AZURE_STORAGE_CONNECTION_STRING";
 pub const ENV_ACCOUNT: &str = "AZURE_STORAGE_ACCOUNT";
@@ -21,10 +21,6 @@ pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_AZURE_CONNECT_TIMEOUT_MS";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "S3DLIO_AZURE_REQUEST_TIMEOUT_MS";
 pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_AZURE_CREDENTIALS_TIMEOUT_MS";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_AZURE_DELETE_CONCURRENCY";
-/// Shared with the S3 backend: the size and number in flight of staged blocks.
-pub const ENV_PART_SIZE: &str = "S3DLIO_MULTIPART_PART_SIZE";
-pub const ENV_PARTS_IN_FLIGHT: &str = "S3DLIO_MULTIPART_IN_FLIGHT";
-
 /// Azurite's published development account (its README and Microsoft's docs print the
 /// key); `UseDevelopmentStorage=true` means this account on the default local port.
 pub const DEV_ACCOUNT: &str = "devstoreaccount1";
@@ -67,9 +63,9 @@ pub struct AzureConfig {
     pub request_timeout: Option<Duration>,
     /// Limit on getting an Entra ID token (managed identity probes included).
     pub credentials_timeout: Duration,
-    /// Overrides `WriterOptions::part_size` (the block size) when set.
+    /// Block size of writers whose `WriterOptions::part_size` is `None`.
     pub block_size: Option<usize>,
-    /// Overrides `WriterOptions::max_in_flight` (blocks staging at once) when set.
+    /// Blocks staging at once for writers whose `WriterOptions::max_in_flight` is `None`.
     pub blocks_in_flight: Option<usize>,
     /// Blob Batch requests (≤ 256 deletes each) in flight in `delete_batch`. Where
     /// batches cannot be authorized (Entra ID), single deletes run

@@ -1,6 +1,5 @@
 //! `AzureStore`: the `ObjectStore` for `az://` on the Azure SDK for Rust.
 
-use std::collections::HashMap;
 use std::num::NonZero;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,14 +11,15 @@ use azure_storage_blob::models::{
     BlobClientDownloadOptions, BlobClientUploadOptions, BlobContainerClientCreateOptions, HttpRange,
 };
 use bytes::Bytes;
-use futures::stream::{self, BoxStream};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use s3dlio_core::paging::{self, paged};
 use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range};
 use s3dlio_core::{
     Capabilities, DEFAULT_DELETE_CONCURRENCY, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta,
     ObjectStore, ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions,
-    batch_outcome, parse_for, parse_object,
+    delete_grouped, parse_for, parse_object,
 };
 
 use crate::batch::{self, BATCH_MAX};
@@ -275,6 +275,10 @@ impl ObjectStore for AzureStore {
     async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
         let u = Self::object(Operation::Write, uri)?;
         let cfg = self.config();
+        let (block_size, in_flight) = (
+            opts.part_size_or(cfg.block_size),
+            opts.parts_in_flight_or(cfg.blocks_in_flight),
+        );
         let w = BlockWriter::new(
             Arc::new(
                 self.account(Operation::Write, uri, &u)?
@@ -283,8 +287,8 @@ impl ObjectStore for AzureStore {
             ),
             uri,
             opts.put,
-            cfg.block_size.unwrap_or(opts.part_size),
-            cfg.blocks_in_flight.unwrap_or(opts.max_in_flight),
+            block_size,
+            in_flight,
             opts.part_retry,
         )?;
         Ok(Box::new(PartWriter::new(w, uri)))
@@ -298,33 +302,28 @@ impl ObjectStore for AzureStore {
     fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
         let u = match Self::parse(prefix) {
             Ok(u) => u,
-            Err(e) => return stream::once(async { Err(e) }).boxed(),
+            Err(e) => return paging::failed(e),
         };
         let prefix = prefix.to_string();
-        stream::try_unfold(Some(None::<String>), move |marker| {
+        paged(move |marker| {
             let (u, prefix) = (u.clone(), prefix.clone());
             async move {
-                let Some(marker) = marker else { return Ok(None) };
                 let delimiter = (!recursive).then_some("/");
                 let (entries, next) = self
                     .list_page(&prefix, &u, delimiter, LIST_PAGE, marker.as_deref())
                     .await?;
-                let page: Vec<Result<ListEntry>> = entries
+                let page = entries
                     .into_iter()
-                    .map(|e| {
-                        Ok(match e {
-                            Entry::Prefix(p) => ListEntry::Prefix(u.with_key(p).to_string()),
-                            Entry::Blob(name, p) => {
-                                ListEntry::Object(listed_meta(u.with_key(name).to_string(), p))
-                            }
-                        })
+                    .map(|e| match e {
+                        Entry::Prefix(p) => ListEntry::Prefix(u.with_key(p).to_string()),
+                        Entry::Blob(name, p) => {
+                            ListEntry::Object(listed_meta(u.with_key(name).to_string(), p))
+                        }
                     })
                     .collect();
-                Ok(Some((stream::iter(page), next.map(Some))))
+                Ok((page, next))
             }
         })
-        .try_flatten()
-        .boxed()
     }
 
     async fn delete(&self, uri: &str) -> Result<()> {
@@ -347,50 +346,47 @@ impl ObjectStore for AzureStore {
     /// otherwise (Entra ID). Every blob the service refused is reported.
     async fn delete_batch(&self, uris: &[String]) -> Result<()> {
         let op = Operation::Delete;
-        let mut by_account: HashMap<String, (Arc<Account>, Vec<(usize, Url)>)> = HashMap::new();
-        for (i, uri) in uris.iter().enumerate() {
-            let u = Self::object(op, uri)?;
-            let account = self.account(op, uri, &u)?;
-            let url = account.blob(&u).url().clone();
-            by_account
-                .entry(u.account().unwrap_or_default().to_string())
-                .or_insert_with(|| (account, Vec::new()))
-                .1
-                .push((i, url));
-        }
         // Batches carry 256 deletes each; single deletes run as many as any backend's.
         let in_flight = match self.config().credentials {
             Credentials::EntraId => DEFAULT_DELETE_CONCURRENCY,
-            _ => self.config().delete_concurrency.max(1),
+            _ => self.config().delete_concurrency,
         };
-        let requests = by_account.into_values().flat_map(|(account, blobs)| {
-            let per_request = if account.batch_auth.is_some() {
-                BATCH_MAX
-            } else {
-                1
-            };
-            blobs
-                .chunks(per_request)
-                .map(|c| (account.clone(), c.to_vec()))
-                .collect::<Vec<_>>()
-        });
-        let results: Vec<Vec<(usize, Result<()>)>> = stream::iter(requests)
-            .map(|(account, chunk)| async move {
+        delete_grouped(
+            uris,
+            |uri| {
+                let u = Self::object(op, uri)?;
+                Ok((
+                    u.account().unwrap_or_default().to_string(),
+                    self.account(op, uri, &u)?,
+                ))
+            },
+            |account: &Arc<Account>| {
+                if account.batch_auth.is_some() {
+                    BATCH_MAX
+                } else {
+                    1
+                }
+            },
+            in_flight,
+            |account, indices| async move {
                 let Some(auth) = &account.batch_auth else {
-                    let (i, _) = chunk[0];
+                    let i = indices[0];
                     return Ok(vec![(i, self.delete(&uris[i]).await)]);
                 };
-                let blobs: Vec<(&str, Url)> = chunk
+                let blobs = indices
                     .iter()
-                    .map(|(i, url)| (uris[*i].as_str(), url.clone()))
-                    .collect();
+                    .map(|&i| {
+                        Ok((
+                            uris[i].as_str(),
+                            account.blob(&Self::object(op, &uris[i])?).url().clone(),
+                        ))
+                    })
+                    .collect::<Result<Vec<(&str, Url)>>>()?;
                 let outcomes = batch::delete(&account, auth, &blobs).await?;
-                Ok::<_, Error>(chunk.iter().map(|(i, _)| *i).zip(outcomes).collect())
-            })
-            .buffer_unordered(in_flight)
-            .try_collect()
-            .await?;
-        batch_outcome(op, uris, results.into_iter().flatten().collect())
+                Ok(indices.into_iter().zip(outcomes).collect())
+            },
+        )
+        .await
     }
 
     async fn copy(&self, src: &str, dst: &str) -> Result<()> {

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
-    ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for,
+    ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for, run_blocking,
 };
 
 use crate::config::{FileConfig, PageCacheHint};
@@ -165,15 +165,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
     uri: &str,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(|e| Error::from_io(op, uri, e)),
-        Err(join) => Err(Error::Backend {
-            op,
-            uri: uri.to_string(),
-            message: "the blocking I/O task failed".into(),
-            source: Some(Box::new(join)),
-        }),
-    }
+    run_blocking(op, uri, "the blocking I/O task", f)
+        .await?
+        .map_err(|e| Error::from_io(op, uri, e))
 }
 
 /// Metadata of a regular file; a directory is not an object.

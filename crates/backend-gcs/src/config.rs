@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use s3dlio_core::Result;
 use s3dlio_core::env::EnvReader;
+use s3dlio_core::{ENV_PART_SIZE, Result};
 
 pub const ENV_EMULATOR_HOST: &str = "STORAGE_EMULATOR_HOST";
 pub const ENV_ENDPOINT: &str = "S3DLIO_GCS_ENDPOINT";
@@ -20,9 +20,6 @@ pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_GCS_CONNECT_TIMEOUT_MS";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "S3DLIO_GCS_REQUEST_TIMEOUT_MS";
 pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_GCS_CREDENTIALS_TIMEOUT_MS";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_GCS_DELETE_CONCURRENCY";
-/// Shared with S3 and Azure: the size of each uploaded part (here: resumable chunk).
-pub const ENV_PART_SIZE: &str = "S3DLIO_MULTIPART_PART_SIZE";
-
 /// Google's production endpoint.
 pub const GOOGLE_ENDPOINT: &str = "https://storage.googleapis.com";
 
@@ -44,7 +41,7 @@ pub struct GcsConfig {
     pub credentials_timeout: Duration,
     /// Deletes in flight in `delete_batch`.
     pub delete_concurrency: usize,
-    /// Overrides `WriterOptions::part_size` (the resumable chunk size) when set.
+    /// Resumable chunk size of writers whose `WriterOptions::part_size` is `None`.
     pub chunk_size: Option<usize>,
 }
 

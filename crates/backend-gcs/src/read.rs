@@ -69,13 +69,21 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A JSON API error body: `{"error": {"code": 404, "message": "..."}}`.
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorDetail {
+    message: String,
+}
+
 /// The `message` of a JSON error body, else the body itself (emulators answer in text).
 fn service_message(body: &str) -> String {
-    let json = body
-        .split_once("\"message\":\"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(m, _)| m);
-    let m = json.unwrap_or(body).trim();
+    let parsed = serde_json::from_str::<ErrorBody>(body).ok();
+    let m = parsed.as_ref().map_or(body, |b| b.error.message.as_str()).trim();
     if m.is_empty() {
         "no message".into()
     } else {
@@ -114,6 +122,11 @@ mod tests {
         assert_eq!(
             service_message(r#"{"error":{"code":404,"message":"No such object: b/k"}}"#),
             "No such object: b/k"
+        );
+        assert_eq!(
+            service_message(r#"{"error":{"message":"say \"hi\"","code":400}}"#),
+            "say \"hi\"",
+            "escaped quotes are read, not cut"
         );
         assert_eq!(service_message("Not Found\n"), "Not Found");
         assert_eq!(service_message(""), "no message");

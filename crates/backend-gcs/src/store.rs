@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::{self, BoxStream};
-use futures::{StreamExt, TryStreamExt};
+use futures::stream::BoxStream;
 use gcloud_storage::http::buckets::delete::DeleteBucketRequest;
 use gcloud_storage::http::buckets::insert::{BucketCreationConfig, InsertBucketParam, InsertBucketRequest};
 use gcloud_storage::http::buckets::list::ListBucketsRequest;
@@ -14,8 +13,9 @@ use gcloud_storage::http::objects::delete::DeleteObjectRequest;
 use gcloud_storage::http::objects::get::GetObjectRequest;
 use gcloud_storage::http::objects::list::ListObjectsRequest;
 use gcloud_storage::http::objects::rewrite::RewriteObjectRequest;
+use s3dlio_core::paging::{self, paged};
 use s3dlio_core::parts::PartWriter;
-use s3dlio_core::wire::{check_pin, empty_read};
+use s3dlio_core::wire::{check_pin, empty_read, range_header};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
     ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, delete_each, parse_for,
@@ -124,15 +124,6 @@ fn object_meta(uri: String, o: &Object) -> ObjectMeta {
     }
 }
 
-/// `bytes=…` for a range the service can answer in one request (GCS has suffix ranges).
-fn range_header(range: &GetRange) -> String {
-    match range {
-        GetRange::Bounded(r) => format!("bytes={}-{}", r.start, r.end - 1),
-        GetRange::Offset(o) => format!("bytes={o}-"),
-        GetRange::Suffix(n) => format!("bytes=-{n}"),
-    }
-}
-
 #[async_trait]
 impl ObjectStore for GcsStore {
     fn name(&self) -> &'static str {
@@ -193,7 +184,7 @@ impl ObjectStore for GcsStore {
         let op = Operation::Write;
         let u = Self::object(op, uri)?;
         let shared = self.shared(op, uri).await?;
-        let chunk = self.config().chunk_size.unwrap_or(opts.part_size);
+        let chunk = opts.part_size_or(self.config().chunk_size);
         let upload = ResumableWriter::new(
             shared,
             uri,
@@ -215,13 +206,12 @@ impl ObjectStore for GcsStore {
         let op = Operation::List;
         let u = match Self::parse(prefix) {
             Ok(u) => u,
-            Err(e) => return stream::once(async { Err(e) }).boxed(),
+            Err(e) => return paging::failed(e),
         };
         let prefix = prefix.to_string();
-        stream::try_unfold(Some(None::<String>), move |token| {
+        paged(move |page_token| {
             let (u, prefix) = (u.clone(), prefix.clone());
             async move {
-                let Some(page_token) = token else { return Ok(None) };
                 let req = ListObjectsRequest {
                     bucket: u.bucket().to_string(),
                     prefix: (!u.key().is_empty()).then(|| u.key().to_string()),
@@ -247,12 +237,9 @@ impl ObjectStore for GcsStore {
                     .into_iter()
                     .flatten()
                     .map(|o| ListEntry::Object(object_meta(u.with_key(o.name.clone()).to_string(), &o)));
-                let entries: Vec<Result<ListEntry>> = objects.chain(prefixes).map(Ok).collect();
-                Ok(Some((stream::iter(entries), page.next_page_token.map(Some))))
+                Ok((objects.chain(prefixes).collect(), page.next_page_token))
             }
         })
-        .try_flatten()
-        .boxed()
     }
 
     async fn delete(&self, uri: &str) -> Result<()> {

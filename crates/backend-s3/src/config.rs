@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use s3dlio_core::env::EnvReader;
-use s3dlio_core::{Error, Operation, Result};
+use s3dlio_core::{ENV_PART_SIZE, ENV_PARTS_IN_FLIGHT, Error, Operation, Result};
 
 /// Settings of [`S3Store`](crate::S3Store).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,9 +29,9 @@ pub struct S3Config {
     pub attempt_timeout: Option<Duration>,
     /// Limit on resolving credentials through the whole chain (IMDS included).
     pub credentials_timeout: Duration,
-    /// Overrides `WriterOptions::part_size` when set.
+    /// Part size of writers whose `WriterOptions::part_size` is `None`.
     pub part_size: Option<usize>,
-    /// Overrides `WriterOptions::max_in_flight` when set.
+    /// Parts in flight of writers whose `WriterOptions::max_in_flight` is `None`.
     pub parts_in_flight: Option<usize>,
     /// After a multipart upload completes, HEAD the object and check its size.
     pub put_verify: bool,
@@ -70,8 +70,6 @@ pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_S3_CONNECT_TIMEOUT_MS";
 pub const ENV_OPERATION_TIMEOUT_MS: &str = "S3DLIO_S3_OPERATION_TIMEOUT_MS";
 pub const ENV_ATTEMPT_TIMEOUT_MS: &str = "S3DLIO_S3_ATTEMPT_TIMEOUT_MS";
 pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_S3_CREDENTIALS_TIMEOUT_MS";
-pub const ENV_PART_SIZE: &str = "S3DLIO_MULTIPART_PART_SIZE";
-pub const ENV_PARTS_IN_FLIGHT: &str = "S3DLIO_MULTIPART_IN_FLIGHT";
 pub const ENV_PUT_VERIFY: &str = "S3DLIO_PUT_VERIFY";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_S3_DELETE_CONCURRENCY";
 pub const ENV_POOL_MAX_IDLE: &str = "S3DLIO_S3_POOL_MAX_IDLE_PER_HOST";

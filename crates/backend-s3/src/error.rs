@@ -1,5 +1,6 @@
 //! Turning SDK errors into s3dlio errors that keep the SDK's cause chain and say what to do.
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use s3dlio_core::{Error, Operation};
@@ -7,6 +8,12 @@ use s3dlio_core::{Error, Operation};
 const CREDENTIALS_HINT: &str = "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
      or AWS_PROFILE (~/.aws/credentials, ~/.aws/config), or AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, \
      or run where a container/instance role is available";
+
+/// Whether the credential chain failed (nothing found, a provider failed or timed out):
+/// the SDK reports it as a dispatch failure whose cause chain holds a `CredentialsError`.
+fn credentials_failed(err: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |e| e.source()).any(|e| e.is::<CredentialsError>())
+}
 
 /// Maps an SDK error, keeping it as the source.
 pub(crate) fn map_sdk_error<E>(op: Operation, uri: &str, err: SdkError<E, HttpResponse>) -> Error
@@ -17,7 +24,6 @@ where
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_string);
     let message = err.message().map(str::to_string);
-    let detail = format!("{err:?}");
     match &err {
         SdkError::TimeoutError(_) => {
             return Error::Timeout {
@@ -40,7 +46,7 @@ where
         }
         _ => {}
     }
-    if detail.contains("CredentialsNotLoaded") || detail.contains("no credentials") {
+    if credentials_failed(&err) {
         return Error::Unauthenticated {
             op,
             uri,
@@ -112,5 +118,28 @@ where
             },
             source: Some(cause),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::operation::get_object::GetObjectError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+
+    fn dispatch(cause: s3dlio_core::BoxError) -> SdkError<GetObjectError, HttpResponse> {
+        SdkError::dispatch_failure(ConnectorError::other(cause, None))
+    }
+
+    #[test]
+    fn a_failed_credential_chain_is_unauthenticated_by_its_type() {
+        let missing = dispatch(Box::new(CredentialsError::not_loaded("no providers in chain")));
+        let e = map_sdk_error(Operation::Get, "s3://b/k", missing);
+        assert!(matches!(e, Error::Unauthenticated { .. }), "{e:?}");
+        assert!(e.to_string().contains("AWS_ACCESS_KEY_ID"), "{e}");
+        // The words alone, in an error of another type, are not a credentials failure.
+        let other = dispatch("CredentialsNotLoaded: no credentials".into());
+        let e = map_sdk_error(Operation::Get, "s3://b/k", other);
+        assert!(!matches!(e, Error::Unauthenticated { .. }), "{e:?}");
     }
 }

@@ -9,14 +9,14 @@ use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use bytes::Bytes;
 use futures::stream::{self, BoxStream};
-use futures::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3dlio_core::paging::{self, paged};
 use s3dlio_core::parts::PartWriter;
-use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range};
+use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range, range_header};
 use s3dlio_core::{
-    BatchFailure, Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore,
-    ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for,
-    parse_object,
+    Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
+    ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, delete_grouped,
+    parse_for, parse_object,
 };
 
 use crate::client::Clients;
@@ -142,14 +142,6 @@ fn frames(
     })
 }
 
-fn range_header(r: &GetRange) -> String {
-    match r {
-        GetRange::Bounded(r) => format!("bytes={}-{}", r.start, r.end - 1),
-        GetRange::Offset(o) => format!("bytes={o}-"),
-        GetRange::Suffix(n) => format!("bytes=-{n}"),
-    }
-}
-
 /// Characters escaped in `x-amz-copy-source` (everything but unreserved and `/`).
 const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -229,13 +221,17 @@ impl ObjectStore for S3Store {
     async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
         let u = Self::object(Operation::Write, uri)?;
         let cfg = self.config();
+        let (part_size, in_flight) = (
+            opts.part_size_or(cfg.part_size),
+            opts.parts_in_flight_or(cfg.parts_in_flight),
+        );
         let w = MultipartWriter::new(
             self.client(&u).await,
             uri,
             &u,
             opts.put,
-            cfg.part_size.unwrap_or(opts.part_size),
-            cfg.parts_in_flight.unwrap_or(opts.max_in_flight),
+            part_size,
+            in_flight,
             cfg.put_verify,
             opts.part_retry,
         )?;
@@ -250,13 +246,12 @@ impl ObjectStore for S3Store {
     fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
         let u = match Self::parse(prefix) {
             Ok(u) => u,
-            Err(e) => return stream::once(async { Err(e) }).boxed(),
+            Err(e) => return paging::failed(e),
         };
         let prefix = prefix.to_string();
-        stream::try_unfold(Some(None::<String>), move |token| {
+        paged(move |token| {
             let (u, prefix) = (u.clone(), prefix.clone());
             async move {
-                let Some(token) = token else { return Ok(None) };
                 let out = self
                     .client(&u)
                     .await
@@ -289,18 +284,15 @@ impl ObjectStore for S3Store {
                         },
                     )))
                 });
-                let page: Vec<Result<ListEntry>> = dirs.chain(objects).map(Ok).collect();
+                let page = dirs.chain(objects).collect();
                 let next = out
                     .is_truncated()
                     .unwrap_or(false)
                     .then(|| out.next_continuation_token().map(str::to_string))
-                    .flatten()
-                    .map(Some);
-                Ok(Some((stream::iter(page), next)))
+                    .flatten();
+                Ok((page, next))
             }
         })
-        .try_flatten()
-        .boxed()
     }
 
     async fn delete(&self, uri: &str) -> Result<()> {
@@ -320,34 +312,18 @@ impl ObjectStore for S3Store {
     /// DeleteObjects, ≤ 1000 keys a request, `S3DLIO_S3_DELETE_CONCURRENCY` requests at
     /// once; every key the server refused is reported with its reason.
     async fn delete_batch(&self, uris: &[String]) -> Result<()> {
-        let mut groups: HashMap<(Option<String>, String), Vec<(usize, String)>> = HashMap::new();
-        for (i, uri) in uris.iter().enumerate() {
-            let u = Self::object(Operation::Delete, uri)?;
-            groups
-                .entry((u.endpoint().map(str::to_string), u.bucket().to_string()))
-                .or_default()
-                .push((i, u.key().to_string()));
-        }
-        let requests = groups.into_iter().flat_map(|((endpoint, bucket), keys)| {
-            keys.chunks(DELETE_BATCH)
-                .map(|c| (endpoint.clone(), bucket.clone(), c.to_vec()))
-                .collect::<Vec<_>>()
-        });
-        let failures: Vec<Vec<BatchFailure>> = stream::iter(requests)
-            .map(|(endpoint, bucket, keys)| self.delete_objects(uris, endpoint, bucket, keys))
-            .buffer_unordered(self.config().delete_concurrency.max(1))
-            .try_collect()
-            .await?;
-        let failures: Vec<BatchFailure> = failures.into_iter().flatten().collect();
-        if failures.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Batch {
-            op: Operation::Delete,
-            uri: uris[0].clone(),
-            succeeded: uris.len() - failures.len(),
-            failures,
-        })
+        delete_grouped(
+            uris,
+            |uri| {
+                let u = Self::object(Operation::Delete, uri)?;
+                let group = (u.endpoint().map(str::to_string), u.bucket().to_string());
+                Ok((group.clone(), group))
+            },
+            |_| DELETE_BATCH,
+            self.config().delete_concurrency,
+            |(endpoint, bucket), keys| self.delete_objects(uris, endpoint, bucket, keys),
+        )
+        .await
     }
 
     async fn copy(&self, src: &str, dst: &str) -> Result<()> {
@@ -450,15 +426,20 @@ impl ObjectStore for S3Store {
 }
 
 impl S3Store {
-    /// One DeleteObjects request; returns the keys the server refused.
+    /// One DeleteObjects request for `uris[i]` of each index; one outcome per index
+    /// (a key the server refused carries its code and message).
     async fn delete_objects(
         &self,
         uris: &[String],
         endpoint: Option<String>,
         bucket: String,
-        keys: Vec<(usize, String)>,
-    ) -> Result<Vec<BatchFailure>> {
-        let first = &uris[keys[0].0];
+        indices: Vec<usize>,
+    ) -> Result<Vec<(usize, Result<()>)>> {
+        let first = &uris[indices[0]];
+        let keys: Vec<(usize, String)> = indices
+            .iter()
+            .map(|&i| Ok((i, Self::object(Operation::Delete, &uris[i])?.key().to_string())))
+            .collect::<Result<_>>()?;
         let ids = keys
             .iter()
             .map(|(_, k)| ObjectIdentifier::builder().key(k).build())
@@ -479,30 +460,28 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| map_sdk_error(Operation::Delete, first, e))?;
-        let by_key: HashMap<&str, usize> = keys.iter().map(|(i, k)| (k.as_str(), *i)).collect();
-        Ok(out
-            .errors()
+        let mut refused: HashMap<&str, Error> = HashMap::new();
+        for e in out.errors().iter().filter(|e| e.code() != Some("NoSuchKey")) {
+            let key = e.key().unwrap_or_default();
+            let uri = keys
+                .iter()
+                .find(|(_, k)| k == key)
+                .map_or_else(|| key.to_string(), |(i, _)| uris[*i].clone());
+            let error = Error::Backend {
+                op: Operation::Delete,
+                uri,
+                message: format!(
+                    "{}: {}",
+                    e.code().unwrap_or("error"),
+                    e.message().unwrap_or("the server refused to delete this key")
+                ),
+                source: None,
+            };
+            refused.insert(key, error);
+        }
+        Ok(keys
             .iter()
-            .filter(|e| e.code() != Some("NoSuchKey"))
-            .map(|e| {
-                let key = e.key().unwrap_or_default();
-                let uri = by_key
-                    .get(key)
-                    .map_or_else(|| key.to_string(), |&i| uris[i].clone());
-                BatchFailure {
-                    error: Error::Backend {
-                        op: Operation::Delete,
-                        uri: uri.clone(),
-                        message: format!(
-                            "{}: {}",
-                            e.code().unwrap_or("error"),
-                            e.message().unwrap_or("the server refused to delete this key")
-                        ),
-                        source: None,
-                    },
-                    uri,
-                }
-            })
+            .map(|(i, k)| (*i, refused.remove(k.as_str()).map_or(Ok(()), Err)))
             .collect())
     }
 }
@@ -510,13 +489,6 @@ impl S3Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn range_headers() {
-        assert_eq!(range_header(&GetRange::Bounded(0..10)), "bytes=0-9");
-        assert_eq!(range_header(&GetRange::Offset(5)), "bytes=5-");
-        assert_eq!(range_header(&GetRange::Suffix(7)), "bytes=-7");
-    }
 
     #[test]
     fn copy_source_escapes_what_it_must() {

@@ -117,7 +117,7 @@ pub trait ObjectStoreExt: ObjectStore {
     /// Uploads `data` through a streaming writer in `part_size` slices (no copies).
     /// A failed upload is cancelled, so nothing partial is left.
     async fn put_multipart(&self, uri: &str, data: Bytes, opts: WriterOptions) -> Result<WriteSummary> {
-        let part = opts.part_size.max(1);
+        let part = opts.part_size_or(None).max(1);
         let mut w = self.get_writer(uri, opts).await?;
         let mut off = 0;
         while off < data.len() {

@@ -33,6 +33,7 @@
 //! # }).unwrap();
 //! ```
 
+mod batch;
 mod checksum;
 mod coalesce;
 pub mod env;
@@ -42,10 +43,12 @@ pub mod layer;
 mod memory;
 mod meta;
 mod options;
+pub mod paging;
 pub mod parts;
 mod range_client;
 mod retry;
 mod store;
+mod task;
 mod uri;
 pub mod wire;
 mod writer;
@@ -53,17 +56,22 @@ mod writer;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use batch::{batch_outcome, delete_each, delete_grouped};
 pub use checksum::{crc32c, crc32c_append};
 pub use coalesce::{CoalescePlan, coalesce, fetch_ranges};
 pub use error::{BatchFailure, BoxError, Error, Operation, Result};
 pub use ext::{DELETE_PAGE, ObjectStoreExt};
 pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};
 pub use meta::{Capabilities, ListEntry, ObjectMeta};
-pub use options::{GetOptions, GetRange, ObjectHint, PutOptions, RangesOptions, ReadOptions, WriterOptions};
+pub use options::{
+    DEFAULT_PART_SIZE, DEFAULT_PARTS_IN_FLIGHT, ENV_PART_SIZE, ENV_PARTS_IN_FLIGHT, GetOptions, GetRange,
+    ObjectHint, PutOptions, RangesOptions, ReadOptions, WriterOptions,
+};
 pub use range_client::{RangeChunk, RangeGetClient};
 pub use retry::{
     ENV_RETRY_ATTEMPTS, ENV_RETRY_INITIAL_MS, ENV_RETRY_MAX_ELAPSED_MS, ENV_RETRY_MAX_MS, RetryPolicy, retry,
 };
-pub use store::{DEFAULT_DELETE_CONCURRENCY, GetResult, ObjectStore, PutResult, batch_outcome, delete_each};
+pub use store::{DEFAULT_DELETE_CONCURRENCY, GetResult, ObjectStore, PutResult};
+pub use task::run_blocking;
 pub use uri::{ALL_SCHEMES, ObjectUri, Scheme, Service, as_prefix, parse_for, parse_object};
 pub use writer::{ObjectWriter, WriteSummary, ZstdWriter};

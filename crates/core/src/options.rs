@@ -185,16 +185,33 @@ impl PutOptions {
     }
 }
 
+/// Part size of a streaming writer when neither its options nor its store set one.
+pub const DEFAULT_PART_SIZE: usize = 16 << 20;
+/// Parts uploading at once when neither a writer's options nor its store set it.
+pub const DEFAULT_PARTS_IN_FLIGHT: usize = 4;
+/// The store-level part size (every part-by-part backend reads it into its config).
+pub const ENV_PART_SIZE: &str = "S3DLIO_MULTIPART_PART_SIZE";
+/// The store-level parts in flight (S3 and Azure read it into their config).
+pub const ENV_PARTS_IN_FLIGHT: &str = "S3DLIO_MULTIPART_IN_FLIGHT";
+
 /// Options of a streaming writer. Memory held by a writer is bounded by
 /// `max_in_flight × part_size` (plus `buffer_size` for the part being filled).
+///
+/// `part_size` and `max_in_flight` left `None` take the store's setting (its config,
+/// which `S3DLIO_MULTIPART_PART_SIZE` / `S3DLIO_MULTIPART_IN_FLIGHT` can set), then
+/// [`DEFAULT_PART_SIZE`] / [`DEFAULT_PARTS_IN_FLIGHT`]; a value set here always wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriterOptions {
     /// Bytes gathered before a write is handed to the backend.
     pub buffer_size: usize,
-    /// Size of each uploaded part (multipart/block backends).
-    pub part_size: usize,
-    /// Parts uploading at once; `write` waits when this many are in flight.
-    pub max_in_flight: usize,
+    /// Size of each uploaded part (multipart/block backends); `None` = the store's.
+    pub part_size: Option<usize>,
+    /// Parts uploading at once; `write` waits when this many are in flight. `None` =
+    /// the store's.
+    pub max_in_flight: Option<usize>,
+    /// Writers like this one running at once: each gets this share of the parts in
+    /// flight (at least one), so `-j 64` uploads hold about one writer's memory.
+    pub concurrent_writers: usize,
     /// Compress the stream with zstd at this level (1..=22) before storing it.
     pub zstd_level: Option<i32>,
     pub put: PutOptions,
@@ -208,8 +225,9 @@ impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
             buffer_size: 1 << 20,
-            part_size: 16 << 20,
-            max_in_flight: 4,
+            part_size: None,
+            max_in_flight: None,
+            concurrent_writers: 1,
             zstd_level: None,
             put: PutOptions::default(),
             part_retry: RetryPolicy::none(),
@@ -218,18 +236,40 @@ impl Default for WriterOptions {
 }
 
 impl WriterOptions {
+    /// The part size to use: this writer's, else the store's `configured` one, else
+    /// [`DEFAULT_PART_SIZE`].
+    pub fn part_size_or(&self, configured: Option<usize>) -> usize {
+        self.part_size.or(configured).unwrap_or(DEFAULT_PART_SIZE)
+    }
+
+    /// Parts in flight: this writer's, else the store's `configured` number, else
+    /// [`DEFAULT_PARTS_IN_FLIGHT`], shared among `concurrent_writers` (at least one each).
+    pub fn parts_in_flight_or(&self, configured: Option<usize>) -> usize {
+        let total = self
+            .max_in_flight
+            .or(configured)
+            .unwrap_or(DEFAULT_PARTS_IN_FLIGHT);
+        (total / self.concurrent_writers.max(1)).max(1)
+    }
+
     pub fn with_buffer_size(mut self, bytes: usize) -> Self {
         self.buffer_size = bytes;
         self
     }
 
     pub fn with_part_size(mut self, bytes: usize) -> Self {
-        self.part_size = bytes;
+        self.part_size = Some(bytes);
         self
     }
 
     pub fn with_max_in_flight(mut self, parts: usize) -> Self {
-        self.max_in_flight = parts;
+        self.max_in_flight = Some(parts);
+        self
+    }
+
+    /// This writer is one of `n` running at once (see [`concurrent_writers`](Self::concurrent_writers)).
+    pub fn with_concurrent_writers(mut self, n: usize) -> Self {
+        self.concurrent_writers = n.max(1);
         self
     }
 
@@ -246,10 +286,10 @@ impl WriterOptions {
     /// Rejects options no backend can honour, naming the URI.
     pub fn validate(&self, uri: &str) -> Result<()> {
         let bad = |m: String| Err(Error::invalid_argument(Operation::Write, uri, m));
-        if self.buffer_size == 0 || self.part_size == 0 {
+        if self.buffer_size == 0 || self.part_size == Some(0) {
             return bad("buffer_size and part_size must be greater than 0".into());
         }
-        if self.max_in_flight == 0 {
+        if self.max_in_flight == Some(0) {
             return bad("max_in_flight must be at least 1".into());
         }
         if let Some(level) = self.zstd_level
@@ -327,6 +367,26 @@ mod tests {
             resolve(reversed, 10),
             Err(Error::InvalidArgument { .. })
         ));
+    }
+
+    #[test]
+    fn an_explicit_part_size_beats_the_store_and_in_flight_is_shared() {
+        let o = WriterOptions::default();
+        assert_eq!(o.part_size_or(None), DEFAULT_PART_SIZE);
+        assert_eq!(
+            o.part_size_or(Some(8 << 20)),
+            8 << 20,
+            "the store's setting fills a gap"
+        );
+        let o = o.with_part_size(5 << 20);
+        assert_eq!(o.part_size_or(Some(8 << 20)), 5 << 20, "an explicit value wins");
+        assert_eq!(o.parts_in_flight_or(None), DEFAULT_PARTS_IN_FLIGHT);
+        assert_eq!(o.parts_in_flight_or(Some(10)), 10);
+        let shared = WriterOptions::default()
+            .with_max_in_flight(8)
+            .with_concurrent_writers(3);
+        assert_eq!(shared.parts_in_flight_or(Some(100)), 2);
+        assert_eq!(shared.with_concurrent_writers(64).parts_in_flight_or(None), 1);
     }
 
     #[test]

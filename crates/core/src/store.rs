@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, stream};
 
-use crate::error::{BatchFailure, Error, Operation, Result};
+use crate::error::Result;
 use crate::meta::{Capabilities, ListEntry, ObjectMeta};
 use crate::options::{GetOptions, GetRange, PutOptions, ReadOptions, WriterOptions};
 use crate::writer::ObjectWriter;
@@ -51,7 +51,7 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     fn capabilities(&self) -> Capabilities;
 
     /// Reads an object or a range of it. An `if_match` that does not match the current
-    /// e_tag fails with [`Error::Precondition`].
+    /// e_tag fails with [`Error::Precondition`](crate::Error::Precondition).
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult>;
 
     /// Stores an object atomically: readers see the old object or the whole new one.
@@ -94,10 +94,10 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     }
 
     /// Deletes many objects. The default runs [`DEFAULT_DELETE_CONCURRENCY`] deletes at
-    /// once; a failure of any key is reported in [`Error::Batch`] with every failed key,
+    /// once; a failure of any key is reported in [`Error::Batch`](crate::Error::Batch) with every failed key,
     /// after all the others were attempted.
     async fn delete_batch(&self, uris: &[String]) -> Result<()> {
-        delete_each(self, uris, DEFAULT_DELETE_CONCURRENCY).await
+        crate::batch::delete_each(self, uris, DEFAULT_DELETE_CONCURRENCY).await
     }
 
     /// The bytes of `opts`'s range as an in-order stream of chunks. Backends keep this
@@ -113,42 +113,4 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
             .filter(|r| std::future::ready(!matches!(r, Ok(b) if b.is_empty())))
             .boxed()
     }
-}
-
-/// Single deletes, `concurrency` at once; every failed key is reported in
-/// [`Error::Batch`] after all the others were attempted.
-pub async fn delete_each<S: ObjectStore + ?Sized>(
-    store: &S,
-    uris: &[String],
-    concurrency: usize,
-) -> Result<()> {
-    let results: Vec<(usize, Result<()>)> = stream::iter(0..uris.len())
-        .map(|i| async move { (i, store.delete(&uris[i]).await) })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    batch_outcome(Operation::Delete, uris, results)
-}
-
-/// Folds per-key results into `Ok` or an [`Error::Batch`] that lists every failure.
-pub fn batch_outcome(op: Operation, uris: &[String], results: Vec<(usize, Result<()>)>) -> Result<()> {
-    let total = results.len();
-    let failures: Vec<BatchFailure> = results
-        .into_iter()
-        .filter_map(|(i, r)| {
-            r.err().map(|error| BatchFailure {
-                uri: uris[i].clone(),
-                error,
-            })
-        })
-        .collect();
-    if failures.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Batch {
-        op,
-        uri: uris.first().cloned().unwrap_or_default(),
-        succeeded: total - failures.len(),
-        failures,
-    })
 }

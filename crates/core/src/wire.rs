@@ -1,5 +1,5 @@
-//! Pieces every HTTP backend shares: reading a `Content-Range`, collecting a response
-//! body into one buffer, and refusing bytes of another version.
+//! Pieces every HTTP backend shares: the `Range` header, reading a `Content-Range`,
+//! collecting a response body into one buffer, and refusing bytes of another version.
 
 use std::ops::Range;
 
@@ -10,6 +10,17 @@ use crate::error::{Error, Operation, Result};
 use crate::meta::ObjectMeta;
 use crate::options::{GetOptions, GetRange};
 use crate::store::GetResult;
+
+/// The `Range` header of a read (`bytes=0-9`, `bytes=5-`, `bytes=-7`), for services
+/// that take suffix ranges. An empty bounded range has no header: answer it without a
+/// request ([`empty_read`]).
+pub fn range_header(r: &GetRange) -> String {
+    match r {
+        GetRange::Bounded(r) => format!("bytes={}-{}", r.start, r.end.saturating_sub(1)),
+        GetRange::Offset(o) => format!("bytes={o}-"),
+        GetRange::Suffix(n) => format!("bytes=-{n}"),
+    }
+}
 
 /// `bytes START-END/TOTAL` → (`START..END+1`, `TOTAL`); `None` for anything else
 /// (`bytes */TOTAL` included).
@@ -91,6 +102,13 @@ pub fn empty_read(op: Operation, uri: &str, opts: &GetOptions, meta: ObjectMeta)
 mod tests {
     use super::*;
     use futures::stream;
+
+    #[test]
+    fn range_headers() {
+        assert_eq!(range_header(&GetRange::Bounded(0..10)), "bytes=0-9");
+        assert_eq!(range_header(&GetRange::Offset(5)), "bytes=5-");
+        assert_eq!(range_header(&GetRange::Suffix(7)), "bytes=-7");
+    }
 
     #[test]
     fn content_range() {

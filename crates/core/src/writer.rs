@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::error::{Error, Operation, Result};
+use crate::task::run_blocking;
 
 /// What a finalized writer stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,18 +88,22 @@ impl ObjectWriter for ZstdWriter {
         let uri = self.uri.clone();
         let flush_at = self.flush_at;
         let len = data.len() as u64;
-        let (enc, out) = tokio::task::spawn_blocking(move || -> Result<_> {
-            enc.write_all(&data)
-                .map_err(|e| Error::from_io(Operation::Write, &uri, e))?;
-            let out = if enc.get_ref().len() >= flush_at {
-                Some(Bytes::from(std::mem::take(enc.get_mut())))
-            } else {
-                None
-            };
-            Ok((enc, out))
-        })
-        .await
-        .map_err(|e| join_error(&self.uri, e))??;
+        let (enc, out) = run_blocking(
+            Operation::Write,
+            &self.uri,
+            "the compression task",
+            move || -> Result<_> {
+                enc.write_all(&data)
+                    .map_err(|e| Error::from_io(Operation::Write, &uri, e))?;
+                let out = if enc.get_ref().len() >= flush_at {
+                    Some(Bytes::from(std::mem::take(enc.get_mut())))
+                } else {
+                    None
+                };
+                Ok((enc, out))
+            },
+        )
+        .await??;
         self.encoder = Some(enc);
         self.accepted += len;
         if let Some(out) = out {
@@ -110,10 +115,11 @@ impl ObjectWriter for ZstdWriter {
     async fn finalize(mut self: Box<Self>) -> Result<WriteSummary> {
         let enc = self.encoder.take().ok_or_else(|| self.encoder_gone())?;
         let uri = self.uri.clone();
-        let tail = tokio::task::spawn_blocking(move || enc.finish())
-            .await
-            .map_err(|e| join_error(&uri, e))?
-            .map_err(|e| Error::from_io(Operation::Finalize, &uri, e))?;
+        let tail = run_blocking(Operation::Finalize, &uri, "the compression task", move || {
+            enc.finish()
+        })
+        .await?
+        .map_err(|e| Error::from_io(Operation::Finalize, &uri, e))?;
         let ZstdWriter {
             mut inner, accepted, ..
         } = *self;
@@ -131,14 +137,5 @@ impl ObjectWriter for ZstdWriter {
 
     fn bytes_written(&self) -> u64 {
         self.accepted
-    }
-}
-
-fn join_error(uri: &str, e: tokio::task::JoinError) -> Error {
-    Error::Backend {
-        op: Operation::Write,
-        uri: uri.to_string(),
-        message: "the compression task failed".into(),
-        source: Some(Box::new(e)),
     }
 }

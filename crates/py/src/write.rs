@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use s3dlio::as_prefix;
 use s3dlio::datagen::{DataSpec, Generator};
-use s3dlio::transfer::{abandon, object_name, put_generated};
+use s3dlio::transfer::{Generation, Synthetic, abandon, object_name, put_generated};
 use s3dlio::{ObjectStoreExt, ObjectWriter, Scheme, WriteSummary, WriterOptions};
 
 use crate::manage::ensure_container;
@@ -47,22 +47,47 @@ fn put_op(
     data_gen_mode: String,
     chunk_size: usize,
 ) -> PyResult<Op<()>> {
-    if !matches!(object_type.as_str(), "zeros" | "raw" | "random") {
-        return Err(PyNotImplementedError::new_err(format!(
-            "object_type={object_type:?}: s3dlio generates raw bytes only ('raw'; 'zeros' and 'random' are accepted as the same)"
-        )));
-    }
-    if data_gen_algorithm != "random" || !matches!(data_gen_mode.as_str(), "streaming" | "single-pass") {
-        return Err(PyValueError::new_err(
-            "data_gen_algorithm must be 'random' and data_gen_mode 'streaming' or 'single-pass' \
-             (objects larger than a part are always generated part by part)",
-        ));
-    }
     if chunk_size == 0 || dedup_factor == 0 || compress_factor == 0 || max_in_flight == 0 {
         return Err(PyValueError::new_err(
             "chunk_size, dedup_factor, compress_factor and max_in_flight must be at least 1",
         ));
     }
+    let shaped = dedup_factor != 1 || compress_factor != 1;
+    let what = match object_type.as_str() {
+        "zeros" if shaped => {
+            return Err(PyValueError::new_err(
+                "object_type='zeros' writes zero bytes, which dedup_factor and compress_factor cannot \
+                 shape: pass object_type='random' to generate shaped data",
+            ));
+        }
+        "zeros" => Synthetic::Zeros,
+        "random" | "raw" => Synthetic::Data(
+            DataSpec::default()
+                .with_dedup(dedup_factor)
+                .with_compress(compress_factor),
+        ),
+        other => {
+            return Err(PyNotImplementedError::new_err(format!(
+                "object_type={other:?}: s3dlio writes 'zeros' (zero bytes) or 'random'/'raw' (generated \
+                 data shaped by dedup_factor and compress_factor); NPZ, HDF5 and TFRecord are not generated"
+            )));
+        }
+    };
+    if data_gen_algorithm != "random" {
+        return Err(PyValueError::new_err(
+            "data_gen_algorithm must be 'random' (the one generator s3dlio has)",
+        ));
+    }
+    let how = match data_gen_mode.as_str() {
+        "streaming" => Generation::Streaming { step: chunk_size },
+        "single-pass" => Generation::SinglePass,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "data_gen_mode={other:?}: use 'streaming' (chunk_size bytes at a time) or 'single-pass' \
+                 (each object generated whole, then stored with one put)"
+            )));
+        }
+    };
     let template = template.unwrap_or_else(|| "object_{}_of_{}.dat".into());
     if num > 1 && !template.contains("{}") {
         return Err(PyValueError::new_err(format!(
@@ -79,12 +104,12 @@ fn put_op(
         stream::iter(0..num)
             .map(|i| {
                 let uri = format!("{prefix}{}", object_name(&template, i, num));
-                let spec = DataSpec::default()
-                    .with_dedup(dedup_factor)
-                    .with_compress(compress_factor)
-                    .with_seed(i);
+                let what = match what {
+                    Synthetic::Data(spec) => Synthetic::Data(spec.with_seed(i)),
+                    zeros => zeros,
+                };
                 let store = store.clone();
-                async move { put_generated(&*store, &uri, size, spec).await }
+                async move { put_generated(&*store, &uri, size, what, how).await }
             })
             .buffer_unordered(max_in_flight)
             .try_for_each(|_| async { Ok(()) })
@@ -94,8 +119,11 @@ fn put_op(
 
 twins! {
     /// Writes `num` synthetic objects of `size` bytes under `prefix`, named by `template`
-    /// (first `{}`: index, second: count), `max_in_flight` at a time; `dedup_factor` and
-    /// `compress_factor` shape the data as in `generate_data`.
+    /// (first `{}`: index, second: count), `max_in_flight` at a time. `object_type`
+    /// 'zeros' writes zero bytes; 'random' (or 'raw') generated data that `dedup_factor`
+    /// and `compress_factor` shape as in `generate_data`. `data_gen_mode` 'streaming'
+    /// generates `chunk_size` bytes at a time into a streaming upload; 'single-pass'
+    /// generates each object whole and stores it with one put.
     put / put_async (
         prefix: String,
         num: u64,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use s3dlio_core::{Error, Operation, Result};
+use s3dlio_core::{Operation, Result, run_blocking};
 
 /// Shared by the read and its copy tasks; a cancelled read's buffer lives until the last
 /// copy task holding it finishes, so no copy ever writes into freed memory.
@@ -38,18 +38,12 @@ impl Assembly {
     pub(crate) async fn copy_in(self: &Arc<Self>, uri: &str, offset: usize, data: Bytes) -> Result<()> {
         assert!(offset + data.len() <= self.len, "copy outside the buffer");
         let this = self.clone();
-        tokio::task::spawn_blocking(move || {
+        run_blocking(Operation::GetRange, uri, "a copy task", move || {
             // SAFETY: in bounds (checked above), and the engine gives each range to one
             // call only, so no other writer touches these bytes.
             unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), this.ptr.add(offset), data.len()) }
         })
         .await
-        .map_err(|e| Error::Backend {
-            op: Operation::GetRange,
-            uri: uri.to_string(),
-            message: "a copy task failed".into(),
-            source: Some(Box::new(e)),
-        })
     }
 
     /// The filled buffer. `written` must equal the buffer's length, every byte written

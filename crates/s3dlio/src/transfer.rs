@@ -14,8 +14,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use s3dlio_core::{
-    BatchFailure, Error, ObjectHint, ObjectStore, ObjectStoreExt, ObjectUri, ObjectWriter, Operation,
-    ReadOptions, Result, WriterOptions,
+    BatchFailure, DEFAULT_PART_SIZE, Error, ObjectHint, ObjectStore, ObjectStoreExt, ObjectUri, ObjectWriter,
+    Operation, ReadOptions, Result, WriterOptions, run_blocking,
 };
 use s3dlio_datagen::{DataSpec, Generator};
 
@@ -35,11 +35,9 @@ impl Plan {
     /// one), so memory stays near one object's budget however many run at once.
     pub fn for_jobs(jobs: usize) -> Self {
         let jobs = jobs.max(1);
-        let writer = WriterOptions::default();
-        let in_flight = (writer.max_in_flight / jobs).max(1);
         Plan {
             jobs,
-            writer: writer.with_max_in_flight(in_flight),
+            writer: WriterOptions::default().with_concurrent_writers(jobs),
         }
     }
 
@@ -226,22 +224,58 @@ pub fn object_name(template: &str, index: u64, count: u64) -> String {
     name
 }
 
-/// Writes a synthetic object of `size` bytes made by `spec`: one put when it fits in a
-/// part, else a streaming upload generated part by part (memory: the writer's parts in
-/// flight). Generation runs on the blocking pool, never on the async workers.
-pub async fn put_generated(store: &dyn ObjectStore, uri: &str, size: u64, spec: DataSpec) -> Result<u64> {
-    let generator = Arc::new(Generator::new(size, spec));
-    let opts = WriterOptions::default();
-    let part = opts.part_size as u64;
-    if size <= part {
-        let data = generate(uri, generator, 0, size).await?;
+/// What a synthetic object holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synthetic {
+    /// All zero bytes.
+    Zeros,
+    /// Generated data shaped by the spec (dedup and compress factors, seed).
+    Data(DataSpec),
+}
+
+/// How a synthetic object is generated and stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    /// `step` bytes at a time into a streaming writer (one put when the object fits in
+    /// one step): memory is one step plus the writer's parts in flight.
+    Streaming { step: usize },
+    /// The whole object into one buffer, stored with one put: memory is the object.
+    SinglePass,
+}
+
+impl Default for Generation {
+    fn default() -> Self {
+        // One step per default part: the writer sends each step as it comes.
+        Generation::Streaming {
+            step: DEFAULT_PART_SIZE,
+        }
+    }
+}
+
+/// Writes a synthetic object of `size` bytes holding `what`, generated as `how` says.
+/// A failed streaming upload is abandoned, so nothing partial is left. Generation runs on
+/// the blocking pool, never on the async workers.
+pub async fn put_generated(
+    store: &dyn ObjectStore,
+    uri: &str,
+    size: u64,
+    what: Synthetic,
+    how: Generation,
+) -> Result<u64> {
+    let source = Arc::new(Source::new(size, what));
+    let step = match how {
+        Generation::Streaming { step } => step.max(1) as u64,
+        Generation::SinglePass => size.max(1),
+    };
+    if size <= step {
+        let data = generate(uri, source, 0, size).await?;
         store.put(uri, data).await?;
         return Ok(size);
     }
-    let mut writer = store.get_writer(uri, opts).await?;
-    for offset in (0..size).step_by(part as usize) {
-        let len = part.min(size - offset);
-        let written = match generate(uri, generator.clone(), offset, len).await {
+    let mut writer = store.get_writer(uri, WriterOptions::default()).await?;
+    for offset in (0..size).step_by(step as usize) {
+        let len = step.min(size - offset);
+        let written = match generate(uri, source.clone(), offset, len).await {
             Ok(data) => writer.write(data).await,
             Err(e) => Err(e),
         };
@@ -253,15 +287,34 @@ pub async fn put_generated(store: &dyn ObjectStore, uri: &str, size: u64, spec: 
     Ok(size)
 }
 
-async fn generate(uri: &str, generator: Arc<Generator>, offset: u64, len: u64) -> Result<Bytes> {
-    tokio::task::spawn_blocking(move || generator.range(offset, len as usize))
-        .await
-        .map_err(|e| Error::Backend {
-            op: Operation::Put,
-            uri: uri.to_string(),
-            message: "generating the object's data failed".into(),
-            source: Some(Box::new(e)),
-        })
+/// The bytes of a synthetic object, by range.
+#[derive(Debug)]
+enum Source {
+    Zeros,
+    Data(Generator),
+}
+
+impl Source {
+    fn new(size: u64, what: Synthetic) -> Self {
+        match what {
+            Synthetic::Zeros => Source::Zeros,
+            Synthetic::Data(spec) => Source::Data(Generator::new(size, spec)),
+        }
+    }
+
+    fn range(&self, offset: u64, len: usize) -> Bytes {
+        match self {
+            Source::Zeros => Bytes::from(vec![0u8; len]),
+            Source::Data(g) => g.range(offset, len),
+        }
+    }
+}
+
+async fn generate(uri: &str, source: Arc<Source>, offset: u64, len: u64) -> Result<Bytes> {
+    run_blocking(Operation::Put, uri, "generating the object's data", move || {
+        source.range(offset, len as usize)
+    })
+    .await
 }
 
 #[cfg(test)]

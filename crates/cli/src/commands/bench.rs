@@ -11,7 +11,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation};
+use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, run_blocking};
 use s3dlio_datagen::{DataSpec, Generator};
 
 use super::{Ctx, ensure_bucket, store};
@@ -140,9 +140,10 @@ async fn run_phases(
                 .with_compress(synth.compress)
                 .with_seed(synth.seed.wrapping_add(i as u64));
             // Generated before the clock starts: latency is the store's alone.
-            let data = tokio::task::spawn_blocking(move || Generator::new(size, spec).generate())
-                .await
-                .map_err(|e| failed(Operation::Put, &uri, format!("generating data: {e}")))?;
+            let data = run_blocking(Operation::Put, &uri, "generating data", move || {
+                Generator::new(size, spec).generate()
+            })
+            .await?;
             let started = Instant::now();
             store.put(&uri, data).await?;
             Ok((size, started.elapsed()))

@@ -5,7 +5,7 @@ use std::time::Instant;
 use futures::stream;
 
 use s3dlio::Operation;
-use s3dlio::transfer::{object_name, put_generated};
+use s3dlio::transfer::{Generation, Synthetic, object_name, put_generated};
 use s3dlio_datagen::DataSpec;
 
 use super::{Ctx, ensure_bucket, store};
@@ -38,7 +38,14 @@ pub async fn put(args: &PutArgs, ctx: Ctx, out: &mut Out) -> CliResult {
                 .with_dedup(synth.dedup)
                 .with_compress(synth.compress)
                 .with_seed(synth.seed.wrapping_add(i));
-            let result = put_generated(&*store, &uri, synth.size, spec).await;
+            let result = put_generated(
+                &*store,
+                &uri,
+                synth.size,
+                Synthetic::Data(spec),
+                Generation::default(),
+            )
+            .await;
             if let Ok(n) = &result {
                 progress.inc(*n);
             }

@@ -13,7 +13,7 @@ use futures::stream::BoxStream;
 
 use crate::{
     Capabilities, Error, GetOptions, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectWriter, Operation,
-    PutOptions, PutResult, Result, WriterOptions,
+    PutOptions, PutResult, Result, WriteSummary, WriterOptions,
 };
 
 /// What happens to one `get_opts` call.
@@ -43,6 +43,8 @@ pub struct FaultyStore {
     running: AtomicUsize,
     peak: AtomicUsize,
     chunked: bool,
+    puts: AtomicUsize,
+    writes: Arc<Mutex<Vec<usize>>>,
 }
 
 impl FaultyStore {
@@ -56,6 +58,8 @@ impl FaultyStore {
             running: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             chunked: false,
+            puts: AtomicUsize::new(0),
+            writes: Arc::default(),
         }
     }
 
@@ -89,6 +93,16 @@ impl FaultyStore {
 
     pub fn reset_gets(&self) {
         self.gets.store(0, Ordering::SeqCst);
+    }
+
+    /// `put_opts` calls so far.
+    pub fn puts(&self) -> usize {
+        self.puts.load(Ordering::SeqCst)
+    }
+
+    /// The length of every `write` to a writer this store opened, in order.
+    pub fn writes(&self) -> Vec<usize> {
+        self.writes.lock().unwrap().clone()
     }
 
     /// The most reads that ever ran at once.
@@ -148,11 +162,15 @@ impl ObjectStore for FaultyStore {
     }
 
     async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {
+        self.puts.fetch_add(1, Ordering::SeqCst);
         self.inner.put_opts(uri, data, opts).await
     }
 
     async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
-        self.inner.writer(uri, opts).await
+        Ok(Box::new(Recorded {
+            inner: self.inner.writer(uri, opts).await?,
+            log: self.writes.clone(),
+        }))
     }
 
     async fn stat(&self, uri: &str) -> Result<ObjectMeta> {
@@ -193,5 +211,32 @@ impl ObjectStore for FaultyStore {
 
     async fn list_containers(&self, root: &str) -> Result<Vec<String>> {
         self.inner.list_containers(root).await
+    }
+}
+
+/// A writer that logs the length of each write, for [`FaultyStore::writes`].
+#[derive(Debug)]
+struct Recorded {
+    inner: Box<dyn ObjectWriter>,
+    log: Arc<Mutex<Vec<usize>>>,
+}
+
+#[async_trait]
+impl ObjectWriter for Recorded {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.log.lock().unwrap().push(data.len());
+        self.inner.write(data).await
+    }
+
+    async fn finalize(self: Box<Self>) -> Result<WriteSummary> {
+        self.inner.finalize().await
+    }
+
+    async fn cancel(self: Box<Self>) -> Result<()> {
+        self.inner.cancel().await
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.inner.bytes_written()
     }
 }
