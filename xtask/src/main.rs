@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`).
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader] [criterion args]>"
+                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -137,11 +137,14 @@ fn bench(args: &[String]) -> Result<()> {
     if args.first().is_some_and(|a| a == "loader") {
         return bench_loader();
     }
+    if args.first().is_some_and(|a| a == "frontends") {
+        return bench_frontends();
+    }
     let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
                 format!(
-                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py or loader"
+                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py, loader or frontends"
                 )
             })?;
             (vec![group], &args[1..])
@@ -244,6 +247,20 @@ fn bench_py() -> Result<()> {
     let result = run(Command::new("target/py-venv/bin/python")
         .arg("python/bench/py_bench.py")
         .envs(servers.vars.iter().map(|(k, v)| (k, v))));
+    emulators::stop(servers)?;
+    result
+}
+
+/// The release wheel's `get_many` beside the release `s3-cli get -r` on the same objects on
+/// the local S3 server, in one run: `python/bench/frontends_bench.py`.
+fn bench_frontends() -> Result<()> {
+    cargo(&["build", "--release", "-p", "s3dlio-cli"])?;
+    wheel::build(true)?;
+    let servers = emulators::up()?;
+    let result = run(Command::new("target/py-venv/bin/python")
+        .arg("python/bench/frontends_bench.py")
+        .envs(servers.vars.iter().map(|(k, v)| (k, v)))
+        .env("S3DLIO_CLI", std::path::absolute("target/release/s3-cli")?));
     emulators::stop(servers)?;
     result
 }

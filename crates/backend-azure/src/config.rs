@@ -217,10 +217,7 @@ mod tests {
     use super::*;
 
     fn from(vars: &[(&str, &str)]) -> Result<AzureConfig> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        AzureConfig::from_reader(&EnvReader::new(move |k: &str| {
-            vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-        }))
+        AzureConfig::from_reader(&EnvReader::from_pairs(vars))
     }
 
     #[test]

@@ -131,10 +131,7 @@ mod tests {
     use super::*;
 
     fn from(vars: &[(&str, &str)]) -> Result<GcsConfig> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        GcsConfig::from_reader(&EnvReader::new(move |k: &str| {
-            vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-        }))
+        GcsConfig::from_reader(&EnvReader::from_pairs(vars))
     }
 
     #[test]

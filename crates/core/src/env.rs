@@ -19,6 +19,17 @@ impl EnvReader<fn(&str) -> Option<String>> {
     }
 }
 
+impl EnvReader<()> {
+    /// Reads only `pairs` (name, value): a config's tests read a fixed environment.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> EnvReader<impl Fn(&str) -> Option<String> + use<>> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EnvReader::new(move |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+}
+
 impl<F: Fn(&str) -> Option<String>> EnvReader<F> {
     /// Reads through `get` (a map in tests).
     pub fn new(get: F) -> Self {
@@ -66,6 +77,14 @@ pub fn invalid(var: &str, value: &str, want: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_are_an_environment() {
+        let env = EnvReader::from_pairs(&[("A", "1"), ("B", "x")]);
+        assert_eq!(env.positive("A").unwrap(), Some(1));
+        assert_eq!(env.raw("B").as_deref(), Some("x"));
+        assert_eq!(env.raw("C"), None);
+    }
 
     #[test]
     fn parses_and_names_the_variable() {

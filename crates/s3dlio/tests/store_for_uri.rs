@@ -59,3 +59,29 @@ fn unserved_schemes_say_what_this_build_supports() {
     }
     assert!(msg.contains("file://") && msg.contains("memory://"), "{msg}");
 }
+
+/// `S3DLIO_MULTIPART_PART_SIZE` sets the part size of writers that leave it out; a part
+/// size the caller passes wins over it (S3 refuses parts under 5 MiB before any request,
+/// so which size a writer took shows without a server).
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn an_explicit_part_size_beats_the_environment() {
+    use s3dlio::{StoreOptions, WriterOptions, store_for_uri_with};
+    let vars = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        (s3dlio::ENV_PART_SIZE, "1048576"),
+    ];
+    let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let opts = StoreOptions::from_vars(vars).unwrap();
+    let uri = "s3://bucket/key";
+    let store = store_for_uri_with(uri, &opts).unwrap();
+    let from_env = store.get_writer(uri, WriterOptions::default()).await.unwrap_err();
+    assert!(
+        from_env.to_string().contains("part_size is 1048576"),
+        "{from_env}"
+    );
+    let explicit = WriterOptions::default().with_part_size(5 << 20);
+    let writer = store.get_writer(uri, explicit).await.unwrap();
+    writer.cancel().await.unwrap();
+}
