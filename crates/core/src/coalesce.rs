@@ -3,11 +3,11 @@
 use std::ops::Range;
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::error::{Error, Operation, Result};
 use crate::options::{GetRange, RangesOptions};
 use crate::range_client::RangeGetClient;
+use crate::task::try_join_ordered;
 
 /// A plan: the requests to send, and where each caller range lies in them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,14 +62,11 @@ pub async fn fetch_ranges<C: RangeGetClient + ?Sized>(
     let plan = coalesce(ranges, opts.coalesce_gap);
     let first = client.get_range_chunk(uri, plan.fetches[0].clone(), None).await?;
     let (size, pin) = (first.total_size, first.version.clone());
-    let rest: Vec<Bytes> = stream::iter(plan.fetches[1..].iter().cloned())
-        .map(|f| {
-            let pin = pin.as_deref();
-            async move { client.get_range_chunk(uri, f, pin).await.map(|c| c.data) }
-        })
-        .buffered(opts.max_concurrency.max(1))
-        .try_collect()
-        .await?;
+    let fetches = plan.fetches[1..].iter().cloned().map(|f| {
+        let pin = pin.as_deref();
+        async move { client.get_range_chunk(uri, f, pin).await.map(|c| c.data) }
+    });
+    let rest = try_join_ordered(fetches, opts.max_concurrency).await?;
     let fetched: Vec<Bytes> = std::iter::once(first.data).chain(rest).collect();
     ranges
         .iter()

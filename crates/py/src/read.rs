@@ -2,11 +2,11 @@
 //! Every read returns a zero-copy `memoryview` (or `bytes` from the `_bytes` variants).
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::StreamExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, ReadOptions};
+use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, ReadOptions, try_join_ordered};
 use std::sync::Arc;
 
 use crate::runtime::Op;
@@ -63,7 +63,7 @@ fn get_many_op(
         // Futures made up front: a closure in the stream's type trips the compiler's
         // Send check on the boxed future.
         let fetches: Vec<_> = jobs.into_iter().map(|(store, uri)| fetch(store, uri)).collect();
-        stream::iter(fetches).buffered(max_in_flight).try_collect().await
+        try_join_ordered(fetches, max_in_flight).await
     }))
 }
 
