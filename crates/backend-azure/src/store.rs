@@ -18,8 +18,8 @@ use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range};
 use s3dlio_core::{
     Capabilities, DEFAULT_DELETE_CONCURRENCY, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta,
-    ObjectStore, ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions,
-    delete_grouped, parse_for, parse_object,
+    ObjectStore, ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Serves, Service,
+    WriterOptions, delete_grouped,
 };
 
 use crate::batch::{self, BATCH_MAX};
@@ -31,6 +31,11 @@ use crate::writer::BlockWriter;
 
 /// How often `copy` looks at a copy the service runs in the background.
 const COPY_POLL: Duration = Duration::from_millis(50);
+
+const SERVES: Serves = Serves {
+    backend: "azure",
+    services: &[Service::Azure],
+};
 
 /// `az://account/container/key` and `https://account.blob.core.windows.net/container/key`
 /// on the Azure SDK for Rust.
@@ -53,14 +58,6 @@ impl AzureStore {
 
     fn config(&self) -> &AzureConfig {
         self.clients.config()
-    }
-
-    fn parse(uri: &str) -> Result<ObjectUri> {
-        parse_for(uri, "azure", &[Service::Azure])
-    }
-
-    fn object(op: Operation, uri: &str) -> Result<ObjectUri> {
-        parse_object(op, uri, "azure", &[Service::Azure])
     }
 
     fn account(&self, op: Operation, uri: &str, u: &ObjectUri) -> Result<Arc<Account>> {
@@ -188,7 +185,7 @@ impl ObjectStore for AzureStore {
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
         let op = opts.operation();
-        let u = Self::object(op, uri)?;
+        let u = SERVES.object(op, uri)?;
         let mut pin = opts.if_match.clone();
         let (start, end) = match &opts.range {
             None => (0, None),
@@ -254,7 +251,7 @@ impl ObjectStore for AzureStore {
     }
 
     async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {
-        let u = Self::object(Operation::Put, uri)?;
+        let u = SERVES.object(Operation::Put, uri)?;
         let options = BlobClientUploadOptions {
             blob_content_type: opts.content_type,
             metadata: (!opts.metadata.is_empty()).then(|| opts.metadata.into_iter().collect()),
@@ -273,7 +270,7 @@ impl ObjectStore for AzureStore {
     }
 
     async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
-        let u = Self::object(Operation::Write, uri)?;
+        let u = SERVES.object(Operation::Write, uri)?;
         let cfg = self.config();
         let (block_size, in_flight) = (
             opts.part_size_or(cfg.block_size),
@@ -295,12 +292,12 @@ impl ObjectStore for AzureStore {
     }
 
     async fn stat(&self, uri: &str) -> Result<ObjectMeta> {
-        let u = Self::object(Operation::Stat, uri)?;
+        let u = SERVES.object(Operation::Stat, uri)?;
         self.properties(Operation::Stat, uri, &u).await
     }
 
     fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
-        let u = match Self::parse(prefix) {
+        let u = match SERVES.uri(prefix) {
             Ok(u) => u,
             Err(e) => return paging::failed(e),
         };
@@ -327,7 +324,7 @@ impl ObjectStore for AzureStore {
     }
 
     async fn delete(&self, uri: &str) -> Result<()> {
-        let u = Self::object(Operation::Delete, uri)?;
+        let u = SERVES.object(Operation::Delete, uri)?;
         match self
             .account(Operation::Delete, uri, &u)?
             .blob(&u)
@@ -354,7 +351,7 @@ impl ObjectStore for AzureStore {
         delete_grouped(
             uris,
             |uri| {
-                let u = Self::object(op, uri)?;
+                let u = SERVES.object(op, uri)?;
                 Ok((
                     u.account().unwrap_or_default().to_string(),
                     self.account(op, uri, &u)?,
@@ -378,7 +375,7 @@ impl ObjectStore for AzureStore {
                     .map(|&i| {
                         Ok((
                             uris[i].as_str(),
-                            account.blob(&Self::object(op, &uris[i])?).url().clone(),
+                            account.blob(&SERVES.object(op, &uris[i])?).url().clone(),
                         ))
                     })
                     .collect::<Result<Vec<(&str, Url)>>>()?;
@@ -391,7 +388,7 @@ impl ObjectStore for AzureStore {
 
     async fn copy(&self, src: &str, dst: &str) -> Result<()> {
         let op = Operation::Copy;
-        let (s, d) = (Self::object(op, src)?, Self::object(op, dst)?);
+        let (s, d) = (SERVES.object(op, src)?, SERVES.object(op, dst)?);
         if s.account() != d.account() {
             return Err(Error::NotSupported {
                 operation: op,
@@ -438,7 +435,7 @@ impl ObjectStore for AzureStore {
 
     async fn create_container(&self, uri: &str) -> Result<()> {
         let op = Operation::CreateContainer;
-        let u = Self::parse(uri)?;
+        let u = SERVES.uri(uri)?;
         let container = self.account(op, uri, &u)?.container(&u);
         match container.create(None::<BlobContainerClientCreateOptions>).await {
             Ok(_) => Ok(()),
@@ -449,7 +446,7 @@ impl ObjectStore for AzureStore {
 
     async fn delete_container(&self, uri: &str) -> Result<()> {
         let op = Operation::DeleteContainer;
-        let u = Self::parse(uri)?;
+        let u = SERVES.uri(uri)?;
         // Azure deletes a container with everything in it; the contract deletes empty ones
         // only, so look for one blob first.
         let root = u.with_key("");
@@ -490,7 +487,7 @@ impl ObjectStore for AzureStore {
                 reason: "list containers with az://account/".into(),
             })?;
         // Any container name parses; the account is what matters.
-        let u = Self::parse(&format!("az://{account}/any"))?;
+        let u = SERVES.uri(&format!("az://{account}/any"))?;
         let pager = self
             .account(op, root, &u)?
             .service

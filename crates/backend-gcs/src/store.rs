@@ -18,8 +18,7 @@ use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, empty_read, range_header};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
-    ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, delete_each, parse_for,
-    parse_object,
+    ObjectWriter, Operation, PutOptions, PutResult, Result, Serves, Service, WriterOptions, delete_each,
 };
 
 use crate::client::{Clients, Shared};
@@ -30,6 +29,11 @@ use crate::writer::{ResumableWriter, put_whole};
 
 /// Objects a listing page asks for (the service's maximum).
 const LIST_PAGE: i32 = 1000;
+
+const SERVES: Serves = Serves {
+    backend: "gcs",
+    services: &[Service::Gcs],
+};
 
 /// `gs://bucket/key` and `gcs://bucket/key` on the GCS JSON API.
 #[derive(Debug)]
@@ -51,14 +55,6 @@ impl GcsStore {
 
     fn config(&self) -> &GcsConfig {
         self.clients.config()
-    }
-
-    fn parse(uri: &str) -> Result<ObjectUri> {
-        parse_for(uri, "gcs", &[Service::Gcs])
-    }
-
-    fn object(op: Operation, uri: &str) -> Result<ObjectUri> {
-        parse_object(op, uri, "gcs", &[Service::Gcs])
     }
 
     async fn shared(&self, op: Operation, uri: &str) -> Result<Arc<Shared>> {
@@ -140,7 +136,7 @@ impl ObjectStore for GcsStore {
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
         let op = opts.operation();
-        let u = Self::object(op, uri)?;
+        let u = SERVES.object(op, uri)?;
         let range = match &opts.range {
             Some(GetRange::Bounded(r)) if r.start >= r.end => {
                 return self.empty_read(op, uri, &u, &opts).await;
@@ -171,7 +167,7 @@ impl ObjectStore for GcsStore {
 
     async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {
         let op = Operation::Put;
-        let u = Self::object(op, uri)?;
+        let u = SERVES.object(op, uri)?;
         let shared = self.shared(op, uri).await?;
         let o = put_whole(&shared, op, uri, (u.bucket(), u.key()), &opts, data).await?;
         Ok(PutResult {
@@ -182,7 +178,7 @@ impl ObjectStore for GcsStore {
 
     async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
         let op = Operation::Write;
-        let u = Self::object(op, uri)?;
+        let u = SERVES.object(op, uri)?;
         let shared = self.shared(op, uri).await?;
         let chunk = opts.part_size_or(self.config().chunk_size);
         let upload = ResumableWriter::new(
@@ -197,14 +193,14 @@ impl ObjectStore for GcsStore {
     }
 
     async fn stat(&self, uri: &str) -> Result<ObjectMeta> {
-        let u = Self::object(Operation::Stat, uri)?;
+        let u = SERVES.object(Operation::Stat, uri)?;
         let o = self.object_resource(Operation::Stat, uri, &u).await?;
         Ok(object_meta(uri.to_string(), &o))
     }
 
     fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
         let op = Operation::List;
-        let u = match Self::parse(prefix) {
+        let u = match SERVES.uri(prefix) {
             Ok(u) => u,
             Err(e) => return paging::failed(e),
         };
@@ -244,7 +240,7 @@ impl ObjectStore for GcsStore {
 
     async fn delete(&self, uri: &str) -> Result<()> {
         let op = Operation::Delete;
-        let u = Self::object(op, uri)?;
+        let u = SERVES.object(op, uri)?;
         let req = DeleteObjectRequest {
             bucket: u.bucket().to_string(),
             object: u.key().to_string(),
@@ -270,7 +266,7 @@ impl ObjectStore for GcsStore {
     /// location or storage class take several calls).
     async fn copy(&self, src: &str, dst: &str) -> Result<()> {
         let op = Operation::Copy;
-        let (s, d) = (Self::object(op, src)?, Self::object(op, dst)?);
+        let (s, d) = (SERVES.object(op, src)?, SERVES.object(op, dst)?);
         let shared = self.shared(op, dst).await?;
         let mut req = RewriteObjectRequest {
             source_bucket: s.bucket().to_string(),
@@ -294,7 +290,7 @@ impl ObjectStore for GcsStore {
 
     async fn create_container(&self, uri: &str) -> Result<()> {
         let op = Operation::CreateContainer;
-        let u = Self::parse(uri)?;
+        let u = SERVES.uri(uri)?;
         let shared = self.shared(op, uri).await?;
         let req = InsertBucketRequest {
             name: u.bucket().to_string(),
@@ -315,7 +311,7 @@ impl ObjectStore for GcsStore {
 
     async fn delete_container(&self, uri: &str) -> Result<()> {
         let op = Operation::DeleteContainer;
-        let u = Self::parse(uri)?;
+        let u = SERVES.uri(uri)?;
         let req = DeleteBucketRequest {
             bucket: u.bucket().to_string(),
             ..Default::default()

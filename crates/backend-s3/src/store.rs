@@ -15,8 +15,7 @@ use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range, range_header};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
-    ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, delete_grouped,
-    parse_for, parse_object,
+    ObjectWriter, Operation, PutOptions, PutResult, Result, Serves, Service, WriterOptions, delete_grouped,
 };
 
 use crate::client::Clients;
@@ -43,6 +42,11 @@ macro_rules! fields_of {
     };
 }
 
+const SERVES: Serves = Serves {
+    backend: "s3",
+    services: &[Service::S3],
+};
+
 /// `s3://bucket/key` and `s3://host:port/bucket/key` on aws-sdk-s3.
 #[derive(Debug)]
 pub struct S3Store {
@@ -63,14 +67,6 @@ impl S3Store {
 
     fn config(&self) -> &S3Config {
         self.clients.config()
-    }
-
-    fn parse(uri: &str) -> Result<ObjectUri> {
-        parse_for(uri, "s3", &[Service::S3])
-    }
-
-    fn object(op: Operation, uri: &str) -> Result<ObjectUri> {
-        parse_object(op, uri, "s3", &[Service::S3])
     }
 
     async fn client(&self, u: &ObjectUri) -> Client {
@@ -166,7 +162,7 @@ impl ObjectStore for S3Store {
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
         let op = opts.operation();
-        let u = Self::object(op, uri)?;
+        let u = SERVES.object(op, uri)?;
         if let Some(GetRange::Bounded(r)) = &opts.range
             && r.start >= r.end
         {
@@ -198,7 +194,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {
-        let u = Self::object(Operation::Put, uri)?;
+        let u = SERVES.object(Operation::Put, uri)?;
         let metadata = (!opts.metadata.is_empty()).then(|| opts.metadata.into_iter().collect());
         let out = self
             .client(&u)
@@ -219,7 +215,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
-        let u = Self::object(Operation::Write, uri)?;
+        let u = SERVES.object(Operation::Write, uri)?;
         let cfg = self.config();
         let (part_size, in_flight) = (
             opts.part_size_or(cfg.part_size),
@@ -239,12 +235,12 @@ impl ObjectStore for S3Store {
     }
 
     async fn stat(&self, uri: &str) -> Result<ObjectMeta> {
-        let u = Self::object(Operation::Stat, uri)?;
+        let u = SERVES.object(Operation::Stat, uri)?;
         self.head(Operation::Stat, uri, &u).await
     }
 
     fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
-        let u = match Self::parse(prefix) {
+        let u = match SERVES.uri(prefix) {
             Ok(u) => u,
             Err(e) => return paging::failed(e),
         };
@@ -296,7 +292,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete(&self, uri: &str) -> Result<()> {
-        let u = Self::object(Operation::Delete, uri)?;
+        let u = SERVES.object(Operation::Delete, uri)?;
         // S3 answers 204 for a missing key too, so deleting is idempotent as it is.
         self.client(&u)
             .await
@@ -315,7 +311,7 @@ impl ObjectStore for S3Store {
         delete_grouped(
             uris,
             |uri| {
-                let u = Self::object(Operation::Delete, uri)?;
+                let u = SERVES.object(Operation::Delete, uri)?;
                 let group = (u.endpoint().map(str::to_string), u.bucket().to_string());
                 Ok((group.clone(), group))
             },
@@ -328,8 +324,8 @@ impl ObjectStore for S3Store {
 
     async fn copy(&self, src: &str, dst: &str) -> Result<()> {
         let (s, d) = (
-            Self::object(Operation::Copy, src)?,
-            Self::object(Operation::Copy, dst)?,
+            SERVES.object(Operation::Copy, src)?,
+            SERVES.object(Operation::Copy, dst)?,
         );
         if s.endpoint() != d.endpoint() {
             return Err(Error::NotSupported {
@@ -353,7 +349,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn create_container(&self, uri: &str) -> Result<()> {
-        let u = Self::parse(uri)?;
+        let u = SERVES.uri(uri)?;
         let client = self.client(&u).await;
         let mut req = client.create_bucket().bucket(u.bucket());
         if let Some(region) = client.config().region().map(|r| r.as_ref().to_string())
@@ -413,7 +409,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete_container(&self, uri: &str) -> Result<()> {
-        let u = Self::parse(uri)?;
+        let u = SERVES.uri(uri)?;
         self.client(&u)
             .await
             .delete_bucket()
@@ -438,7 +434,7 @@ impl S3Store {
         let first = &uris[indices[0]];
         let keys: Vec<(usize, String)> = indices
             .iter()
-            .map(|&i| Ok((i, Self::object(Operation::Delete, &uris[i])?.key().to_string())))
+            .map(|&i| Ok((i, SERVES.object(Operation::Delete, &uris[i])?.key().to_string())))
             .collect::<Result<_>>()?;
         let ids = keys
             .iter()

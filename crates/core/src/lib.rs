@@ -73,5 +73,5 @@ pub use retry::{
 };
 pub use store::{DEFAULT_DELETE_CONCURRENCY, GetResult, ObjectStore, PutResult};
 pub use task::{run_blocking, try_join_ordered};
-pub use uri::{ALL_SCHEMES, ObjectUri, Scheme, Service, as_prefix, parse_for, parse_object};
+pub use uri::{ALL_SCHEMES, ObjectUri, Scheme, Serves, Service, as_prefix, parse_for, parse_object};
 pub use writer::{ObjectWriter, WriteSummary, ZstdWriter};

@@ -272,6 +272,27 @@ pub fn as_prefix(uri: &str) -> String {
     }
 }
 
+/// The URIs one backend serves, for its parsing: `SERVES.uri(uri)` and
+/// `SERVES.object(op, uri)` instead of a pair of helpers in every backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Serves {
+    /// The backend's name in errors ("the s3 store serves s3:// URIs only").
+    pub backend: &'static str,
+    pub services: &'static [Service],
+}
+
+impl Serves {
+    /// [`parse_for`] this backend.
+    pub fn uri(&self, uri: &str) -> Result<ObjectUri> {
+        parse_for(uri, self.backend, self.services)
+    }
+
+    /// [`parse_object`] for this backend.
+    pub fn object(&self, op: Operation, uri: &str) -> Result<ObjectUri> {
+        parse_object(op, uri, self.backend, self.services)
+    }
+}
+
 /// [`parse_for`] for an operation on one object: the URI must name a key.
 pub fn parse_object(op: Operation, uri: &str, backend: &str, services: &[Service]) -> Result<ObjectUri> {
     let parsed = parse_for(uri, backend, services)?;
