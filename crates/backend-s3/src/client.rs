@@ -10,6 +10,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
@@ -66,11 +67,16 @@ async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
         .read_timeout(cfg.credentials_timeout)
         .max_attempts(1)
         .build();
-    let credentials = DefaultCredentialsChain::builder()
-        .region(region())
-        .imds_client(imds)
-        .build()
-        .await;
+    let credentials = match &cfg.credentials {
+        Some(fixed) => SharedCredentialsProvider::new(fixed.clone()),
+        None => SharedCredentialsProvider::new(
+            DefaultCredentialsChain::builder()
+                .region(region())
+                .imds_client(imds)
+                .build()
+                .await,
+        ),
+    };
     let mut timeouts = TimeoutConfig::builder().connect_timeout(cfg.connect_timeout);
     if let Some(t) = cfg.operation_timeout {
         timeouts = timeouts.operation_timeout(t);

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+pub use aws_credential_types::Credentials;
+
 use s3dlio_core::env::EnvReader;
 use s3dlio_core::{ENV_PART_SIZE, ENV_PARTS_IN_FLIGHT, Error, Operation, Result};
 
@@ -41,6 +43,9 @@ pub struct S3Config {
     pub ca_bundle: Option<Vec<u8>>,
     /// Idle connections kept per host; `None` = the HTTP client's default (no limit).
     pub pool_max_idle_per_host: Option<usize>,
+    /// Fixed keys for this store; `None` = the AWS chain (`AWS_ACCESS_KEY_ID`, profiles,
+    /// web identity, container, IMDS). Its `Debug` hides the secret.
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for S3Config {
@@ -60,6 +65,7 @@ impl Default for S3Config {
             delete_concurrency: 8,
             ca_bundle: None,
             pool_max_idle_per_host: None,
+            credentials: None,
         }
     }
 }
@@ -120,6 +126,7 @@ impl S3Config {
             delete_concurrency: num(ENV_DELETE_CONCURRENCY)?.map_or(d.delete_concurrency, |n| n as usize),
             ca_bundle: None,
             pool_max_idle_per_host: num(ENV_POOL_MAX_IDLE)?.map(|n| n as usize),
+            credentials: None,
         })
     }
 
@@ -130,6 +137,18 @@ impl S3Config {
 
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
         self.region = Some(region.into());
+        self
+    }
+
+    /// Signs with this key pair instead of the AWS credential chain.
+    pub fn with_credentials(mut self, access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        self.credentials = Some(Credentials::new(
+            access_key.into(),
+            secret_key.into(),
+            None,
+            None,
+            "s3dlio S3Config",
+        ));
         self
     }
 

@@ -1,0 +1,50 @@
+//! `s3dlio-memserver`: serves S3 from memory on loopback until SIGINT or SIGTERM. Prints
+//! `listening on http://ADDR` once it accepts connections.
+
+use std::time::Duration;
+
+use clap::Parser;
+use s3dlio_memserver::{Options, Server};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "An S3 server that keeps objects in memory (for benchmarks and tests)"
+)]
+struct Args {
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// 0 picks a free port (printed on start).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    #[arg(long)]
+    access_key: String,
+    #[arg(long)]
+    secret_key: String,
+    /// Wait this long before answering each request (models a remote store).
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let server = Server::start(
+        (args.host.as_str(), args.port),
+        Options {
+            access_key: args.access_key,
+            secret_key: args.secret_key,
+            latency: Duration::from_millis(args.latency_ms),
+        },
+    )
+    .await?;
+    println!("listening on {}", server.endpoint());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("{} requests served", server.requests());
+    server.stop().await;
+    Ok(())
+}

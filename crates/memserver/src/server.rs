@@ -1,0 +1,94 @@
+//! Serving [`MemS3`] over HTTP/1.1 and HTTP/2 on a TCP listener, and stopping it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::MemS3;
+
+/// How the server answers.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Every request must be signed (SigV4) with this key pair.
+    pub access_key: String,
+    pub secret_key: String,
+    /// Waited before each answer, to model a store across a network (zero: none).
+    pub latency: Duration,
+}
+
+/// A running server on the current Tokio runtime.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    s3: MemS3,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds `addr` (port 0: any free port) and serves until [`Server::stop`].
+    pub async fn start(addr: impl ToSocketAddrs, opts: Options) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let s3 = MemS3::new(opts.latency);
+        let mut builder = S3ServiceBuilder::new(s3.clone());
+        builder.set_auth(SimpleAuth::from_single(opts.access_key, opts.secret_key));
+        let service = builder.build();
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let http = Builder::new(TokioExecutor::new());
+            loop {
+                let socket = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((socket, _)) => socket,
+                        Err(e) => {
+                            tracing::warn!("accepting a connection failed: {e}");
+                            continue;
+                        }
+                    },
+                    _ = stopped.changed() => break,
+                };
+                // Small responses leave at once rather than waiting on the peer's ACK.
+                let _ = socket.set_nodelay(true);
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                let mut stopped = stopped.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = stopped.changed() => {}
+                    }
+                });
+            }
+        });
+        Ok(Server { addr, s3, stop, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, the endpoint clients use (path-style).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests answered so far.
+    pub fn requests(&self) -> u64 {
+        self.s3.requests()
+    }
+
+    /// Stops accepting and drops every open connection.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
