@@ -1,5 +1,6 @@
 //! Local servers for the backend tests, on loopback only: s3s-fs (S3), Azurite
-//! (Azure Blob) and fake-gcs-server (Google Cloud Storage).
+//! (Azure Blob), fake-gcs-server (Google Cloud Storage) and this workspace's
+//! memory-backed S3 server (`s3dlio-memserver`).
 //!
 //! `up` installs what is missing (into `$S3DLIO_TOOLS_DIR`, default
 //! `~/.cache/s3dlio-tools`, so later runs on the same machine reuse it), starts each
@@ -186,7 +187,7 @@ pub fn up() -> Result<Running> {
     let data = dir.join("s3-data");
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data)?;
-    let [port, az_port, gcs_port] = free_ports()?;
+    let [port, az_port, gcs_port, mem_port] = free_ports()?;
     let child = Command::new(&s3s)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
@@ -226,6 +227,13 @@ pub fn up() -> Result<Running> {
         .spawn()
         .with_context(|| format!("could not start {}", fake_gcs.display()))?;
     let gcs_endpoint = format!("http://127.0.0.1:{gcs_port}");
+    // The memory-backed S3 server, from this workspace (debug: the test build has it).
+    crate::cargo(&["build", "-p", "s3dlio-memserver"])?;
+    let mem_child = spawn_memserver(
+        &std::path::absolute("target/debug/s3dlio-memserver")?,
+        mem_port,
+        0,
+    )?;
     let mut running = Running {
         vars: vec![
             (
@@ -244,20 +252,27 @@ pub fn up() -> Result<Running> {
             ("S3DLIO_TEST_GCS_ENDPOINT".into(), gcs_endpoint.clone()),
             ("STORAGE_EMULATOR_HOST".into(), gcs_endpoint),
             ("GOOGLE_CLOUD_PROJECT".into(), "s3dlio-test".into()),
+            // Same keys as s3s-fs.
+            (
+                "S3DLIO_TEST_S3MEM_ENDPOINT".into(),
+                format!("http://127.0.0.1:{mem_port}"),
+            ),
         ],
-        children: vec![child, az_child, gcs_child],
+        children: vec![child, az_child, gcs_child, mem_child],
     };
     write_state(&dir, &running)?;
     wait_for(s3_port, "s3s-fs")?;
     wait_for(az_port, "Azurite")?;
     wait_for(gcs_port, "fake-gcs-server")?;
+    wait_for(mem_port, "s3dlio-memserver")?;
     // A server that could not bind its port exits; another process may answer on it.
     let mut exited = None;
-    for (child, log) in running
-        .children
-        .iter_mut()
-        .zip(["s3s-fs.log", "azurite.log", "fake-gcs-server.log"])
-    {
+    for (child, log) in running.children.iter_mut().zip([
+        "s3s-fs.log",
+        "azurite.log",
+        "fake-gcs-server.log",
+        "memserver.log",
+    ]) {
         if let Some(status) = child.try_wait()? {
             exited = Some(format!(
                 "a test server exited at start ({status}); see {}",
@@ -278,6 +293,40 @@ fn write_state(dir: &Path, r: &Running) -> Result<()> {
     text.push_str(&format!("# pids: {}\n", pids.join(" ")));
     std::fs::write(dir.join("env"), text)?;
     Ok(())
+}
+
+/// Starts the memory-backed S3 server (`s3dlio-memserver`, built from this workspace) for
+/// benchmarks, waiting `latency_ms` before each answer; stop it with [`stop`].
+pub fn memserver(binary: &Path, latency_ms: u64) -> Result<Running> {
+    let [port] = free_ports()?;
+    std::fs::create_dir_all(state_dir())?;
+    let child = spawn_memserver(binary, port, latency_ms)?;
+    let running = Running {
+        vars: vec![
+            ("AWS_ENDPOINT_URL".into(), format!("http://127.0.0.1:{port}")),
+            ("AWS_ACCESS_KEY_ID".into(), S3_ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), S3_SECRET_KEY.into()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ],
+        children: vec![child],
+    };
+    if let Err(e) = wait_for(port, "s3dlio-memserver") {
+        stop(running)?;
+        return Err(e);
+    }
+    Ok(running)
+}
+
+fn spawn_memserver(binary: &Path, port: u16, latency_ms: u64) -> Result<Child> {
+    Command::new(binary)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+        .args(["--latency-ms", &latency_ms.to_string()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(state_dir().join("memserver.log"))?)
+        .spawn()
+        .with_context(|| format!("could not start {}", binary.display()))
 }
 
 /// Stops servers started by this process: SIGINT, then reap (a child that is not

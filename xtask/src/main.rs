@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends|peers] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`).
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends] [criterion args]>"
+                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends|peers] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -140,11 +140,14 @@ fn bench(args: &[String]) -> Result<()> {
     if args.first().is_some_and(|a| a == "frontends") {
         return bench_frontends();
     }
+    if args.first().is_some_and(|a| a == "peers") {
+        return bench_peers();
+    }
     let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
                 format!(
-                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py, loader or frontends"
+                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py, loader, frontends or peers"
                 )
             })?;
             (vec![group], &args[1..])
@@ -265,6 +268,28 @@ fn bench_frontends() -> Result<()> {
     result
 }
 
+/// Ours beside the original s3dlio 0.10.0, obstore 0.12.1 and boto3 (all from PyPI) on the
+/// memory-backed S3 server (release build; `S3DLIO_BENCH_LATENCY_MS` delays each answer),
+/// in one run: `python/bench/peers.py`, after the server's own limit.
+fn bench_peers() -> Result<()> {
+    cargo(&["build", "--release", "-p", "s3dlio-memserver"])?;
+    wheel::build(true)?;
+    wheel::venv(&["obstore==0.12.1", "boto3"])?;
+    let original = wheel::original_venv()?;
+    let latency = std::env::var("S3DLIO_BENCH_LATENCY_MS").map_or(Ok(0), |v| v.parse())?;
+    let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, latency)?;
+    let result = run(Command::new("target/py-venv/bin/python")
+        .arg("python/bench/peers.py")
+        .envs(server.vars.iter().map(|(k, v)| (k, v)))
+        .env("S3DLIO_ORIGINAL_PYTHON", original)
+        .env(
+            "S3DLIO_MEMSERVER_LIMIT",
+            std::path::absolute("target/release/s3dlio-memserver-limit")?,
+        ));
+    emulators::stop(server)?;
+    result
+}
+
 /// The release wheel's PyTorch dataset beside s3torchconnector and boto3 / open() under
 /// `DataLoader(num_workers=8)` (from PyPI) on file:// and the local S3 server, in one run:
 /// `python/bench/loader_bench.py`.
@@ -302,7 +327,7 @@ fn cargo_bin() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-fn cargo(args: &[&str]) -> Result<()> {
+pub(crate) fn cargo(args: &[&str]) -> Result<()> {
     cargo_with(args, &[])
 }
 

@@ -33,6 +33,23 @@ pub fn venv(extra: &[&str]) -> Result<()> {
         .args(extra))
 }
 
+/// A venv holding the original s3dlio from PyPI (it has our package name, so it cannot
+/// share a venv with our wheel); returns its python.
+pub fn original_venv() -> Result<PathBuf> {
+    let venv = Path::new("target/py-venv-original");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
+    }
+    run(Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", "--disable-pip-version-check"])
+        .args(ORIGINAL))?;
+    Ok(std::path::absolute(python)?)
+}
+
+/// The library this project replaces, as the peers benchmark measures it.
+const ORIGINAL: &[&str] = &["s3dlio==0.10.0"];
+
 /// Builds the abi3 wheel (`release` for benchmarks) and installs it into the venv;
 /// returns the wheel's path.
 pub fn build(release: bool) -> Result<PathBuf> {

@@ -17,8 +17,7 @@
 //! use s3dlio_memserver::{Options, Server};
 //!
 //! let server = Server::start("127.0.0.1:0", Options {
-//!     access_key: "key".into(),
-//!     secret_key: "secret".into(),
+//!     credentials: Some(("key".into(), "secret".into())),
 //!     latency: Duration::from_millis(10),
 //! })
 //! .await?;

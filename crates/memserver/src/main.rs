@@ -17,10 +17,11 @@ struct Args {
     /// 0 picks a free port (printed on start).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    #[arg(long)]
-    access_key: String,
-    #[arg(long)]
-    secret_key: String,
+    /// With --secret-key: every request must be signed with this pair.
+    #[arg(long, requires = "secret_key")]
+    access_key: Option<String>,
+    #[arg(long, requires = "access_key")]
+    secret_key: Option<String>,
     /// Wait this long before answering each request (models a remote store).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -32,8 +33,7 @@ async fn main() -> std::io::Result<()> {
     let server = Server::start(
         (args.host.as_str(), args.port),
         Options {
-            access_key: args.access_key,
-            secret_key: args.secret_key,
+            credentials: args.access_key.zip(args.secret_key),
             latency: Duration::from_millis(args.latency_ms),
         },
     )

@@ -16,9 +16,9 @@ use crate::MemS3;
 /// How the server answers.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Every request must be signed (SigV4) with this key pair.
-    pub access_key: String,
-    pub secret_key: String,
+    /// `(access key, secret key)`: every request must be signed (SigV4) with this pair.
+    /// `None` serves unsigned requests (for raw HTTP clients measuring the server's limit).
+    pub credentials: Option<(String, String)>,
     /// Waited before each answer, to model a store across a network (zero: none).
     pub latency: Duration,
 }
@@ -39,7 +39,9 @@ impl Server {
         let addr = listener.local_addr()?;
         let s3 = MemS3::new(opts.latency);
         let mut builder = S3ServiceBuilder::new(s3.clone());
-        builder.set_auth(SimpleAuth::from_single(opts.access_key, opts.secret_key));
+        if let Some((key, secret)) = opts.credentials {
+            builder.set_auth(SimpleAuth::from_single(key, secret));
+        }
         let service = builder.build();
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {

@@ -15,8 +15,7 @@ const SECRET: &str = "memserver-test-secret";
 
 async fn server() -> Server {
     let opts = Options {
-        access_key: KEY.into(),
-        secret_key: SECRET.into(),
+        credentials: Some((KEY.into(), SECRET.into())),
         ..Options::default()
     };
     Server::start("127.0.0.1:0", opts)
@@ -76,8 +75,7 @@ async fn the_latency_option_delays_every_answer() {
     let server = Server::start(
         "127.0.0.1:0",
         Options {
-            access_key: KEY.into(),
-            secret_key: SECRET.into(),
+            credentials: Some((KEY.into(), SECRET.into())),
             latency,
         },
     )

@@ -58,6 +58,12 @@ fn _before_fork(py: Python<'_>) {
     runtime::before_fork(py);
 }
 
+/// Called by `atexit` (see `runtime::at_exit`).
+#[pyfunction]
+fn _at_exit(py: Python<'_>) {
+    runtime::at_exit(py);
+}
+
 #[pymodule]
 fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<view::BytesView>()?;
@@ -70,6 +76,7 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(init_logging, m)?)?;
     m.add_function(wrap_pyfunction!(_configure, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(write::generate_data, m)?)?;
     m.add_function(wrap_pyfunction!(write::open_writer, m)?)?;
     macro_rules! add_twins {

@@ -61,6 +61,16 @@ def s3_bucket():
 
 
 @pytest.fixture(scope="session")
+def memserver_endpoint():
+    """The memory-backed S3 server (s3dlio-memserver): fast enough to show timing bugs
+    s3s-fs hides. Same keys as the S3 server."""
+    endpoint = os.environ.get("S3DLIO_TEST_S3MEM_ENDPOINT")
+    if not server_available(endpoint, "S3DLIO_TEST_S3MEM_ENDPOINT"):
+        pytest.skip("no memory S3 server (S3DLIO_TEST_S3MEM_ENDPOINT unset)")
+    return endpoint
+
+
+@pytest.fixture(scope="session")
 def azure_container():
     """`az://account/container` on Azurite."""
     if not server_available(_azure, "S3DLIO_TEST_AZURE_ENDPOINT"):

@@ -8,6 +8,7 @@ twin that returns an awaitable. URIs: ``s3://bucket/key``, ``file:///path``,
 
 from __future__ import annotations
 
+import atexit as _atexit
 import os as _os
 
 from . import _s3dlio
@@ -75,6 +76,8 @@ __version__: str = _s3dlio.__version__
 # An idle runtime is stopped before fork() so the child inherits no thread mid-lock
 # (see crates/py/src/runtime.rs, before_fork); the next call starts a new one.
 _os.register_at_fork(before=_s3dlio._before_fork)
+# And stopped at exit, while the interpreter is whole (runtime.rs, at_exit).
+_atexit.register(_s3dlio._at_exit)
 
 # Each knob of configure() and the variable it stands for (docs/configuration.md).
 KNOBS: dict[str, str] = {

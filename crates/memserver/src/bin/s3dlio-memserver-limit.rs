@@ -1,0 +1,108 @@
+//! The memory server's own limit, measured with the simplest client that drives it: one
+//! raw HTTP/1.1 connection per worker, unsigned GETs (the server runs without auth here)
+//! in a loop, bodies drained frame by frame and counted, no SDK, no signing, no copies.
+//!
+//! `s3dlio-memserver-limit --size BYTES --connections N --seconds S` prints requests/s and
+//! MB/s; `cargo xtask bench peers` runs it for each workload's object size.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use s3dlio_memserver::{Options, Server};
+use tokio::net::TcpStream;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Object size in bytes.
+    #[arg(long)]
+    size: usize,
+    /// Connections, each with one request in flight.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+}
+
+type Client = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: std::net::SocketAddr) -> Result<Client, Box<dyn std::error::Error + Send + Sync>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (client, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+fn request(method: &str, path: &str, body: Bytes) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .header("content-length", body.len())
+        .body(Full::new(body))
+        .expect("a valid request")
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let args = Args::parse();
+    let server = Server::start("127.0.0.1:0", Options::default()).await?;
+    let addr = server.addr();
+    let mut setup = connect(addr).await?;
+    for (method, path, body) in [
+        ("PUT", "/limit", Bytes::new()),
+        ("PUT", "/limit/object", Bytes::from(vec![7u8; args.size])),
+    ] {
+        setup.ready().await?;
+        let status = setup.send_request(request(method, path, body)).await?.status();
+        if !status.is_success() {
+            return Err(format!("{method} {path} answered {status}").into());
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (requests, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut workers = Vec::new();
+    for _ in 0..args.connections {
+        let mut client = connect(addr).await?;
+        let (stop, requests, bytes) = (stop.clone(), requests.clone(), bytes.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                client.ready().await?;
+                let mut body = client
+                    .send_request(request("GET", "/limit/object", Bytes::new()))
+                    .await?
+                    .into_body();
+                while let Some(frame) = body.frame().await {
+                    if let Some(data) = frame?.data_ref() {
+                        bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                    }
+                }
+                requests.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, hyper::Error>(())
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let (n, b) = (requests.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed));
+    println!(
+        "{{\"size\": {}, \"connections\": {}, \"seconds\": {secs:.3}, \"requests_per_s\": {:.1}, \"mb_per_s\": {:.1}}}",
+        args.size,
+        args.connections,
+        n as f64 / secs,
+        b as f64 / secs / 1e6
+    );
+    server.stop().await;
+    Ok(())
+}

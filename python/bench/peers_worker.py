@@ -1,0 +1,151 @@
+"""One peer, one workload, in a fresh process (run by `peers.py`): prints one JSON line with
+the timed phase's seconds and per-request latencies. The driver reads CPU seconds and peak
+RSS of this process from the OS, so nothing else runs in it.
+
+usage: peers_worker.py PEER WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY
+PEER: s3dlio | original | obstore | boto3; OP: get | put. The objects are
+`WORKLOAD/<i>` for i in range(COUNT); a get reads what the driver wrote, a put writes them.
+The endpoint and keys come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+"""
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+
+def timed(fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t
+
+
+def s3dlio_peer(op, uris, payload, conc):
+    """Ours and the original share these names: `get_many` for many objects, `get` and
+    `put_bytes` for one, `put_bytes_async` under a semaphore for many puts."""
+    import s3dlio
+
+    lat = []
+    if len(uris) == 1:
+        if op == "get":
+            got, secs = timed(s3dlio.get, uris[0])
+            return len(got), secs, lat
+        _, secs = timed(s3dlio.put_bytes, uris[0], payload)
+        return len(payload), secs, lat
+    if op == "get":
+        got, secs = timed(s3dlio.get_many, uris, conc)
+        return sum(len(v) for _, v in got), secs, lat
+
+    async def main():
+        sem = asyncio.Semaphore(conc)
+
+        async def one(u):
+            async with sem:
+                t = time.perf_counter()
+                await s3dlio.put_bytes_async(u, payload)
+                lat.append(time.perf_counter() - t)
+
+        await asyncio.gather(*(one(u) for u in uris))
+
+    _, secs = timed(asyncio.run, main())
+    return len(payload) * len(uris), secs, lat
+
+
+def obstore_peer(op, keys, payload, conc, bucket):
+    import obstore
+    from obstore.store import S3Store
+
+    store = S3Store(
+        bucket,
+        endpoint=os.environ["AWS_ENDPOINT_URL"],
+        access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+        secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        region=os.environ.get("AWS_REGION", "us-east-1"),
+        client_options={"allow_http": True},
+    )
+    lat = []
+
+    async def main():
+        sem = asyncio.Semaphore(conc)
+        total = 0
+
+        async def one(k):
+            nonlocal total
+            async with sem:
+                t = time.perf_counter()
+                if op == "get":
+                    r = await obstore.get_async(store, k)
+                    data = await r.bytes_async()
+                    total += len(data)
+                else:
+                    await obstore.put_async(store, k, payload)
+                    total += len(payload)
+                lat.append(time.perf_counter() - t)
+
+        await asyncio.gather(*(one(k) for k in keys))
+        return total
+
+    n, secs = timed(asyncio.run, main())
+    return n, secs, lat
+
+
+def boto3_peer(op, keys, payload, conc, bucket):
+    import io
+
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config
+
+    client = boto3.client("s3", config=Config(max_pool_connections=conc))
+    lat = []
+    if len(keys) == 1:
+        # One large object: boto3's transfer manager (ranged GETs / multipart, `conc` threads).
+        cfg = TransferConfig(max_concurrency=conc, multipart_chunksize=8 << 20)
+        if op == "get":
+            buf = io.BytesIO()
+            _, secs = timed(client.download_fileobj, bucket, keys[0], buf, None, None, cfg)
+            return buf.getbuffer().nbytes, secs, lat
+        _, secs = timed(client.upload_fileobj, io.BytesIO(payload), bucket, keys[0], None, None, cfg)
+        return len(payload), secs, lat
+
+    def one(k):
+        t = time.perf_counter()
+        if op == "get":
+            n = len(client.get_object(Bucket=bucket, Key=k)["Body"].read())
+        else:
+            client.put_object(Bucket=bucket, Key=k, Body=payload)
+            n = len(payload)
+        lat.append(time.perf_counter() - t)
+        return n
+
+    with ThreadPoolExecutor(conc) as pool:
+        n, secs = timed(lambda: sum(pool.map(one, keys)))
+    return n, secs, lat
+
+
+def main():
+    peer, workload, op, bucket, count, size, conc = sys.argv[1:8]
+    count, size, conc = int(count), int(size), int(conc)
+    keys = [f"{workload}/{i}" for i in range(count)]
+    uris = [f"s3://{bucket}/{k}" for k in keys]
+    payload = os.urandom(size) if op == "put" else b""
+    if peer in ("s3dlio", "original"):
+        n, secs, lat = s3dlio_peer(op, uris, payload, conc)
+    elif peer == "obstore":
+        n, secs, lat = obstore_peer(op, keys, payload, conc, bucket)
+    elif peer == "boto3":
+        n, secs, lat = boto3_peer(op, keys, payload, conc, bucket)
+    else:
+        raise SystemExit(f"unknown peer {peer}")
+    if n != count * size:
+        raise SystemExit(f"{peer} {op} moved {n} bytes, expected {count * size}")
+    lat.sort()
+    pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e3) if lat else (lambda q: None)
+    print(json.dumps({"seconds": secs, "p50_ms": pct(0.5), "p99_ms": pct(0.99)}))
+
+
+if __name__ == "__main__":
+    main()
