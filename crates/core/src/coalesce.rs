@@ -19,9 +19,9 @@ pub struct CoalescePlan {
 }
 
 /// Plans fetches for `ranges`: ranges that overlap or lie at most `gap` bytes apart share
-/// one fetch. `gap == 0` never merges, not even overlapping ranges, so every input
-/// range is its own request.
-pub fn coalesce(ranges: &[Range<u64>], gap: u64) -> CoalescePlan {
+/// one fetch while it spans at most `max_merged` bytes. `gap == 0` or `max_merged == 0`
+/// never merges, not even overlapping ranges, so every input range is its own request.
+pub fn coalesce(ranges: &[Range<u64>], gap: u64, max_merged: u64) -> CoalescePlan {
     let mut order: Vec<usize> = (0..ranges.len()).collect();
     order.sort_by_key(|&i| (ranges[i].start, ranges[i].end));
     let mut fetches: Vec<Range<u64>> = Vec::new();
@@ -29,7 +29,11 @@ pub fn coalesce(ranges: &[Range<u64>], gap: u64) -> CoalescePlan {
     for i in order {
         let r = &ranges[i];
         match fetches.last_mut() {
-            Some(last) if gap > 0 && r.start <= last.end.saturating_add(gap) => {
+            Some(last)
+                if gap > 0
+                    && r.start <= last.end.saturating_add(gap)
+                    && last.end.max(r.end) - last.start <= max_merged =>
+            {
                 last.end = last.end.max(r.end);
             }
             _ => fetches.push(r.clone()),
@@ -59,7 +63,7 @@ pub async fn fetch_ranges<C: RangeGetClient + ?Sized>(
             format!("range {}..{} ends before it starts", r.start, r.end),
         ));
     }
-    let plan = coalesce(ranges, opts.coalesce_gap);
+    let plan = coalesce(ranges, opts.coalesce_gap, opts.max_merged_size);
     let first = client.get_range_chunk(uri, plan.fetches[0].clone(), None).await?;
     let (size, pin) = (first.total_size, first.version.clone());
     let fetches = plan.fetches[1..].iter().cloned().map(|f| {
@@ -89,11 +93,26 @@ mod tests {
 
     #[test]
     fn merges_within_gap_only() {
-        let p = coalesce(&[0..10, 15..20, 100..110], 5);
+        let p = coalesce(&[0..10, 15..20, 100..110], 5, u64::MAX);
         assert_eq!(p.fetches, vec![0..20, 100..110]);
         assert_eq!(p.owner, vec![0, 0, 1]);
-        let p = coalesce(&[0..10, 5..20], 0);
+        let p = coalesce(&[0..10, 5..20], 0, u64::MAX);
         assert_eq!(p.fetches, vec![0..10, 5..20]);
+    }
+
+    #[test]
+    fn a_merged_request_stays_within_the_size_cap() {
+        let p = coalesce(&[0..10, 12..20, 22..30, 32..40], 5, 20);
+        assert_eq!(p.fetches, vec![0..20, 22..40]);
+        assert_eq!(p.owner, vec![0, 0, 1, 1]);
+        let p = coalesce(&[0..10, 5..20], 100, 0);
+        assert_eq!(p.fetches, vec![0..10, 5..20], "a cap of 0 never merges");
+        let p = coalesce(&[0..100, 100..101], 100, 50);
+        assert_eq!(
+            p.fetches,
+            vec![0..100, 100..101],
+            "a long range alone is one request"
+        );
     }
 
     proptest! {
@@ -101,19 +120,24 @@ mod tests {
         fn every_range_lies_inside_its_fetch(
             rs in proptest::collection::vec((0u64..10_000, 0u64..500), 0..50),
             gap in 0u64..300,
+            cap in prop_oneof![Just(u64::MAX), 0u64..2_000],
         ) {
             let ranges: Vec<Range<u64>> = rs.iter().map(|&(s, l)| s..s + l).collect();
-            let p = coalesce(&ranges, gap);
+            let p = coalesce(&ranges, gap, cap);
             for (i, r) in ranges.iter().enumerate() {
                 let f = &p.fetches[p.owner[i]];
                 prop_assert!(f.start <= r.start && r.end <= f.end);
             }
-            if gap == 0 {
+            if gap == 0 || cap == 0 {
                 prop_assert_eq!(p.fetches.len(), ranges.len());
+            }
+            for (f, fetch) in p.fetches.iter().enumerate() {
+                let merged = p.owner.iter().filter(|&&o| o == f).count() > 1;
+                prop_assert!(!merged || fetch.end - fetch.start <= cap, "{fetch:?} over {cap}");
             }
             for w in p.fetches.windows(2) {
                 prop_assert!(w[0].start <= w[1].start);
-                if gap > 0 {
+                if gap > 0 && cap == u64::MAX {
                     prop_assert!(w[1].start > w[0].end + gap);
                 }
             }

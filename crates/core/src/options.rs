@@ -307,6 +307,9 @@ pub struct RangesOptions {
     /// Requests whose ranges are at most this many bytes apart are merged into one;
     /// `0` never merges.
     pub coalesce_gap: u64,
+    /// A merged request spans at most this many bytes (a single range longer than that is
+    /// still one request); `0` never merges.
+    pub max_merged_size: u64,
     /// Requests in flight at once.
     pub max_concurrency: usize,
 }
@@ -315,6 +318,7 @@ impl Default for RangesOptions {
     fn default() -> Self {
         RangesOptions {
             coalesce_gap: 1 << 20,
+            max_merged_size: 16 << 20,
             max_concurrency: 16,
         }
     }
@@ -323,6 +327,11 @@ impl Default for RangesOptions {
 impl RangesOptions {
     pub fn with_coalesce_gap(mut self, bytes: u64) -> Self {
         self.coalesce_gap = bytes;
+        self
+    }
+
+    pub fn with_max_merged_size(mut self, bytes: u64) -> Self {
+        self.max_merged_size = bytes;
         self
     }
 

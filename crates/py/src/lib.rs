@@ -93,6 +93,7 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
         read::get_range / get_range_async,
         read::get_range_bytes / get_range_bytes_async,
         read::get_many / get_many_async,
+        read::get_ranges / get_ranges_async,
         read::get_into / get_into_async,
         write::put_bytes / put_bytes_async,
         write::put / put_async,

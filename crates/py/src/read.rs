@@ -6,7 +6,7 @@ use futures::StreamExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, ReadOptions, try_join_ordered};
+use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, RangesOptions, ReadOptions, try_join_ordered};
 use std::sync::Arc;
 
 use crate::runtime::Op;
@@ -45,6 +45,53 @@ twins! {
     /// `length` bytes from `offset` (`None`: to the end) as `bytes` (one copy).
     get_range_bytes / get_range_bytes_async (uri: String, offset: u64, length: Option<u64> = None)
         => get_range_op -> py_bytes
+}
+
+fn get_ranges_op(
+    py: Python<'_>,
+    uri: String,
+    ranges: Vec<(u64, u64)>,
+    coalesce_gap: u64,
+    max_merged_size: u64,
+    max_in_flight: usize,
+) -> PyResult<Op<Vec<Bytes>>> {
+    if max_in_flight == 0 {
+        return Err(PyValueError::new_err("max_in_flight must be at least 1"));
+    }
+    let store = store(py, &uri)?;
+    let ranges: Vec<_> = ranges
+        .into_iter()
+        .map(|(offset, length)| offset..offset.saturating_add(length))
+        .collect();
+    let opts = RangesOptions::default()
+        .with_coalesce_gap(coalesce_gap)
+        .with_max_merged_size(max_merged_size)
+        .with_max_concurrency(max_in_flight);
+    Ok(Box::pin(
+        async move { store.get_ranges(&uri, &ranges, opts).await },
+    ))
+}
+
+fn views(py: Python<'_>, items: Vec<Bytes>) -> PyResult<Py<PyAny>> {
+    let list = PyList::empty(py);
+    for data in items {
+        list.append(memoryview(py, data)?)?;
+    }
+    Ok(list.into_any().unbind())
+}
+
+twins! {
+    /// Many `(offset, length)` ranges of one object, as read-only memoryviews in request
+    /// order. Ranges at most `coalesce_gap` bytes apart share one request while it spans
+    /// at most `max_merged_size` bytes (either 0: every range is its own request); each
+    /// view slices its request's buffer (no copy); all requests read one version.
+    get_ranges / get_ranges_async (
+        uri: String,
+        ranges: Vec<(u64, u64)>,
+        coalesce_gap: u64 = 1 << 20,
+        max_merged_size: u64 = 16 << 20,
+        max_in_flight: usize = 16
+    ) => get_ranges_op -> views
 }
 
 fn get_many_op(

@@ -1,5 +1,6 @@
 """Every function on every backend the servers provide."""
 
+import asyncio
 import os
 
 import numpy as np
@@ -206,3 +207,44 @@ def test_init_logging_accepts_levels_and_filters():
     s3dlio.init_logging("s3dlio=debug,info")  # later calls are harmless
     with pytest.raises(ValueError):
         s3dlio.init_logging("=")
+
+
+def test_get_ranges_returns_zero_copy_views_in_request_order(prefix):
+    data = pattern(1 << 20, seed=7)
+    uri = prefix + "ranges.bin"
+    s3dlio.put_bytes(uri, data)
+    ranges = [(500_000, 100), (0, 10), (10, 20), (900_000, 50_000), ((1 << 20) - 5, 100)]
+    got = s3dlio.get_ranges(uri, ranges)
+    assert all(isinstance(v, memoryview) and v.readonly for v in got)
+    want = [data[o : o + n] for o, n in ranges]
+    assert [bytes(v) for v in got] == want, "request order; a range past the end is clamped"
+
+    async def unmerged():
+        return await s3dlio.get_ranges_async(uri, ranges, coalesce_gap=0)
+
+    assert [bytes(v) for v in asyncio.run(unmerged())] == want
+    with pytest.raises(s3dlio.InvalidInputError):
+        s3dlio.get_ranges(uri, [(0, 1), ((1 << 20) + 10, 1)])
+    with pytest.raises(ValueError):
+        s3dlio.get_ranges(uri, [(0, 1)], max_in_flight=0)
+
+
+@pytest.mark.parametrize("backend", ["file", "s3"])
+def test_get_ranges_merges_only_within_the_gap_and_the_size_cap(backend, tmp_path, request):
+    if backend == "file":
+        uri = f"file://{tmp_path}/ranges.bin"
+    else:
+        uri = f"s3://{request.getfixturevalue('s3_bucket')}/ranges-{os.getpid()}.bin"
+    s3dlio.put_bytes(uri, pattern(1 << 16))
+    ranges = [(0, 10), (10, 20), (40, 10)]
+
+    def adjacent(views):
+        # Views of one merged request slice one buffer: their addresses are its offsets.
+        a = [v.obj.address for v in views]
+        return [a[1] - a[0] == 10, a[2] - a[0] == 40]
+
+    assert adjacent(s3dlio.get_ranges(uri, ranges)) == [True, True], "the default gap merges all three"
+    assert adjacent(s3dlio.get_ranges(uri, ranges, coalesce_gap=0)) == [False, False]
+    assert adjacent(s3dlio.get_ranges(uri, ranges, max_merged_size=0)) == [False, False]
+    # A 30-byte cap takes the first two together and leaves the third alone.
+    assert adjacent(s3dlio.get_ranges(uri, ranges, max_merged_size=30)) == [True, False]

@@ -110,6 +110,25 @@ def get_many(uris: Sequence[str], max_in_flight: int = 64) -> list[tuple[str, me
     """Many objects (any mix of schemes), ``max_in_flight`` at a time, in input order.
     The first failure is raised."""
 def get_many_async(uris: Sequence[str], max_in_flight: int = 64) -> Awaitable[list[tuple[str, memoryview]]]: ...
+def get_ranges(
+    uri: str,
+    ranges: Sequence[tuple[int, int]],
+    coalesce_gap: int = 1 << 20,
+    max_merged_size: int = 16 << 20,
+    max_in_flight: int = 16,
+) -> list[memoryview]:
+    """Many ``(offset, length)`` ranges of one object as read-only memoryviews, in request
+    order. Ranges at most ``coalesce_gap`` bytes apart share one request while it spans at
+    most ``max_merged_size`` bytes (either 0: one request per range); each view slices its
+    request's buffer (no copy); every request reads the version the first one saw. A
+    range past the end is clamped; one starting past the end raises ``InvalidInputError``."""
+def get_ranges_async(
+    uri: str,
+    ranges: Sequence[tuple[int, int]],
+    coalesce_gap: int = 1 << 20,
+    max_merged_size: int = 16 << 20,
+    max_in_flight: int = 16,
+) -> Awaitable[list[memoryview]]: ...
 def get_into(uri: str, buffer: Buffer, offset: int = 0, length: int | None = None) -> int:
     """Reads into a writable C-contiguous ``buffer`` (bytearray, numpy array, ...);
     returns the bytes read. A buffer smaller than ``length`` raises ``ValueError``
