@@ -41,7 +41,9 @@ def run_worker(python, peer, workload, op, count, size):
     # A peer that measured and then crashed while its interpreter shut down (obstore 0.12.1
     # aborts at exit after a 1 GiB get here) keeps its figures, marked.
     row["exit_status"] = status
-    row.update(cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mib=usage.ru_maxrss / 1024)
+    # CPU of the timed phase only (the worker's own count): making a PUT's payload is not
+    # the client's work. Peak RSS is the whole process's, payload included.
+    row.update(process_cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mib=usage.ru_maxrss / 1024)
     return row
 
 

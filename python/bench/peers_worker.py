@@ -1,6 +1,6 @@
 """One peer, one workload, in a fresh process (run by `peers.py`): prints one JSON line with
-the timed phase's seconds and per-request latencies. The driver reads CPU seconds and peak
-RSS of this process from the OS, so nothing else runs in it.
+the timed phase's wall and CPU seconds (every thread) and per-request latencies. The driver
+reads the process's peak RSS from the OS, so nothing else runs in it.
 
 usage: peers_worker.py PEER WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY
 PEER: s3dlio | original | obstore | boto3; OP: get | put. The objects are
@@ -11,16 +11,27 @@ The endpoint and keys come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_
 import asyncio
 import json
 import os
-import statistics
+import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 
+CPU = [0.0]
+
+
+def cpu_now():
+    r = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return r.ru_utime + r.ru_stime
+
+
 def timed(fn, *args):
-    t = time.perf_counter()
+    """Wall seconds of `fn`; its CPU seconds (all threads) go to CPU[0]."""
+    c, t = cpu_now(), time.perf_counter()
     out = fn(*args)
-    return out, time.perf_counter() - t
+    secs = time.perf_counter() - t
+    CPU[0] += cpu_now() - c
+    return out, secs
 
 
 def s3dlio_peer(op, uris, payload, conc):
@@ -67,6 +78,7 @@ def obstore_peer(op, keys, payload, conc, bucket):
         client_options={"allow_http": True},
     )
     lat = []
+    kept = []  # every body is held to the end, as get_many's result holds ours
 
     async def main():
         sem = asyncio.Semaphore(conc)
@@ -79,6 +91,7 @@ def obstore_peer(op, keys, payload, conc, bucket):
                 if op == "get":
                     r = await obstore.get_async(store, k)
                     data = await r.bytes_async()
+                    kept.append(data)
                     total += len(data)
                 else:
                     await obstore.put_async(store, k, payload)
@@ -111,10 +124,14 @@ def boto3_peer(op, keys, payload, conc, bucket):
         _, secs = timed(client.upload_fileobj, io.BytesIO(payload), bucket, keys[0], None, None, cfg)
         return len(payload), secs, lat
 
+    kept = []  # every body is held to the end, as get_many's result holds ours
+
     def one(k):
         t = time.perf_counter()
         if op == "get":
-            n = len(client.get_object(Bucket=bucket, Key=k)["Body"].read())
+            data = client.get_object(Bucket=bucket, Key=k)["Body"].read()
+            kept.append(data)
+            n = len(data)
         else:
             client.put_object(Bucket=bucket, Key=k, Body=payload)
             n = len(payload)
@@ -144,7 +161,7 @@ def main():
         raise SystemExit(f"{peer} {op} moved {n} bytes, expected {count * size}")
     lat.sort()
     pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e3) if lat else (lambda q: None)
-    print(json.dumps({"seconds": secs, "p50_ms": pct(0.5), "p99_ms": pct(0.99)}))
+    print(json.dumps({"seconds": secs, "cpu_s": CPU[0], "p50_ms": pct(0.5), "p99_ms": pct(0.99)}))
 
 
 if __name__ == "__main__":
