@@ -28,5 +28,5 @@ mod writer;
 
 pub use client::FALLBACK_REGION;
 pub use config::*;
-pub use store::{DELETE_BATCH, S3Store};
+pub use store::{DELETE_BATCH, MULTIPART_PUT_PARTS, S3Store};
 pub use writer::{MAX_PARTS, MIN_PART_SIZE};

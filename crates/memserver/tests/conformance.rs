@@ -92,3 +92,36 @@ async fn the_latency_option_delays_every_answer() {
     // A lower bound only: the server sleeps that long before it answers.
     assert!(started.elapsed() >= latency, "{:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn a_put_over_two_parts_goes_up_in_parts_and_a_smaller_one_in_one_request() {
+    let server = server().await;
+    let part = 5 << 20;
+    let mut config = S3Config::default()
+        .with_endpoint(server.endpoint())
+        .with_region("us-east-1")
+        .with_credentials(KEY, SECRET);
+    config.part_size = Some(part);
+    let store = S3Store::new(config);
+    store.create_container("s3://parts").await.unwrap();
+    let counted = |before: u64| server.requests() - before;
+
+    let small: bytes::Bytes = (0..2 * part).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
+    let before = server.requests();
+    store.put("s3://parts/small", small.clone()).await.unwrap();
+    assert_eq!(counted(before), 1, "two parts' worth is one PUT");
+
+    let large: bytes::Bytes = (0..2 * part + 1)
+        .map(|i| (i % 253) as u8)
+        .collect::<Vec<_>>()
+        .into();
+    let before = server.requests();
+    let put = store.put("s3://parts/large", large.clone()).await.unwrap();
+    assert_eq!(counted(before), 5, "create, three parts, complete");
+    assert!(
+        put.e_tag
+            .is_some_and(|e| e.ends_with("-3\"") || e.ends_with("-3"))
+    );
+    assert_eq!(store.get("s3://parts/large").await.unwrap(), large);
+    assert_eq!(store.get("s3://parts/small").await.unwrap(), small);
+}
