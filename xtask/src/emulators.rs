@@ -240,11 +240,6 @@ pub fn up() -> Result<Running> {
                 "S3DLIO_TEST_S3_ENDPOINT".into(),
                 format!("http://127.0.0.1:{port}"),
             ),
-            ("AWS_ACCESS_KEY_ID".into(), S3_ACCESS_KEY.into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), S3_SECRET_KEY.into()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-            // Tests talk to loopback only: never probe the instance metadata service.
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
             ("S3DLIO_TEST_AZURE_ENDPOINT".into(), az_endpoint.clone()),
             ("AZURE_STORAGE_ENDPOINT".into(), az_endpoint),
             ("AZURE_STORAGE_ACCOUNT".into(), AZURE_ACCOUNT.into()),
@@ -252,12 +247,15 @@ pub fn up() -> Result<Running> {
             ("S3DLIO_TEST_GCS_ENDPOINT".into(), gcs_endpoint.clone()),
             ("STORAGE_EMULATOR_HOST".into(), gcs_endpoint),
             ("GOOGLE_CLOUD_PROJECT".into(), "s3dlio-test".into()),
-            // Same keys as s3s-fs.
+            // Both S3 servers take the keys in `aws_vars`.
             (
                 "S3DLIO_TEST_S3MEM_ENDPOINT".into(),
                 format!("http://127.0.0.1:{mem_port}"),
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(aws_vars())
+        .collect(),
         children: vec![child, az_child, gcs_child, mem_child],
     };
     write_state(&dir, &running)?;
@@ -302,13 +300,10 @@ pub fn memserver(binary: &Path, latency_ms: u64) -> Result<Running> {
     std::fs::create_dir_all(state_dir())?;
     let child = spawn_memserver(binary, port, latency_ms)?;
     let running = Running {
-        vars: vec![
-            ("AWS_ENDPOINT_URL".into(), format!("http://127.0.0.1:{port}")),
-            ("AWS_ACCESS_KEY_ID".into(), S3_ACCESS_KEY.into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), S3_SECRET_KEY.into()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ],
+        vars: [("AWS_ENDPOINT_URL".into(), format!("http://127.0.0.1:{port}"))]
+            .into_iter()
+            .chain(aws_vars())
+            .collect(),
         children: vec![child],
     };
     if let Err(e) = wait_for(port, "s3dlio-memserver") {
@@ -316,6 +311,17 @@ pub fn memserver(binary: &Path, latency_ms: u64) -> Result<Running> {
         return Err(e);
     }
     Ok(running)
+}
+
+/// What an AWS client needs to talk to our S3 servers: their keys and a region, and
+/// no probe of the instance metadata service (tests talk to loopback only).
+fn aws_vars() -> [(String, String); 4] {
+    [
+        ("AWS_ACCESS_KEY_ID".into(), S3_ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), S3_SECRET_KEY.into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ]
 }
 
 fn spawn_memserver(binary: &Path, port: u16, latency_ms: u64) -> Result<Child> {

@@ -24,27 +24,25 @@ fn venv_bin(tool: &str) -> PathBuf {
 
 /// The venv with `extra` packages installed (from PyPI).
 pub fn venv(extra: &[&str]) -> Result<()> {
-    if !venv_bin("python").exists() {
-        run(Command::new("python3").args(["-m", "venv", VENV]))?;
+    venv_at(Path::new(VENV), &[TOOLS, extra].concat())
+}
+
+/// A venv at `dir` (made if missing) with `packages` installed from PyPI.
+fn venv_at(dir: &Path, packages: &[&str]) -> Result<()> {
+    if !dir.join("bin/python").exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(dir))?;
     }
-    run(Command::new(venv_bin("pip"))
+    run(Command::new(dir.join("bin/pip"))
         .args(["install", "-q", "--disable-pip-version-check"])
-        .args(TOOLS)
-        .args(extra))
+        .args(packages))
 }
 
 /// A venv holding the original s3dlio from PyPI (it has our package name, so it cannot
 /// share a venv with our wheel); returns its python.
 pub fn original_venv() -> Result<PathBuf> {
     let venv = Path::new("target/py-venv-original");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
-    }
-    run(Command::new(venv.join("bin/pip"))
-        .args(["install", "-q", "--disable-pip-version-check"])
-        .args(ORIGINAL))?;
-    Ok(std::path::absolute(python)?)
+    venv_at(venv, ORIGINAL)?;
+    Ok(std::path::absolute(venv.join("bin/python"))?)
 }
 
 /// The library this project replaces, as the peers benchmark measures it.

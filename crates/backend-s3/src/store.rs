@@ -14,8 +14,9 @@ use s3dlio_core::paging::{self, paged};
 use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range, range_header};
 use s3dlio_core::{
-    Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
-    ObjectWriter, Operation, PutOptions, PutResult, Result, Serves, Service, WriterOptions, delete_grouped,
+    Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt,
+    ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Serves, Service, WriterOptions,
+    delete_grouped,
 };
 
 use crate::client::Clients;
@@ -57,27 +58,26 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    /// A put of more than [`MULTIPART_PUT_PARTS`] parts, sent as a multipart upload: the
-    /// parts (slices of `data`, no copy) are signed and sent concurrently, where one PUT
+    /// A put of more than [`MULTIPART_PUT_PARTS`] parts, sent as a multipart upload
+    /// ([`ObjectStoreExt::put_multipart`] at the store's part size): the parts (slices of
+    /// `data`, no copy) are signed and sent concurrently, where one PUT
     /// hashes the whole body for SigV4 before its first byte leaves (1 GiB: ~1.4× faster
     /// here, `cargo xtask bench peers`), and objects over S3's 5 GiB PUT limit work. Still
     /// atomic: nothing is visible before the complete, and a failure aborts the upload.
     /// Parts are not retried inside: the retry layer above owns the whole put.
-    async fn put_in_parts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {
-        let mut w = self
-            .writer(
-                uri,
-                WriterOptions {
-                    put: opts,
-                    ..WriterOptions::default()
-                },
-            )
-            .await?;
-        if let Err(e) = w.write(data).await {
-            let _ = w.cancel().await;
-            return Err(e);
-        }
-        let summary = w.finalize().await?;
+    async fn put_in_parts(
+        &self,
+        uri: &str,
+        data: Bytes,
+        opts: PutOptions,
+        part_size: usize,
+    ) -> Result<PutResult> {
+        let writer = WriterOptions {
+            part_size: Some(part_size),
+            put: opts,
+            ..WriterOptions::default()
+        };
+        let summary = self.put_multipart(uri, data, writer).await?;
         Ok(PutResult {
             e_tag: summary.e_tag,
             version: None,
@@ -226,7 +226,7 @@ impl ObjectStore for S3Store {
     async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {
         let part_size = WriterOptions::default().part_size_or(self.config().part_size);
         if data.len() > MULTIPART_PUT_PARTS * part_size {
-            return self.put_in_parts(uri, data, opts).await;
+            return self.put_in_parts(uri, data, opts, part_size).await;
         }
         let u = SERVES.object(Operation::Put, uri)?;
         let metadata = (!opts.metadata.is_empty()).then(|| opts.metadata.into_iter().collect());

@@ -64,11 +64,8 @@ impl MemS3 {
 
     fn object(&self, bucket: &str, key: &str) -> S3Result<Arc<Object>> {
         let state = self.read();
-        let b = state
-            .buckets
-            .get(bucket)
-            .ok_or_else(|| s3_error!(NoSuchBucket, "no bucket {bucket}"))?;
-        b.objects
+        bucket_ref(&state, bucket)?
+            .objects
             .get(key)
             .cloned()
             .ok_or_else(|| s3_error!(NoSuchKey, "no key {key} in {bucket}"))
@@ -106,6 +103,13 @@ impl MemS3 {
         b.objects.insert(key.to_string(), object.clone());
         Ok(object)
     }
+}
+
+fn bucket_ref<'a>(state: &'a State, bucket: &str) -> S3Result<&'a Bucket> {
+    state
+        .buckets
+        .get(bucket)
+        .ok_or_else(|| s3_error!(NoSuchBucket, "no bucket {bucket}"))
 }
 
 fn bucket_mut<'a>(state: &'a mut State, bucket: &str) -> S3Result<&'a mut Bucket> {
@@ -182,10 +186,7 @@ impl S3 for MemS3 {
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
         self.enter().await;
-        let name = req.input.bucket;
-        if !self.read().buckets.contains_key(&name) {
-            return Err(s3_error!(NoSuchBucket, "no bucket {name}"));
-        }
+        bucket_ref(&self.read(), &req.input.bucket)?;
         Ok(S3Response::new(HeadBucketOutput::default()))
     }
 
@@ -391,10 +392,7 @@ impl S3 for MemS3 {
         let after = i.continuation_token.as_deref().or(i.start_after.as_deref());
         let page = {
             let state = self.read();
-            let b = state
-                .buckets
-                .get(&i.bucket)
-                .ok_or_else(|| s3_error!(NoSuchBucket, "no bucket {}", i.bucket))?;
+            let b = bucket_ref(&state, &i.bucket)?;
             state::list(&b.objects, &prefix, i.delimiter.as_deref(), after, max)
         };
         let contents: Vec<_> = page.objects.into_iter().map(|(k, o)| entry(k, &o)).collect();

@@ -23,13 +23,15 @@ async fn server() -> Server {
         .expect("start the memory server")
 }
 
+fn config(server: &Server, secret: &str) -> S3Config {
+    S3Config::default()
+        .with_endpoint(server.endpoint())
+        .with_region("us-east-1")
+        .with_credentials(KEY, secret)
+}
+
 fn client(server: &Server, secret: &str) -> S3Store {
-    S3Store::new(
-        S3Config::default()
-            .with_endpoint(server.endpoint())
-            .with_region("us-east-1")
-            .with_credentials(KEY, secret),
-    )
+    S3Store::new(config(server, secret))
 }
 
 async fn fixture(_test: &str) -> Option<Fixture> {
@@ -97,12 +99,10 @@ async fn the_latency_option_delays_every_answer() {
 async fn a_put_over_two_parts_goes_up_in_parts_and_a_smaller_one_in_one_request() {
     let server = server().await;
     let part = 5 << 20;
-    let mut config = S3Config::default()
-        .with_endpoint(server.endpoint())
-        .with_region("us-east-1")
-        .with_credentials(KEY, SECRET);
-    config.part_size = Some(part);
-    let store = S3Store::new(config);
+    let store = S3Store::new(S3Config {
+        part_size: Some(part),
+        ..config(&server, SECRET)
+    });
     store.create_container("s3://parts").await.unwrap();
     let counted = |before: u64| server.requests() - before;
 
