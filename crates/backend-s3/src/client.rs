@@ -2,7 +2,7 @@
 //! client per endpoint so that `s3://host:port/bucket/key` URIs reach their own server.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_config::default_provider::credentials::DefaultCredentialsChain;
 use aws_config::identity::IdentityCache;
@@ -15,9 +15,11 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use s3dlio_core::ObjectUri;
 use tokio::sync::OnceCell;
 
-use crate::config::S3Config;
+use crate::config::{DataPath, S3Config};
+use crate::direct::{Direct, Target};
 
 /// Region used when neither `AWS_REGION`, `AWS_DEFAULT_REGION` nor a profile names one.
 pub const FALLBACK_REGION: &str = "us-east-1";
@@ -26,6 +28,7 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 pub(crate) struct Clients {
     config: S3Config,
     base: OnceCell<SdkConfig>,
+    direct: OnceCell<Option<Arc<Direct>>>,
     by_endpoint: Mutex<HashMap<Option<String>, Client>>,
 }
 
@@ -34,12 +37,31 @@ impl Clients {
         Clients {
             config,
             base: OnceCell::new(),
+            direct: OnceCell::new(),
             by_endpoint: Mutex::default(),
         }
     }
 
     pub(crate) fn config(&self) -> &S3Config {
         &self.config
+    }
+
+    /// The direct data path and `u`'s target on it, or `None` where the SDK sends
+    /// (`DataPath::Sdk`, or an endpoint that needs another signing scheme).
+    pub(crate) async fn direct(&self, u: &ObjectUri) -> Option<(Arc<Direct>, Target)> {
+        if self.config.data_path != DataPath::Direct {
+            return None;
+        }
+        let direct = self
+            .direct
+            .get_or_init(|| async {
+                let base = self.base.get_or_init(|| load_sdk_config(&self.config)).await;
+                Direct::new(&self.config, base).map(Arc::new)
+            })
+            .await
+            .clone()?;
+        let target = direct.target(u).await?;
+        Some((direct, target))
     }
 
     /// The client for a URI's explicit `host:port` endpoint, or for the configured one.

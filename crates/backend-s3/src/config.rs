@@ -43,6 +43,8 @@ pub struct S3Config {
     pub ca_bundle: Option<Vec<u8>>,
     /// Idle connections kept per host; `None` = the HTTP client's default (no limit).
     pub pool_max_idle_per_host: Option<usize>,
+    /// How GET, PUT and UploadPart are sent; everything else goes through the SDK.
+    pub data_path: DataPath,
     /// Fixed keys for this store; `None` = the AWS chain (`AWS_ACCESS_KEY_ID`, profiles,
     /// web identity, container, IMDS). Its `Debug` hides the secret.
     pub credentials: Option<Credentials>,
@@ -65,9 +67,22 @@ impl Default for S3Config {
             delete_concurrency: 8,
             ca_bundle: None,
             pool_max_idle_per_host: None,
+            data_path: DataPath::Direct,
             credentials: None,
         }
     }
+}
+
+/// The client that sends the data requests (GET, ranged GET, PUT, UploadPart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataPath {
+    /// hyper with `aws-sigv4` signing, the SDK's credential chain and endpoint rules
+    /// (decision 012): the same requests without the SDK's per-request machinery.
+    /// An endpoint whose rules ask for another signing scheme (S3 Express) uses the SDK.
+    #[default]
+    Direct,
+    /// aws-sdk-s3 for every request (`S3DLIO_S3_DATA_PATH=sdk`).
+    Sdk,
 }
 
 pub const ENV_ENDPOINT_SCHEME: &str = "S3DLIO_S3_ENDPOINT_SCHEME";
@@ -79,6 +94,8 @@ pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_S3_CREDENTIALS_TIMEOUT_MS";
 pub const ENV_PUT_VERIFY: &str = "S3DLIO_PUT_VERIFY";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_S3_DELETE_CONCURRENCY";
 pub const ENV_POOL_MAX_IDLE: &str = "S3DLIO_S3_POOL_MAX_IDLE_PER_HOST";
+/// `direct` (the default) or `sdk`: see [`DataPath`].
+pub const ENV_DATA_PATH: &str = "S3DLIO_S3_DATA_PATH";
 /// The AWS CLI's variable for extra trusted CA certificates (a PEM file).
 pub const ENV_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 
@@ -126,6 +143,13 @@ impl S3Config {
             delete_concurrency: num(ENV_DELETE_CONCURRENCY)?.map_or(d.delete_concurrency, |n| n as usize),
             ca_bundle: None,
             pool_max_idle_per_host: num(ENV_POOL_MAX_IDLE)?.map(|n| n as usize),
+            data_path: env
+                .parse(ENV_DATA_PATH, "direct or sdk", |s| match s {
+                    "direct" => Some(DataPath::Direct),
+                    "sdk" => Some(DataPath::Sdk),
+                    _ => None,
+                })?
+                .unwrap_or_default(),
             credentials: None,
         })
     }
@@ -149,6 +173,11 @@ impl S3Config {
             None,
             "s3dlio S3Config",
         ));
+        self
+    }
+
+    pub fn with_data_path(mut self, path: DataPath) -> Self {
+        self.data_path = path;
         self
     }
 
@@ -190,11 +219,13 @@ mod tests {
             "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:9000".into()),
             ENV_PART_SIZE => Some("8388608".into()),
             ENV_PUT_VERIFY => Some("1".into()),
+            ENV_DATA_PATH => Some("sdk".into()),
             _ => None,
         }))
         .unwrap();
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!((c.part_size, c.put_verify), (Some(8 << 20), true));
+        assert_eq!(c.data_path, DataPath::Sdk);
         let e = S3Config::settings(&EnvReader::new(|k: &str| {
             (k == ENV_DELETE_CONCURRENCY).then(|| "lots".into())
         }))

@@ -1,11 +1,12 @@
-//! Turning SDK errors into s3dlio errors that keep the SDK's cause chain and say what to do.
+//! Turning SDK errors and S3 error responses into s3dlio errors that keep the SDK's cause chain and say what to do.
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use quick_xml::events::Event;
 use s3dlio_core::{Error, Operation};
 
-const CREDENTIALS_HINT: &str = "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+pub(crate) const CREDENTIALS_HINT: &str = "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
      or AWS_PROFILE (~/.aws/credentials, ~/.aws/config), or AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, \
      or run where a container/instance role is available";
 
@@ -24,6 +25,16 @@ where
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_string);
     let message = err.message().map(str::to_string);
+    // Before the dispatch arms: a chain whose last provider (IMDS) could not be reached
+    // is a dispatch failure too, and the cause is the missing credentials.
+    if credentials_failed(&err) {
+        return Error::Unauthenticated {
+            op,
+            uri,
+            hint: CREDENTIALS_HINT.into(),
+            source: Some(Box::new(err)),
+        };
+    }
     match &err {
         SdkError::TimeoutError(_) => {
             return Error::Timeout {
@@ -46,15 +57,19 @@ where
         }
         _ => {}
     }
-    if credentials_failed(&err) {
-        return Error::Unauthenticated {
-            op,
-            uri,
-            hint: CREDENTIALS_HINT.into(),
-            source: Some(Box::new(err)),
-        };
-    }
-    let cause: s3dlio_core::BoxError = Box::new(err);
+    classify(op, uri, status, code, message, Box::new(err))
+}
+
+/// Maps a refusal by its S3 error code and HTTP status (the same rules for SDK errors
+/// and for the direct data path's responses).
+pub(crate) fn classify(
+    op: Operation,
+    uri: String,
+    status: Option<u16>,
+    code: Option<String>,
+    message: Option<String>,
+    cause: s3dlio_core::BoxError,
+) -> Error {
     match (code.as_deref(), status) {
         (Some("NoSuchBucket"), _) => Error::NotFound {
             op,
@@ -121,6 +136,66 @@ where
     }
 }
 
+/// An S3 error response as the direct data path received it: the status and the
+/// `<Code>` and `<Message>` of its XML body (a HEAD-like answer has none).
+#[derive(Debug)]
+pub(crate) struct ErrorResponse {
+    pub status: u16,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for ErrorResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if let Some(c) = &self.code {
+            write!(f, " {c}")?;
+        }
+        if let Some(m) = &self.message {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ErrorResponse {}
+
+impl ErrorResponse {
+    pub(crate) fn parse(status: u16, body: &[u8]) -> Self {
+        let (mut code, mut message) = (None, None);
+        let mut reader = quick_xml::Reader::from_reader(body);
+        loop {
+            match reader.read_event() {
+                Ok(Event::Start(e)) if matches!(e.name().as_ref(), b"Code" | b"Message") => {
+                    let Ok(raw) = reader.read_text(e.name()) else {
+                        break;
+                    };
+                    let text = raw
+                        .decode()
+                        .ok()
+                        .and_then(|t| Some(quick_xml::escape::unescape(&t).ok()?.into_owned()));
+                    match e.name().as_ref() {
+                        b"Code" => code = code.or(text),
+                        _ => message = message.or(text),
+                    }
+                }
+                Ok(Event::Eof) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        ErrorResponse {
+            status,
+            code,
+            message,
+        }
+    }
+
+    pub(crate) fn into_error(self, op: Operation, uri: &str) -> Error {
+        let (status, code, message) = (Some(self.status), self.code.clone(), self.message.clone());
+        classify(op, uri.to_string(), status, code, message, Box::new(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +204,22 @@ mod tests {
 
     fn dispatch(cause: s3dlio_core::BoxError) -> SdkError<GetObjectError, HttpResponse> {
         SdkError::dispatch_failure(ConnectorError::other(cause, None))
+    }
+
+    #[test]
+    fn an_error_body_gives_its_code_and_message() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>NoSuchKey</Code><Message>The key &amp; more does not exist</Message><Key>k</Key></Error>"#;
+        let r = ErrorResponse::parse(404, body);
+        assert_eq!(r.code.as_deref(), Some("NoSuchKey"));
+        assert_eq!(r.message.as_deref(), Some("The key & more does not exist"));
+        assert!(matches!(
+            r.into_error(Operation::Get, "s3://b/k"),
+            Error::NotFound { .. }
+        ));
+        let r = ErrorResponse::parse(503, b"");
+        assert_eq!((r.code.as_deref(), r.to_string().as_str()), (None, "HTTP 503"));
+        assert!(r.into_error(Operation::Get, "s3://b/k").is_retryable());
     }
 
     #[test]

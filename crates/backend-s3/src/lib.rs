@@ -1,7 +1,7 @@
 //! # s3dlio-backend-s3
 //!
 //! `s3://bucket/key` (and `s3://host:port/bucket/key` for an explicit endpoint) on
-//! aws-sdk-s3: the standard AWS credential chain with a bounded lookup, path-style
+//! aws-sdk-s3 (data requests on hyper with `aws-sigv4`, [`DataPath`]): the standard AWS credential chain with a bounded lookup, path-style
 //! addressing for custom endpoints, listings as page streams, DeleteObjects batches that
 //! report every refused key, a bounded-memory multipart writer that aborts on any
 //! failure, and ranged GETs pinnable with If-Match, which the umbrella's read path fans
@@ -22,7 +22,10 @@
 
 mod client;
 mod config;
+mod direct;
 mod error;
+mod https;
+mod signer;
 mod store;
 mod writer;
 

@@ -9,7 +9,7 @@ use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use bytes::Bytes;
 use futures::stream::{self, BoxStream};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use s3dlio_core::paging::{self, paged};
 use s3dlio_core::parts::PartWriter;
 use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range, range_header};
@@ -21,6 +21,7 @@ use s3dlio_core::{
 
 use crate::client::Clients;
 use crate::config::S3Config;
+use crate::direct::KEY_PATH;
 use crate::error::map_sdk_error;
 use crate::writer::MultipartWriter;
 
@@ -168,14 +169,6 @@ fn frames(
     })
 }
 
-/// Characters escaped in `x-amz-copy-source` (everything but unreserved and `/`).
-const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
-
 #[async_trait]
 impl ObjectStore for S3Store {
     fn name(&self) -> &'static str {
@@ -197,6 +190,12 @@ impl ObjectStore for S3Store {
             && r.start >= r.end
         {
             return self.empty_read(op, uri, &u, &opts).await;
+        }
+        if let Some((direct, target)) = self.clients.direct(&u).await {
+            return match direct.get(op, uri, &target, &opts).await? {
+                Some(got) => Ok(got),
+                None => self.empty_read(op, uri, &u, &opts).await,
+            };
         }
         let mut req = self.client(&u).await.get_object().bucket(u.bucket()).key(u.key());
         if let Some(r) = &opts.range {
@@ -229,6 +228,9 @@ impl ObjectStore for S3Store {
             return self.put_in_parts(uri, data, opts, part_size).await;
         }
         let u = SERVES.object(Operation::Put, uri)?;
+        if let Some((direct, target)) = self.clients.direct(&u).await {
+            return direct.put(Operation::Put, uri, &target, data, &opts).await;
+        }
         let metadata = (!opts.metadata.is_empty()).then(|| opts.metadata.into_iter().collect());
         let out = self
             .client(&u)
@@ -257,6 +259,7 @@ impl ObjectStore for S3Store {
         );
         let w = MultipartWriter::new(
             self.client(&u).await,
+            self.clients.direct(&u).await,
             uri,
             &u,
             opts.put,
@@ -369,7 +372,7 @@ impl ObjectStore for S3Store {
                 hint: "a server-side copy needs both objects on one endpoint; get and put instead".into(),
             });
         }
-        let source = format!("{}/{}", s.bucket(), utf8_percent_encode(s.key(), COPY_SOURCE));
+        let source = format!("{}/{}", s.bucket(), utf8_percent_encode(s.key(), KEY_PATH));
         self.client(&d)
             .await
             .copy_object()
@@ -522,7 +525,7 @@ mod tests {
 
     #[test]
     fn copy_source_escapes_what_it_must() {
-        let s = utf8_percent_encode("a b/c+d%e/ключ", COPY_SOURCE).to_string();
+        let s = utf8_percent_encode("a b/c+d%e/ключ", KEY_PATH).to_string();
         assert_eq!(s, "a%20b/c%2Bd%25e/%D0%BA%D0%BB%D1%8E%D1%87");
     }
 }

@@ -6,6 +6,7 @@
 //! of the object ever becomes visible; `finalize` returns the complete call's error.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
 use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, RetryPolicy, WriteSummary};
 
+use crate::direct::{Direct, Target};
 use crate::error::map_sdk_error;
 
 /// S3's smallest part (all but the last).
@@ -25,6 +27,8 @@ pub const MAX_PARTS: i32 = 10_000;
 #[derive(Debug)]
 pub(crate) struct MultipartWriter {
     client: Client,
+    /// Sends the parts and the single PUT where it can (`Clients::direct`).
+    direct: Option<(Arc<Direct>, Target)>,
     uri: String,
     bucket: String,
     key: String,
@@ -40,6 +44,7 @@ impl MultipartWriter {
     #[allow(clippy::too_many_arguments)] // one private constructor, called once
     pub(crate) fn new(
         client: Client,
+        direct: Option<(Arc<Direct>, Target)>,
         uri: &str,
         target: &ObjectUri,
         put: PutOptions,
@@ -59,6 +64,7 @@ impl MultipartWriter {
         }
         Ok(MultipartWriter {
             client,
+            direct,
             uri: uri.to_string(),
             bucket: target.bucket().to_string(),
             key: target.key().to_string(),
@@ -126,6 +132,24 @@ impl MultipartWriter {
             self.key.clone(),
             self.uri.clone(),
         );
+        if let Some((direct, target)) = self.direct.clone() {
+            return self
+                .uploading
+                .spawn(move || {
+                    let (direct, target, uri, upload_id, part) = (
+                        direct.clone(),
+                        target.clone(),
+                        uri.clone(),
+                        upload_id.clone(),
+                        part.clone(),
+                    );
+                    async move {
+                        let e_tag = direct.upload_part(&uri, &target, &upload_id, n, part).await?;
+                        Ok(CompletedPart::builder().part_number(n).set_e_tag(e_tag).build())
+                    }
+                })
+                .await;
+        }
         self.uploading
             .spawn(move || {
                 // One request per try: a body stream is consumed by the try that sends it.
@@ -198,18 +222,25 @@ impl PartUpload for MultipartWriter {
             None => {
                 // Below one part: a single PUT, atomic by itself.
                 let body = self.parts.take_rest();
-                let out = self
-                    .client
-                    .put_object()
-                    .bucket(&self.bucket)
-                    .key(&self.key)
-                    .set_content_type(self.put.content_type.clone())
-                    .set_metadata(self.metadata())
-                    .body(ByteStream::from(body))
-                    .send()
-                    .await
-                    .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
-                out.e_tag().map(str::to_string)
+                if let Some((direct, target)) = &self.direct {
+                    direct
+                        .put(Operation::Finalize, &self.uri, target, body, &self.put)
+                        .await?
+                        .e_tag
+                } else {
+                    let out = self
+                        .client
+                        .put_object()
+                        .bucket(&self.bucket)
+                        .key(&self.key)
+                        .set_content_type(self.put.content_type.clone())
+                        .set_metadata(self.metadata())
+                        .body(ByteStream::from(body))
+                        .send()
+                        .await
+                        .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
+                    out.e_tag().map(str::to_string)
+                }
             }
             Some(upload_id) => {
                 let last = self.parts.take_rest();

@@ -104,7 +104,8 @@ async fn an_unreachable_endpoint_fails_fast_with_a_hint() {
             connect_timeout: Duration::from_secs(2),
             ..S3Config::default()
         }
-        .with_endpoint("http://127.0.0.1:9"),
+        .with_endpoint("http://127.0.0.1:9")
+        .with_credentials("key", "secret"),
     );
     let t = Instant::now();
     let err = store.get("s3://bucket/key").await.unwrap_err();

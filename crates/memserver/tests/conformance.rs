@@ -1,11 +1,12 @@
 //! The S3 backend's whole conformance suite against the memory server, in process: proves
 //! the server answers as S3 does (it has no named gaps: a PUT into a missing bucket and a
 //! DeleteBucket of a non-empty one fail, If-Match is honoured) and gives the backend a
-//! second S3 server in every test run.
+//! second S3 server in every test run. It runs twice: on the direct data path (the
+//! default) and with every request on the SDK.
 
 use std::sync::Arc;
 
-use s3dlio_backend_s3::{S3Config, S3Store};
+use s3dlio_backend_s3::{DataPath, S3Config, S3Store};
 use s3dlio_core::testkit::Fixture;
 use s3dlio_core::{Error, ObjectStore, ObjectStoreExt};
 use s3dlio_memserver::{Options, Server};
@@ -35,8 +36,12 @@ fn client(server: &Server, secret: &str) -> S3Store {
 }
 
 async fn fixture(_test: &str) -> Option<Fixture> {
+    fixture_on(DataPath::Direct).await
+}
+
+async fn fixture_on(path: DataPath) -> Option<Fixture> {
     let server = server().await;
-    let store = client(&server, SECRET);
+    let store = S3Store::new(config(&server, SECRET).with_data_path(path));
     store
         .create_container("s3://conformance")
         .await
@@ -51,6 +56,17 @@ async fn fixture(_test: &str) -> Option<Fixture> {
 }
 
 s3dlio_core::conformance_tests!(fixture);
+
+/// The same suite with every request on the SDK (`DataPath::Sdk`).
+mod sdk_data_path {
+    use super::*;
+
+    async fn fixture(_test: &str) -> Option<Fixture> {
+        fixture_on(DataPath::Sdk).await
+    }
+
+    s3dlio_core::conformance_tests!(fixture);
+}
 
 #[tokio::test]
 async fn requests_are_signed_with_the_configured_keys() {
