@@ -52,6 +52,9 @@ pub(crate) struct Target {
     region: Arc<str>,
 }
 
+/// A bucket on an explicit `host:port` endpoint, or (`None`) on the configured one.
+type BucketAt = (Option<String>, String);
+
 /// A bucket's base URL and signing region, by the SDK's endpoint rules.
 #[derive(Debug, Clone)]
 struct Route {
@@ -69,7 +72,7 @@ pub(crate) struct Direct {
     use_fips: bool,
     use_dual_stack: bool,
     /// `None`: the rules ask for a scheme other than SigV4 (S3 Express); the SDK sends.
-    routes: Mutex<HashMap<(Option<String>, String), Option<Route>>>,
+    routes: Mutex<HashMap<BucketAt, Option<Route>>>,
     /// The tighter of the operation and attempt timeouts (one attempt per call).
     timeout: Option<Duration>,
 }
@@ -311,7 +314,7 @@ impl Direct {
     }
 }
 
-fn text<'h, K: http::header::AsHeaderName>(headers: &'h HeaderMap, name: K) -> Option<&'h str> {
+fn text(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
