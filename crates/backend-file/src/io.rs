@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use bytes::{Bytes, BytesMut};
-use futures::{StreamExt, stream};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt, stream};
+use s3dlio_core::buffer::OutputBuffer;
+use s3dlio_core::{Error, Operation};
 
 use crate::aligned::AlignedBuf;
 use crate::config::PageCacheHint;
@@ -154,37 +156,29 @@ pub(crate) fn read_range(file: &File, range: Range<u64>, direct: bool, align: us
 /// read with up to `concurrency` reads in flight on the blocking pool: each byte is
 /// copied once, from the page cache into place, and memory is the object's size.
 pub(crate) async fn read_parallel(
+    op: Operation,
+    uri: &str,
     file: Arc<File>,
     range: Range<u64>,
     chunk: u64,
     concurrency: usize,
-) -> io::Result<Bytes> {
-    // Zeroed by the allocator's calloc: fresh pages from the kernel, not a memset.
-    let mut rest = BytesMut::zeroed((range.end - range.start) as usize);
-    let mut parts = Vec::new();
-    let mut offset = range.start;
-    while !rest.is_empty() {
-        let part = rest.split_to((chunk.max(1) as usize).min(rest.len()));
-        let len = part.len() as u64;
-        parts.push((offset, part));
-        offset += len;
-    }
-    let reads = parts.into_iter().map(|(offset, mut part)| {
-        let file = file.clone();
-        async move {
-            let read = tokio::task::spawn_blocking(move || {
-                pread_exact(&file, part.as_mut_ptr(), part.len(), offset).map(|()| part)
-            });
-            read.await.map_err(io::Error::other)?
-        }
+) -> s3dlio_core::Result<Bytes> {
+    let len = (range.end - range.start) as usize;
+    let out = OutputBuffer::new(len);
+    let chunk = chunk.max(1) as usize;
+    let reads = (0..len).step_by(chunk).map(|at| {
+        let (file, n) = (file.clone(), chunk.min(len - at));
+        let offset = range.start + at as u64;
+        let read = move |to: *mut u8, n: usize| pread_exact(&file, to, n, offset);
+        // SAFETY: the pieces `at..at + n` tile the buffer without overlapping.
+        let filled = unsafe { out.fill(op, uri, at, n, read) };
+        async move { filled.await?.map_err(|e| Error::from_io(op, uri, e)).map(|()| n) }
     });
-    let mut parts = stream::iter(reads).buffered(concurrency.max(1));
-    let mut out = BytesMut::new();
-    while let Some(part) = parts.next().await {
-        // The parts are adjacent pieces of one allocation, so this only moves an end.
-        out.unsplit(part?);
-    }
-    Ok(out.freeze())
+    let written = stream::iter(reads)
+        .buffer_unordered(concurrency.max(1))
+        .try_fold(0, |sum, n| async move { Ok(sum + n) })
+        .await?;
+    Ok(out.finish(written))
 }
 
 /// `pread` into `ptr[..len]` until it is full; end of file first is `UnexpectedEof`.

@@ -12,6 +12,7 @@ use futures::stream::{self, BoxStream};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
     ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for, run_blocking,
+    run_short_blocking,
 };
 
 use crate::config::{FileConfig, PageCacheHint};
@@ -133,13 +134,15 @@ impl FileStore {
     async fn read_in_place(&self, op: Operation, uri: &str, file: File, range: Range<u64>) -> Result<Bytes> {
         let file = Arc::new(file);
         let cfg = &self.config.range;
-        let read = io::read_parallel(
+        let data = io::read_parallel(
+            op,
+            uri,
             file.clone(),
             range.clone(),
             cfg.chunk_size,
             cfg.effective_concurrency(),
-        );
-        let data = read.await.map_err(|e| Error::from_io(op, uri, e))?;
+        )
+        .await?;
         let hint = self.config.page_cache;
         if hint == PageCacheHint::DontNeed {
             blocking(op, uri, move || {
@@ -166,6 +169,18 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T> {
     run_blocking(op, uri, "the blocking I/O task", f)
+        .await?
+        .map_err(|e| Error::from_io(op, uri, e))
+}
+
+/// As [`blocking`], for one short step (open and read at most the range threshold, stat):
+/// in place on a waiting caller's thread (`s3dlio_core::as_waiting_caller`).
+async fn short_blocking<T: Send + 'static>(
+    op: Operation,
+    uri: &str,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T> {
+    run_short_blocking(op, uri, "the blocking I/O task", f)
         .await?
         .map_err(|e| Error::from_io(op, uri, e))
 }
@@ -207,7 +222,7 @@ impl ObjectStore for FileStore {
         let store = self.clone();
         let uri_owned = uri.to_string();
         let threshold = self.config.range.threshold;
-        let outcome = blocking(op, uri, move || {
+        let outcome = short_blocking(op, uri, move || {
             let (file, range, md, direct) = match store.open_range(&path, op, &uri_owned, &opts)? {
                 Ok(opened) => opened,
                 Err(e) => return Ok(Err(e)),
@@ -272,7 +287,7 @@ impl ObjectStore for FileStore {
 
     async fn stat(&self, uri: &str) -> Result<ObjectMeta> {
         let (u, path) = self.object_path(Operation::Stat, uri)?;
-        let md = blocking(Operation::Stat, uri, move || file_metadata(&path)).await?;
+        let md = short_blocking(Operation::Stat, uri, move || file_metadata(&path)).await?;
         Ok(meta_from(u.to_string(), &md))
     }
 

@@ -34,6 +34,7 @@
 //! ```
 
 mod batch;
+pub mod buffer;
 mod checksum;
 mod coalesce;
 pub mod env;
@@ -72,6 +73,6 @@ pub use retry::{
     ENV_RETRY_ATTEMPTS, ENV_RETRY_INITIAL_MS, ENV_RETRY_MAX_ELAPSED_MS, ENV_RETRY_MAX_MS, RetryPolicy, retry,
 };
 pub use store::{DEFAULT_DELETE_CONCURRENCY, GetResult, ObjectStore, PutResult};
-pub use task::{run_blocking, try_join_ordered};
+pub use task::{as_waiting_caller, run_blocking, run_short_blocking, try_join_ordered};
 pub use uri::{ALL_SCHEMES, ObjectUri, Scheme, Serves, Service, as_prefix, parse_for, parse_object};
 pub use writer::{ObjectWriter, WriteSummary, ZstdWriter};

@@ -141,3 +141,44 @@ async fn a_put_over_two_parts_goes_up_in_parts_and_a_smaller_one_in_one_request(
     assert_eq!(store.get("s3://parts/large").await.unwrap(), large);
     assert_eq!(store.get("s3://parts/small").await.unwrap(), small);
 }
+
+#[tokio::test]
+async fn the_attempt_timeout_bounds_a_slow_answer_on_both_data_paths() {
+    let latency = std::time::Duration::from_millis(600);
+    let limit = std::time::Duration::from_millis(150);
+    let server = Server::start(
+        "127.0.0.1:0",
+        Options {
+            credentials: Some((KEY.into(), SECRET.into())),
+            latency,
+        },
+    )
+    .await
+    .unwrap();
+    client(&server, SECRET)
+        .create_container("s3://slow")
+        .await
+        .unwrap();
+    for path in [DataPath::Direct, DataPath::Sdk] {
+        let store = S3Store::new(S3Config {
+            attempt_timeout: Some(limit),
+            ..config(&server, SECRET).with_data_path(path)
+        });
+        let check = |what: &str, started: std::time::Instant, e: Error| {
+            let took = started.elapsed();
+            assert!(matches!(e, Error::Timeout { .. }), "{path:?} {what}: {e:?}");
+            assert!(took >= limit && took < latency, "{path:?} {what} took {took:?}");
+        };
+        let t = std::time::Instant::now();
+        check(
+            "put",
+            t,
+            store
+                .put("s3://slow/k", bytes::Bytes::from_static(b"x"))
+                .await
+                .unwrap_err(),
+        );
+        let t = std::time::Instant::now();
+        check("get", t, store.get("s3://slow/k").await.unwrap_err());
+    }
+}

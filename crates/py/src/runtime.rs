@@ -182,8 +182,13 @@ pub fn block<T: Send + 'static>(py: Python<'_>, op: Op<T>) -> PyResult<T> {
     let runtime = &generation.runtime;
     let mut op = op;
     loop {
-        let outcome =
-            py.detach(|| runtime.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut op).await.ok() }));
+        // This thread only waits for `op`: its short blocking steps (a small file read)
+        // run here rather than on the blocking pool.
+        let outcome = py.detach(|| {
+            s3dlio::as_waiting_caller(|| {
+                runtime.block_on(async { tokio::time::timeout(SIGNAL_POLL, &mut op).await.ok() })
+            })
+        });
         match outcome {
             Some(result) => return result.map_err(|e| to_py(py, e)),
             None => {

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
+use s3dlio_core::buffer::OutputBuffer;
 use s3dlio_core::{
     Error, GetRange, Operation, RangeGetClient, RangesOptions, ReadOptions, Result, fetch_ranges,
 };
 
-use crate::assembly::Assembly;
 use crate::checked::Checked;
 use crate::config::RangeEngineConfig;
 
@@ -171,7 +171,7 @@ pub async fn read<C: RangeGetClient + ?Sized>(
             version: checked.version().map(str::to_string),
         });
     }
-    let out = Assembly::new(total);
+    let out = OutputBuffer::new(total);
     let (checked_ref, out_ref) = (&checked, &out);
     let from = plan.start + plan.first.len() as u64;
     // Two stages: requests (at most `effective_concurrency()` in flight) and copies (at
@@ -188,7 +188,10 @@ pub async fn read<C: RangeGetClient + ?Sized>(
         .chain(responses)
         .map_ok(|(offset, data)| async move {
             let len = data.len();
-            out_ref.copy_in(uri, offset, data).await.map(|()| len)
+            // SAFETY: the chunks (and the first response) are disjoint pieces of the range.
+            unsafe { out_ref.copy_in(Operation::GetRange, uri, offset, data) }
+                .await
+                .map(|()| len)
         })
         .try_buffer_unordered(config.copy_concurrency())
         .try_fold(0, |sum, len| async move { Ok(sum + len) })

@@ -36,7 +36,6 @@
 //! # }).unwrap();
 //! ```
 
-mod assembly;
 mod checked;
 mod config;
 #[cfg(feature = "testkit")]
