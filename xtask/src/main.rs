@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends|peers] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends|peers|file-limits] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`).
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -143,11 +143,15 @@ fn bench(args: &[String]) -> Result<()> {
     if args.first().is_some_and(|a| a == "peers") {
         return bench_peers();
     }
+    if args.first().is_some_and(|a| a == "file-limits") {
+        wheel::build(true)?;
+        return run(Command::new("target/py-venv/bin/python").arg("python/bench/file_limits.py"));
+    }
     let (chosen, extra): (Vec<_>, &[String]) = match args.first() {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
                 format!(
-                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py, loader, frontends or peers"
+                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py, loader, frontends, peers or file-limits"
                 )
             })?;
             (vec![group], &args[1..])

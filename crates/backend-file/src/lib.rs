@@ -34,6 +34,7 @@ mod aligned;
 mod config;
 mod io;
 mod list;
+mod ranges;
 mod store;
 mod writer;
 

@@ -11,8 +11,8 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
-    ObjectWriter, Operation, PutOptions, PutResult, Result, Service, WriterOptions, parse_for, run_blocking,
-    run_short_blocking,
+    ObjectWriter, Operation, PutOptions, PutResult, RangesOptions, Result, Service, WriterOptions, parse_for,
+    run_blocking, run_short_blocking,
 };
 
 use crate::config::{FileConfig, PageCacheHint};
@@ -26,7 +26,7 @@ use crate::writer::FileWriter;
 /// target and rename it into place, so readers never see a partial object.
 #[derive(Debug, Clone)]
 pub struct FileStore {
-    config: FileConfig,
+    pub(crate) config: FileConfig,
     direct: bool,
     stats: Arc<IoStats>,
 }
@@ -68,7 +68,7 @@ impl FileStore {
         Ok((u, path))
     }
 
-    fn object_path(&self, op: Operation, uri: &str) -> Result<(ObjectUri, PathBuf)> {
+    pub(crate) fn object_path(&self, op: Operation, uri: &str) -> Result<(ObjectUri, PathBuf)> {
         let (u, path) = self.parse(uri)?;
         if u.key().is_empty() || u.key().ends_with('/') {
             return Err(Error::invalid_argument(
@@ -80,7 +80,7 @@ impl FileStore {
         Ok((u, path))
     }
 
-    fn open_read(&self, path: &std::path::Path) -> std::io::Result<(File, bool)> {
+    pub(crate) fn open_read(&self, path: &std::path::Path) -> std::io::Result<(File, bool)> {
         io::open(path, OpenOptions::new().read(true), self.direct, &self.stats)
     }
 
@@ -96,10 +96,7 @@ impl FileStore {
         opts: &GetOptions,
     ) -> std::io::Result<Result<(File, Range<u64>, std::fs::Metadata, bool)>> {
         let (file, direct) = self.open_read(path)?;
-        let md = file.metadata()?;
-        if !md.is_file() {
-            return Err(std::io::ErrorKind::NotFound.into());
-        }
+        let md = file_metadata_of(&file)?;
         let tag = e_tag(&md);
         if let Some(want) = &opts.if_match
             && *want != tag
@@ -175,7 +172,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 /// As [`blocking`], for one short step (open and read at most the range threshold, stat):
 /// in place on a waiting caller's thread (`s3dlio_core::as_waiting_caller`).
-async fn short_blocking<T: Send + 'static>(
+pub(crate) async fn short_blocking<T: Send + 'static>(
     op: Operation,
     uri: &str,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
@@ -187,7 +184,15 @@ async fn short_blocking<T: Send + 'static>(
 
 /// Metadata of a regular file; a directory is not an object.
 fn file_metadata(path: &std::path::Path) -> std::io::Result<std::fs::Metadata> {
-    let md = std::fs::metadata(path)?;
+    regular(std::fs::metadata(path)?)
+}
+
+/// Metadata of an open regular file; a directory is not an object.
+pub(crate) fn file_metadata_of(file: &File) -> std::io::Result<std::fs::Metadata> {
+    regular(file.metadata()?)
+}
+
+fn regular(md: std::fs::Metadata) -> std::io::Result<std::fs::Metadata> {
     if md.is_file() {
         Ok(md)
     } else {
@@ -203,7 +208,10 @@ impl ObjectStore for FileStore {
 
     fn capabilities(&self) -> Capabilities {
         // copy goes through copy_file_range, which the kernel (or filesystem) performs.
-        let caps = Capabilities::none().with_server_side_copy().with_atomic_rename();
+        let caps = Capabilities::none()
+            .with_server_side_copy()
+            .with_atomic_rename()
+            .with_batched_ranges();
         // O_DIRECT reads large objects fastest as concurrent aligned chunks.
         if self.direct {
             caps.with_chunked_reads()
@@ -247,6 +255,15 @@ impl ObjectStore for FileStore {
             range,
             meta: meta_from(u.to_string(), &md),
         })
+    }
+
+    async fn get_ranges_opts(
+        &self,
+        uri: &str,
+        ranges: &[Range<u64>],
+        opts: RangesOptions,
+    ) -> Result<Vec<Bytes>> {
+        self.read_ranges(uri, ranges, opts).await
     }
 
     async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {

@@ -56,13 +56,7 @@ pub async fn fetch_ranges<C: RangeGetClient + ?Sized>(
     if ranges.is_empty() {
         return Ok(Vec::new());
     }
-    if let Some(r) = ranges.iter().find(|r| r.start > r.end) {
-        return Err(Error::invalid_argument(
-            Operation::GetRange,
-            uri,
-            format!("range {}..{} ends before it starts", r.start, r.end),
-        ));
-    }
+    check_ranges(uri, ranges)?;
     let plan = coalesce(ranges, opts.coalesce_gap, opts.max_merged_size);
     let first = client.get_range_chunk(uri, plan.fetches[0].clone(), None).await?;
     let (size, pin) = (first.total_size, first.version.clone());
@@ -72,6 +66,30 @@ pub async fn fetch_ranges<C: RangeGetClient + ?Sized>(
     });
     let rest = try_join_ordered(fetches, opts.max_concurrency).await?;
     let fetched: Vec<Bytes> = std::iter::once(first.data).chain(rest).collect();
+    slice_fetched(uri, ranges, &plan, &fetched, size)
+}
+
+/// Refuses a range that ends before it starts, naming it.
+pub fn check_ranges(uri: &str, ranges: &[Range<u64>]) -> Result<()> {
+    match ranges.iter().find(|r| r.start > r.end) {
+        Some(r) => Err(Error::invalid_argument(
+            Operation::GetRange,
+            uri,
+            format!("range {}..{} ends before it starts", r.start, r.end),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Each caller range, in input order, as a slice (no copy) of the fetch that holds it
+/// (`fetched[i]` is `plan.fetches[i]` as read from an object of `size` bytes).
+pub fn slice_fetched(
+    uri: &str,
+    ranges: &[Range<u64>],
+    plan: &CoalescePlan,
+    fetched: &[Bytes],
+    size: u64,
+) -> Result<Vec<Bytes>> {
     ranges
         .iter()
         .zip(&plan.owner)

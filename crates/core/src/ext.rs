@@ -8,7 +8,6 @@ use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::checksum::crc32c;
-use crate::coalesce::fetch_ranges;
 use crate::error::{Error, Operation, Result};
 use crate::meta::ListEntry;
 use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, ReadOptions, WriterOptions};
@@ -41,7 +40,7 @@ pub trait ObjectStoreExt: ObjectStore {
     /// buffer without copying. All fetches are pinned to the version the first one
     /// saw, so the results never mix two versions of the object.
     async fn get_ranges(&self, uri: &str, ranges: &[Range<u64>], opts: RangesOptions) -> Result<Vec<Bytes>> {
-        fetch_ranges(self, uri, ranges, opts).await
+        self.get_ranges_opts(uri, ranges, opts).await
     }
 
     /// The whole object, failing with [`Error::ChecksumMismatch`] unless its CRC32C is

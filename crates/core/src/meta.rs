@@ -67,6 +67,10 @@ pub struct Capabilities {
     /// sends one request: memory:// returns its buffer without a copy, and file://'s
     /// `get_opts` already reads large ranges by concurrent positional reads.
     pub chunked_reads: bool,
+    /// `get_ranges_opts` reads many ranges in one step (file://: one open, positional
+    /// reads in batches), so wrapper stores forward it whole instead of fetching each
+    /// range through their own `get_opts`.
+    pub batched_ranges: bool,
 }
 
 impl Capabilities {
@@ -78,6 +82,7 @@ impl Capabilities {
             atomic_rename: false,
             explicit_containers: false,
             chunked_reads: false,
+            batched_ranges: false,
         }
     }
 
@@ -103,6 +108,11 @@ impl Capabilities {
 
     pub const fn with_chunked_reads(mut self) -> Self {
         self.chunked_reads = true;
+        self
+    }
+
+    pub const fn with_batched_ranges(mut self) -> Self {
+        self.batched_ranges = true;
         self
     }
 }

@@ -16,7 +16,7 @@ use futures::{StreamExt, stream};
 
 use crate::error::Result;
 use crate::meta::{Capabilities, ListEntry, ObjectMeta};
-use crate::options::{GetOptions, GetRange, PutOptions, ReadOptions, WriterOptions};
+use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, ReadOptions, WriterOptions};
 use crate::writer::ObjectWriter;
 
 /// Deletes that `delete_batch`'s default runs at once.
@@ -98,6 +98,22 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     /// after all the others were attempted.
     async fn delete_batch(&self, uris: &[String]) -> Result<()> {
         crate::batch::delete_each(self, uris, DEFAULT_DELETE_CONCURRENCY).await
+    }
+
+    /// Several ranges of one object, in input order ([`ObjectStoreExt::get_ranges`]). The
+    /// default plans and fetches them through [`get_opts`](ObjectStore::get_opts)
+    /// ([`fetch_ranges`](crate::fetch_ranges)); a backend that reads many ranges more
+    /// cheaply in one step overrides it (file://: one open, positional reads in batches).
+    /// Wrapper stores forward it.
+    ///
+    /// [`ObjectStoreExt::get_ranges`]: crate::ObjectStoreExt::get_ranges
+    async fn get_ranges_opts(
+        &self,
+        uri: &str,
+        ranges: &[Range<u64>],
+        opts: RangesOptions,
+    ) -> Result<Vec<Bytes>> {
+        crate::fetch_ranges(self, uri, ranges, opts).await
     }
 
     /// The bytes of `opts`'s range as an in-order stream of chunks. Backends keep this

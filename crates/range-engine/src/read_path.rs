@@ -1,6 +1,7 @@
 //! `ReadPath`: the one read path (decision 010). Every read of every front end (the CLI,
 //! the wheel, the loader, `transfer`, Rust callers of `store_for_uri`) goes through it.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use futures::stream::BoxStream;
 use s3dlio_core::layer::{Layered, LimitLayer, RetryLayer};
 use s3dlio_core::{
     Capabilities, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectWriter,
-    PutOptions, PutResult, ReadOptions, Result, RetryPolicy, WriterOptions,
+    PutOptions, PutResult, RangesOptions, ReadOptions, Result, RetryPolicy, WriterOptions, fetch_ranges,
 };
 
 use crate::config::RangeEngineConfig;
@@ -100,6 +101,19 @@ impl ObjectStore for ReadPath {
                 ..ObjectMeta::default()
             },
         })
+    }
+
+    async fn get_ranges_opts(
+        &self,
+        uri: &str,
+        ranges: &[Range<u64>],
+        opts: RangesOptions,
+    ) -> Result<Vec<Bytes>> {
+        if self.inner.capabilities().batched_ranges {
+            return self.inner.get_ranges_opts(uri, ranges, opts).await;
+        }
+        // Each merged fetch through this read path (a large one split into chunks).
+        fetch_ranges(self, uri, ranges, opts).await
     }
 
     fn get_stream<'a>(&'a self, uri: &'a str, opts: ReadOptions) -> BoxStream<'a, Result<Bytes>> {

@@ -32,6 +32,7 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -40,7 +41,7 @@ use futures::stream::BoxStream;
 
 use crate::error::{Error, Operation, Result};
 use crate::meta::{Capabilities, ListEntry, ObjectMeta};
-use crate::options::{GetOptions, GetRange, PutOptions, WriterOptions};
+use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, WriterOptions};
 use crate::store::{GetResult, ObjectStore, PutResult};
 use crate::writer::ObjectWriter;
 
@@ -120,6 +121,24 @@ impl<I: Interceptor> ObjectStore for Layered<I> {
             .around(opts.operation(), uri, || async move {
                 let r = inner.get_opts(uri, opts.clone()).await?;
                 check_complete(uri, opts, r)
+            })
+            .await
+    }
+
+    async fn get_ranges_opts(
+        &self,
+        uri: &str,
+        ranges: &[Range<u64>],
+        opts: RangesOptions,
+    ) -> Result<Vec<Bytes>> {
+        if !self.inner.capabilities().batched_ranges {
+            // Each fetch through this layer's `get_opts`: retried on its own.
+            return crate::fetch_ranges(self, uri, ranges, opts).await;
+        }
+        let inner = &self.inner;
+        self.layer
+            .around(Operation::GetRange, uri, || {
+                inner.get_ranges_opts(uri, ranges, opts)
             })
             .await
     }

@@ -1,0 +1,116 @@
+//! `get_ranges` on a local file: one open, and the (merged) ranges read by positional
+//! reads in batches, each batch one step on the blocking pool. Per range, the default
+//! (`fetch_ranges` over `get_opts`) pays an open, a stat and a pool hop: 86k 4 KiB
+//! ranges/s from Python where batches reach several times that (`cargo xtask bench
+//! file-limits`). One handle also means one version: a file replaced meanwhile (puts
+//! rename a new file into place) is not mixed in.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use s3dlio_core::{
+    Operation, RangesOptions, Result, check_ranges, coalesce, slice_fetched, try_join_ordered,
+};
+
+use crate::io::{advise_after, advise_before, read_range};
+use crate::store::{FileStore, short_blocking};
+
+/// A batch ends after this many bytes or this many reads, whichever comes first: enough
+/// to make its pool hop cheap beside its reads, small enough that batches spread over
+/// the cores.
+const BATCH_BYTES: u64 = 1 << 20;
+const BATCH_READS: usize = 256;
+
+impl FileStore {
+    pub(crate) async fn read_ranges(
+        &self,
+        uri: &str,
+        ranges: &[Range<u64>],
+        opts: RangesOptions,
+    ) -> Result<Vec<Bytes>> {
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        check_ranges(uri, ranges)?;
+        let op = Operation::GetRange;
+        let (_, path) = self.object_path(op, uri)?;
+        let plan = coalesce(ranges, opts.coalesce_gap, opts.max_merged_size);
+        let (hint, align) = (self.config.page_cache, self.config.direct_alignment);
+        let store = self.clone();
+        let (file, size, direct) = short_blocking(op, uri, move || {
+            let (file, direct) = store.open_read(&path)?;
+            let size = crate::store::file_metadata_of(&file)?.len();
+            if !direct {
+                advise_before(&file, &(0..size), hint, false);
+            }
+            Ok((file, size, direct))
+        })
+        .await?;
+        let file = Arc::new(file);
+        let reads = batches(&plan.fetches).into_iter().map(|batch| {
+            let (file, fetches) = (file.clone(), plan.fetches[batch].to_vec());
+            short_blocking(op, uri, move || {
+                fetches
+                    .iter()
+                    .map(|f| {
+                        // Past the end reads nothing; `slice_fetched` resolves each range
+                        // against the size and refuses what it must.
+                        let f = f.start.min(size)..f.end.min(size);
+                        let data = read_range(&file, f.clone(), direct, align)?;
+                        if !direct {
+                            advise_after(&file, &f, hint);
+                        }
+                        Ok(data)
+                    })
+                    .collect::<std::io::Result<Vec<Bytes>>>()
+            })
+        });
+        let fetched: Vec<Bytes> = try_join_ordered(reads, opts.max_concurrency)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        slice_fetched(uri, ranges, &plan, &fetched, size)
+    }
+}
+
+/// Consecutive runs of fetch indices, each at most [`BATCH_BYTES`] (or one larger fetch)
+/// and [`BATCH_READS`] reads.
+fn batches(fetches: &[Range<u64>]) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    let mut bytes = 0;
+    for (i, f) in fetches.iter().enumerate() {
+        let len = f.end - f.start;
+        match out.last_mut() {
+            Some(b) if b.len() < BATCH_READS && bytes + len <= BATCH_BYTES => {
+                b.end = i + 1;
+                bytes += len;
+            }
+            _ => {
+                out.push(i..i + 1);
+                bytes = len;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_every_fetch_once_within_their_bounds() {
+        let small: Vec<_> = (0..600u64).map(|i| i * 8192..i * 8192 + 4096).collect();
+        let b = batches(&small);
+        assert_eq!(b, vec![0..256, 256..512, 512..600]);
+        let mixed = vec![
+            0..(2 << 20),
+            (2 << 20)..(2 << 20) + 10,
+            (3 << 20)..(3 << 20) + (1 << 20),
+        ];
+        assert_eq!(batches(&mixed), vec![0..1, 1..2, 2..3]);
+        assert!(batches(&[]).is_empty());
+    }
+}
