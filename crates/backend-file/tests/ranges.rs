@@ -92,7 +92,7 @@ async fn edges_fail_or_clip_as_the_default_path_does() {
     }
     let missing = format!("file://{}/missing", dir.path().display());
     let e = store
-        .get_ranges(&missing, &[0..1], RangesOptions::default())
+        .get_ranges(&missing, &[0..1, 2..3], RangesOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(e, s3dlio_core::Error::NotFound { .. }), "{e:?}");
