@@ -1,22 +1,31 @@
 """Ours beside the peers on one memory-backed S3 server, in one run (`cargo xtask bench peers`).
 
-Each (workload, op, peer) runs `peers_worker.py` in a fresh process, so its CPU seconds
+Each (workload, op, peer) runs `peers_worker.py` (the Rust row: the `peers_worker` example
+of the s3dlio crate) in a fresh process, so its CPU seconds
 and peak RSS come from the OS (`wait4`) and no peer warms another's caches. The original
 s3dlio 0.10.0 has our package name, so it runs from its own venv. Rounds alternate the
 peers; each row keeps its best round. The server's own limit comes first: the raw hyper
 GET loop of `s3dlio-memserver-limit` on an in-process server.
 
-Writes target/bench/peers.json and target/bench/peers.md (the Markdown table).
+After the 1 GiB object's get, a `ranges` row reads 1000 x 4 KiB of it (`peers_worker.py`).
+Each row counts the S3 requests the server answered during its worker (the memory
+server's `/_memserver/requests`), so a peer that coalesces, or retries, shows it.
+
+Writes target/bench/peers.json, target/bench/peers.md (the Markdown table) and one chart
+per workload, target/bench/peers-<workload>.png (MB/s by op and peer, the server's limit
+as a line).
 """
 
 import json
 import os
 import subprocess
 import sys
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUCKET = "peers-bench"
 CONC = 32
+RANGES_OF = 1 << 30  # the ranges row's object size
 SCALE = float(os.environ.get("S3DLIO_BENCH_SCALE", "1"))
 ROUNDS = int(os.environ.get("S3DLIO_BENCH_ROUNDS", "2"))
 # (name, objects, size): the issue's workloads, object counts scaled to a 2-core box.
@@ -26,12 +35,34 @@ WORKLOADS = [
     ("1MiB x 1000", int(1000 * SCALE), 1 << 20),
     ("1GiB x 1", 1, 1 << 30),
 ]
+# (workload, count, size) of the ranges row, read from that workload's object.
+RANGES = ("1GiB x 1", 1000, 4096)
+
+
+def ops(workload):
+    return ("put", "get", "ranges") if workload == RANGES[0] else ("put", "get")
+
+
+def shape(workload, op, count, size):
+    """(count, size) a row moves: the ranges row's own, else the workload's."""
+    return RANGES[1:] if op == "ranges" else (count, size)
+
+
+def served():
+    """S3 requests the memory server has answered so far."""
+    url = os.environ["AWS_ENDPOINT_URL"] + "/_memserver/requests"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return int(r.read())
 
 
 def run_worker(python, peer, workload, op, count, size):
     tag = workload.replace(" ", "")
-    cmd = [python, os.path.join(HERE, "peers_worker.py"), peer, tag, op, BUCKET, str(count), str(size), str(CONC)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    args = [tag, op, BUCKET, str(count), str(size), str(CONC)]
+    # The Rust row runs its own binary (crates/s3dlio/examples/peers_worker.rs).
+    cmd = [python, *args] if peer == RUST else [python, os.path.join(HERE, "peers_worker.py"), peer, *args]
+    before = served()
+    env = dict(os.environ, S3DLIO_BENCH_RANGES_OF=str(RANGES_OF))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     out, err = proc.stdout.read(), proc.stderr.read()
     lines = out.strip().splitlines()
@@ -41,6 +72,7 @@ def run_worker(python, peer, workload, op, count, size):
     # A peer that measured and then crashed while its interpreter shut down (obstore 0.12.1
     # aborts at exit after a 1 GiB get here) keeps its figures, marked.
     row["exit_status"] = status
+    row["requests"] = served() - before
     # CPU of the timed phase only (the worker's own count): making a PUT's payload is not
     # the client's work. Peak RSS is the whole process's, payload included.
     row.update(process_cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mib=usage.ru_maxrss / 1024)
@@ -59,8 +91,13 @@ def server_limit(limit_bin):
     return rows
 
 
+RUST = "s3dlio-rust"
+OURS = ("s3dlio", RUST)
+
+
 def main():
     pythons = {
+        RUST: os.environ["S3DLIO_RUST_WORKER"],
         "s3dlio": sys.executable,
         "original": os.environ["S3DLIO_ORIGINAL_PYTHON"],
         "obstore": sys.executable,
@@ -72,31 +109,61 @@ def main():
     s3dlio.create_bucket(BUCKET)
     results = []
     for workload, count, size in WORKLOADS:
-        for op in ("put", "get"):
+        for op in ops(workload):
+            n, sz = shape(workload, op, count, size)
             best = {}
             for _ in range(ROUNDS):
                 for peer, python in pythons.items():
-                    row = run_worker(python, peer, workload, op, count, size)
+                    row = run_worker(python, peer, workload, op, n, sz)
                     if peer not in best or row["seconds"] < best[peer]["seconds"]:
                         best[peer] = row
             for peer, row in best.items():
                 row.update(
                     workload=workload, op=op, peer=peer,
-                    objects_per_s=count / row["seconds"], mb_per_s=count * size / row["seconds"] / 1e6,
+                    objects_per_s=n / row["seconds"], mb_per_s=n * sz / row["seconds"] / 1e6,
                 )
                 results.append(row)
                 print(f"{workload:<14} {op:<4} {peer:<9} {row['objects_per_s']:>9.1f} obj/s "
-                      f"{row['mb_per_s']:>8.1f} MB/s cpu {row['cpu_s']:>6.2f} s rss {row['peak_rss_mib']:>7.1f} MiB",
+                      f"{row['mb_per_s']:>8.1f} MB/s cpu {row['cpu_s']:>6.2f} s rss {row['peak_rss_mib']:>7.1f} MiB "
+                      f"requests {row['requests']}",
                       flush=True)
         s3dlio.delete(f"s3://{BUCKET}/{workload.replace(' ', '')}/", recursive=True)
     s3dlio.delete_bucket(BUCKET)
     os.makedirs("target/bench", exist_ok=True)
     with open("target/bench/peers.json", "w") as f:
         json.dump({"server_limit": limit, "rows": results}, f, indent=1)
+    charts(limit, results)
     table = markdown(limit, results)
     with open("target/bench/peers.md", "w") as f:
         f.write(table)
     print(table)
+
+
+def charts(limit, results):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    peers = [RUST, "s3dlio", "original", "obstore", "boto3"]
+    for workload, _, _ in WORKLOADS:
+        names = ops(workload)
+        fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+        width = 0.8 / len(peers)
+        for j, peer in enumerate(peers):
+            values = [
+                next((r["mb_per_s"] for r in results if (r["workload"], r["op"], r["peer"]) == (workload, op, peer)), 0)
+                for op in names
+            ]
+            ax.bar([i + (j - 2) * width for i in range(len(names))], values, width, label=peer)
+        ax.axhline(limit[workload]["mb_per_s"], color="grey", linestyle="--", label="server limit (GET)")
+        ax.set_xticks(range(len(names)), names)
+        ax.set_ylabel("MB/s")
+        ax.set_title(f"{workload} on the memory S3 server, {CONC} in flight")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        fig.savefig(f"target/bench/peers-{workload.replace(' ', '')}.png")
+        plt.close(fig)
 
 
 def fmt(v, digits=0):
@@ -105,16 +172,16 @@ def fmt(v, digits=0):
 
 def markdown(limit, results):
     lines = [
-        "| workload | op | peer | objects/s | MB/s | ÷ best peer | ÷ original | p50 ms | p99 ms | CPU s | peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| workload | op | peer | objects/s | MB/s | ÷ best peer | ÷ original | p50 ms | p99 ms | CPU s | peak RSS MiB | requests |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for workload, _, _ in WORKLOADS:
         lim = limit[workload]
         lines.append(f"| {workload} | server limit (raw GET loop) | — | {lim['requests_per_s']:.0f} | "
-                     f"{lim['mb_per_s']:.0f} | | | | | | |")
-        for op in ("put", "get"):
+                     f"{lim['mb_per_s']:.0f} | | | | | | | |")
+        for op in ops(workload):
             rows = [r for r in results if r["workload"] == workload and r["op"] == op]
-            peers = [r for r in rows if r["peer"] != "s3dlio"]
+            peers = [r for r in rows if r["peer"] not in OURS]
             best_peer = max(r["mb_per_s"] for r in peers)
             original = next(r["mb_per_s"] for r in rows if r["peer"] == "original")
             for r in rows:
@@ -122,7 +189,7 @@ def markdown(limit, results):
                 lines.append(
                     f"| {workload} | {op} | {r['peer']}{note} | {r['objects_per_s']:.0f} | {r['mb_per_s']:.0f} | "
                     f"{r['mb_per_s'] / best_peer:.2f} | {r['mb_per_s'] / original:.2f} | {fmt(r['p50_ms'], 1)} | "
-                    f"{fmt(r['p99_ms'], 1)} | {r['cpu_s']:.2f} | {r['peak_rss_mib']:.0f} |"
+                    f"{fmt(r['p99_ms'], 1)} | {r['cpu_s']:.2f} | {r['peak_rss_mib']:.0f} | {r['requests']} |"
                 )
     return "\n".join(lines) + "\n"
 

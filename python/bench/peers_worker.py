@@ -3,8 +3,11 @@ the timed phase's wall and CPU seconds (every thread) and per-request latencies.
 reads the process's peak RSS from the OS, so nothing else runs in it.
 
 usage: peers_worker.py PEER WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY
-PEER: s3dlio | original | obstore | boto3; OP: get | put. The objects are
+PEER: s3dlio | original | obstore | boto3; OP: get | put | ranges. The objects are
 `WORKLOAD/<i>` for i in range(COUNT); a get reads what the driver wrote, a put writes them.
+`ranges` reads COUNT ranges of SIZE bytes at random aligned offsets of `WORKLOAD/0` (which
+the get before it read): each peer's own many-ranges call where it has one (ours
+`get_ranges`, obstore `get_ranges`), else one ranged GET per range, CONCURRENCY at once.
 The endpoint and keys come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
 """
 
@@ -143,13 +146,64 @@ def boto3_peer(op, keys, payload, conc, bucket):
     return n, secs, lat
 
 
+def range_offsets(count, size, total):
+    """The same COUNT aligned offsets for every peer."""
+    import random
+
+    rng = random.Random(16)
+    return [rng.randrange(0, total // size) * size for _ in range(count)]
+
+
+def ranges_peer(peer, uri, bucket, key, offsets, size, conc):
+    """COUNT ranges of one object; returns (bytes, seconds, [])."""
+    if peer == "s3dlio":
+        import s3dlio
+
+        got, secs = timed(s3dlio.get_ranges, uri, [(o, size) for o in offsets])
+    elif peer == "obstore":
+        import obstore
+        from obstore.store import S3Store
+
+        store = S3Store(
+            bucket,
+            endpoint=os.environ["AWS_ENDPOINT_URL"],
+            access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+            secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+            region=os.environ.get("AWS_REGION", "us-east-1"),
+            client_options={"allow_http": True},
+        )
+        got, secs = timed(lambda: obstore.get_ranges(store, key, starts=offsets, lengths=[size] * len(offsets)))
+    elif peer == "original":
+        import s3dlio
+
+        with ThreadPoolExecutor(conc) as pool:
+            got, secs = timed(lambda: list(pool.map(lambda o: s3dlio.get_range(uri, o, size), offsets)))
+    else:
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client("s3", config=Config(max_pool_connections=conc))
+
+        def one(o):
+            r = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={o}-{o + size - 1}")
+            return r["Body"].read()
+
+        with ThreadPoolExecutor(conc) as pool:
+            got, secs = timed(lambda: list(pool.map(one, offsets)))
+    return sum(len(memoryview(g)) for g in got), secs, []
+
+
 def main():
     peer, workload, op, bucket, count, size, conc = sys.argv[1:8]
     count, size, conc = int(count), int(size), int(conc)
     keys = [f"{workload}/{i}" for i in range(count)]
     uris = [f"s3://{bucket}/{k}" for k in keys]
     payload = os.urandom(size) if op == "put" else b""
-    if peer in ("s3dlio", "original"):
+    if op == "ranges":
+        offsets = range_offsets(count, size, int(os.environ["S3DLIO_BENCH_RANGES_OF"]))
+        key = f"{workload}/0"
+        n, secs, lat = ranges_peer(peer, f"s3://{bucket}/{key}", bucket, key, offsets, size, conc)
+    elif peer in ("s3dlio", "original"):
         n, secs, lat = s3dlio_peer(op, uris, payload, conc)
     elif peer == "obstore":
         n, secs, lat = obstore_peer(op, keys, payload, conc, bucket)

@@ -277,8 +277,9 @@ fn bench_frontends() -> Result<()> {
 /// in one run: `python/bench/peers.py`, after the server's own limit.
 fn bench_peers() -> Result<()> {
     cargo(&["build", "--release", "-p", "s3dlio-memserver"])?;
+    cargo(&["build", "--release", "-p", "s3dlio", "--example", "peers_worker"])?;
     wheel::build(true)?;
-    wheel::venv(&["obstore==0.12.1", "boto3"])?;
+    wheel::venv(&["obstore==0.12.1", "boto3", "matplotlib"])?;
     let original = wheel::original_venv()?;
     let latency = std::env::var("S3DLIO_BENCH_LATENCY_MS").map_or(Ok(0), |v| v.parse())?;
     let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, latency)?;
@@ -286,6 +287,10 @@ fn bench_peers() -> Result<()> {
         .arg("python/bench/peers.py")
         .envs(server.vars.iter().map(|(k, v)| (k, v)))
         .env("S3DLIO_ORIGINAL_PYTHON", original)
+        .env(
+            "S3DLIO_RUST_WORKER",
+            std::path::absolute("target/release/examples/peers_worker")?,
+        )
         .env(
             "S3DLIO_MEMSERVER_LIMIT",
             std::path::absolute("target/release/s3dlio-memserver-limit")?,

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
 
 use crate::error::{Error, Operation, Result};
@@ -49,13 +49,14 @@ where
         None => Bytes::new(),
         Some(first) if first.len() >= len => first,
         Some(first) => {
-            let mut buf = BytesMut::with_capacity(len);
+            // Huge-page advised when large: a chunk of a large read is fresh memory too.
+            let mut buf = crate::buffer::large_vec(len);
             buf.extend_from_slice(&first);
             drop(first);
             while let Some(chunk) = body.try_next().await.map_err(failed)? {
                 buf.extend_from_slice(&chunk);
             }
-            buf.freeze()
+            Bytes::from(buf)
         }
     };
     if data.len() != len {

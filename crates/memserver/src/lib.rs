@@ -33,4 +33,4 @@ mod server;
 mod state;
 
 pub use s3::MemS3;
-pub use server::{Options, Server};
+pub use server::{Options, REQUESTS_PATH, Server};

@@ -32,6 +32,9 @@ pub struct Server {
     task: JoinHandle<()>,
 }
 
+/// `GET` this path for the number of S3 requests answered so far (plain text).
+pub const REQUESTS_PATH: &str = "/_memserver/requests";
+
 impl Server {
     /// Binds `addr` (port 0: any free port) and serves until [`Server::stop`].
     pub async fn start(addr: impl ToSocketAddrs, opts: Options) -> std::io::Result<Server> {
@@ -42,7 +45,21 @@ impl Server {
         if let Some((key, secret)) = opts.credentials {
             builder.set_auth(SimpleAuth::from_single(key, secret));
         }
-        let service = builder.build();
+        let s3_service = builder.build();
+        let counter = s3.clone();
+        // One path outside S3's namespace (bucket names cannot start with `_`) answers
+        // the request count, so an out-of-process benchmark can read it.
+        let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (s3_service, counter) = (s3_service.clone(), counter.clone());
+            async move {
+                if req.uri().path() == REQUESTS_PATH {
+                    return Ok(hyper::Response::new(s3s::Body::from(
+                        counter.requests().to_string(),
+                    )));
+                }
+                hyper::service::Service::call(&s3_service, req).await
+            }
+        });
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             let http = Builder::new(TokioExecutor::new());

@@ -182,3 +182,33 @@ async fn the_attempt_timeout_bounds_a_slow_answer_on_both_data_paths() {
         check("get", t, store.get("s3://slow/k").await.unwrap_err());
     }
 }
+
+#[tokio::test]
+async fn the_request_count_is_served_on_its_own_path() {
+    let server = server().await;
+    let store = client(&server, SECRET);
+    store.create_container("s3://counted").await.unwrap();
+    store
+        .put("s3://counted/k", bytes::Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            c,
+            "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            s3dlio_memserver::REQUESTS_PATH
+        )
+        .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert_eq!(body.trim(), "2", "{answer}");
+    assert_eq!(server.requests(), 2, "the count path is not an S3 request");
+}

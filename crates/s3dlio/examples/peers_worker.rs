@@ -1,0 +1,105 @@
+//! The Rust row of `cargo xtask bench peers`: the same arguments and the same JSON line as
+//! `python/bench/peers_worker.py`, through `store_for_uri` (the one read path), on a
+//! multi-threaded Tokio runtime.
+//!
+//! usage: peers_worker WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY (OP: get | put | ranges;
+//! `ranges` reads COUNT × SIZE at random aligned offsets of `WORKLOAD/0`, whose size is
+//! `S3DLIO_BENCH_RANGES_OF`). Endpoint and keys come from the AWS variables.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use s3dlio::{ObjectStoreExt, RangesOptions, store_for_uri, try_join_ordered};
+
+fn cpu_seconds() -> f64 {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let u = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr());
+        u.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// The Python worker's offsets need not be reproduced: each peer reads its own COUNT
+/// random aligned ranges (a splitmix sequence here).
+fn offsets(count: usize, size: u64, total: u64) -> Vec<u64> {
+    let mut x = 16u64;
+    (0..count)
+        .map(|_| {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % (total / size) * size
+        })
+        .collect()
+}
+
+#[tokio::main]
+async fn main() -> s3dlio::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [workload, op, bucket, count, size, conc] = &args[..] else {
+        panic!("usage: peers_worker WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY");
+    };
+    let (count, size, conc): (usize, u64, usize) = (
+        count.parse().unwrap(),
+        size.parse().unwrap(),
+        conc.parse().unwrap(),
+    );
+    let uris: Vec<String> = (0..count)
+        .map(|i| format!("s3://{bucket}/{workload}/{i}"))
+        .collect();
+    let store = store_for_uri(&uris[0])?;
+    let payload = Bytes::from(if op == "put" {
+        vec![7u8; size as usize]
+    } else {
+        Vec::new()
+    });
+    let mut latencies: Vec<Duration> = Vec::new();
+    let (cpu, started) = (cpu_seconds(), Instant::now());
+    let moved: u64 = match op.as_str() {
+        "ranges" => {
+            let total = std::env::var("S3DLIO_BENCH_RANGES_OF").unwrap().parse().unwrap();
+            let ranges: Vec<_> = offsets(count, size, total)
+                .into_iter()
+                .map(|o| o..o + size)
+                .collect();
+            let uri = format!("s3://{bucket}/{workload}/0");
+            let got = store.get_ranges(&uri, &ranges, RangesOptions::default()).await?;
+            got.iter().map(|b| b.len() as u64).sum()
+        }
+        "get" => {
+            let got = try_join_ordered(uris.iter().map(|u| store.get(u)), conc).await?;
+            got.iter().map(|b| b.len() as u64).sum()
+        }
+        "put" => {
+            let puts = uris.iter().map(|u| {
+                let (store, data) = (store.clone(), payload.clone());
+                async move {
+                    let t = Instant::now();
+                    store.put(u, data).await?;
+                    Ok(t.elapsed())
+                }
+            });
+            latencies = try_join_ordered(puts, conc).await?;
+            count as u64 * size
+        }
+        other => panic!("unknown op {other}"),
+    };
+    let (secs, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    assert_eq!(moved, count as u64 * size, "bytes moved");
+    latencies.sort();
+    let pct = |q: f64| {
+        latencies
+            .get(((q * latencies.len() as f64) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or("null".to_string(), |d| format!("{}", d.as_secs_f64() * 1e3))
+    };
+    println!(
+        r#"{{"seconds": {secs}, "cpu_s": {cpu}, "p50_ms": {}, "p99_ms": {}}}"#,
+        pct(0.5),
+        pct(0.99)
+    );
+    Ok(())
+}
