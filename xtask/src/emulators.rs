@@ -62,10 +62,11 @@ fn tools_dir() -> PathBuf {
     )
 }
 
-/// Installs a crates.io binary into the tools directory unless the pinned version is there.
-fn ensure_cargo_binary((name, version): (&str, &str), features: &str) -> Result<PathBuf> {
+/// Installs a crates.io binary into the tools directory unless the pinned version is there;
+/// returns the tools' `bin` directory.
+pub(crate) fn ensure_cargo_binary((name, version): (&str, &str), features: &str) -> Result<PathBuf> {
     let root = tools_dir();
-    let bin = root.join("bin").join(name);
+    let bin = root.join("bin");
     let stamp = root.join(format!("{name}.version"));
     if bin.exists() && std::fs::read_to_string(&stamp).is_ok_and(|v| v == version) {
         return Ok(bin);
@@ -183,7 +184,7 @@ pub fn up() -> Result<Running> {
     down()?;
     let dir = state_dir();
     std::fs::create_dir_all(&dir)?;
-    let s3s = ensure_cargo_binary(S3S_FS, "binary")?;
+    let s3s = ensure_cargo_binary(S3S_FS, "binary")?.join(S3S_FS.0);
     let data = dir.join("s3-data");
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data)?;

@@ -5,7 +5,7 @@
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
 //! - `bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends|peers|file-limits] [criterion args]`: the benchmarks
-//!   (`docs/performance.md`).
+//!   (`docs/performance.md`); `bench --profile`: flame graphs of ours on the memory S3 server.
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
 //!   variables to export, so `eval "$(cargo xtask emulators up)"` points the tests at them.
@@ -142,6 +142,9 @@ fn bench(args: &[String]) -> Result<()> {
     }
     if args.first().is_some_and(|a| a == "peers") {
         return bench_peers();
+    }
+    if args.first().is_some_and(|a| a == "--profile") {
+        return bench_profile();
     }
     if args.first().is_some_and(|a| a == "file-limits") {
         wheel::build(true)?;
@@ -295,6 +298,22 @@ fn bench_peers() -> Result<()> {
             "S3DLIO_MEMSERVER_LIMIT",
             std::path::absolute("target/release/s3dlio-memserver-limit")?,
         ));
+    emulators::stop(server)?;
+    result
+}
+
+/// Flame graphs of ours (release wheel) on the release memory server:
+/// `python/bench/profile.py` under `perf`, folded by `inferno` (installed once into the
+/// tools directory) into `target/bench/flame-*.svg`.
+fn bench_profile() -> Result<()> {
+    cargo(&["build", "--release", "-p", "s3dlio-memserver"])?;
+    wheel::build(true)?;
+    let inferno = emulators::ensure_cargo_binary(("inferno", "0.12.8"), "cli")?;
+    let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, 0)?;
+    let result = run(Command::new("target/py-venv/bin/python")
+        .arg("python/bench/profile.py")
+        .envs(server.vars.iter().map(|(k, v)| (k, v)))
+        .env("S3DLIO_INFERNO_BIN", inferno));
     emulators::stop(server)?;
     result
 }
