@@ -26,9 +26,34 @@ fn timed_out(err: &azure_core::Error) -> bool {
         {
             return true;
         }
-        cause = e.source();
+        // `io::Error::source` skips the error it wraps (a body's read timeout arrives
+        // as an io::Error around reqwest's): step into the wrapped one instead.
+        cause = match e.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::TimedOut => return true,
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     false
+}
+
+/// Maps a failure of a response body mid-way: the read timeout, or a cut worth another try.
+pub(crate) fn body_error(op: Operation, uri: &str, err: azure_core::Error) -> Error {
+    if timed_out(&err) {
+        return Error::Timeout {
+            op,
+            uri: uri.to_string(),
+            after: None,
+            source: Some(Box::new(err)),
+        };
+    }
+    Error::Transient {
+        op,
+        uri: uri.to_string(),
+        source: Box::new(err),
+    }
 }
 
 /// Maps an SDK error, keeping it as the source.

@@ -25,7 +25,7 @@ use s3dlio_core::{
 use crate::batch::{self, BATCH_MAX};
 use crate::client::{Account, Clients};
 use crate::config::{AzureConfig, Credentials};
-use crate::error::{error_code, map_error};
+use crate::error::{body_error, error_code, map_error};
 use crate::list::{Entry, LIST_PAGE, Page, Properties, page_request};
 use crate::writer::BlockWriter;
 
@@ -246,7 +246,10 @@ impl ObjectStore for AzureStore {
         if let Some(r @ (GetRange::Bounded(_) | GetRange::Offset(_))) = &opts.range {
             r.resolve(op, uri, total)?;
         }
-        let data = collect_body(out.body, (range.end - range.start) as usize, op, uri).await?;
+        let data = collect_body(out.body, (range.end - range.start) as usize, op, uri, |e| {
+            body_error(op, uri, e)
+        })
+        .await?;
         Ok(GetResult { data, range, meta })
     }
 

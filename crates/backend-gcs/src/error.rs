@@ -37,6 +37,18 @@ pub(crate) fn map_transport(op: Operation, uri: &str, err: reqwest_middleware::E
     unreachable_server(op, uri, timed_out, Box::new(err))
 }
 
+/// Maps a failure of a response body mid-way: the read timeout, or a cut worth another try.
+pub(crate) fn body_error(op: Operation, uri: &str, err: reqwest::Error) -> Error {
+    if err.is_timeout() {
+        return unreachable_server(op, uri, true, Box::new(err));
+    }
+    Error::Transient {
+        op,
+        uri: uri.to_string(),
+        source: Box::new(err),
+    }
+}
+
 /// Maps a `gcloud-storage` error, keeping it as the source.
 pub(crate) fn map_api(op: Operation, uri: &str, err: ApiError) -> Error {
     let status = match &err {

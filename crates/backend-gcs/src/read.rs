@@ -9,7 +9,7 @@ use s3dlio_core::wire::{collect_body, parse_content_range};
 use s3dlio_core::{GetResult, ObjectMeta, Operation, Result};
 
 use crate::client::Shared;
-use crate::error::{from_status, map_transport};
+use crate::error::{body_error, from_status, map_transport};
 
 /// The characters an object name keeps in a URL path segment (RFC 3986 unreserved).
 const NAME: &AsciiSet = &NON_ALPHANUMERIC
@@ -61,7 +61,14 @@ pub(crate) async fn get(
         .and_then(parse_content_range)
         .unwrap_or((0..len, len));
     let meta = meta_from_headers(uri, total, resp.headers());
-    let data = collect_body(resp.bytes_stream(), (range.end - range.start) as usize, op, uri).await?;
+    let data = collect_body(
+        resp.bytes_stream(),
+        (range.end - range.start) as usize,
+        op,
+        uri,
+        |e| body_error(op, uri, e),
+    )
+    .await?;
     Ok(Some(GetResult { data, range, meta }))
 }
 

@@ -21,7 +21,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use s3dlio_core::wire::{check_pin, collect_body, parse_content_range, range_header};
+use s3dlio_core::wire::{check_pin, collect_body, parse_content_range, range_header, transient};
 use s3dlio_core::{
     Error, GetOptions, GetResult, ObjectMeta, ObjectUri, Operation, PutOptions, PutResult, Result,
 };
@@ -244,7 +244,14 @@ impl Direct {
                 .unwrap_or((0..len, len));
             let meta = meta(uri, total, headers);
             let body = BodyDataStream::new(resp.into_body());
-            let data = collect_body(body, (range.end - range.start) as usize, op, uri).await?;
+            let data = collect_body(
+                body,
+                (range.end - range.start) as usize,
+                op,
+                uri,
+                transient(op, uri),
+            )
+            .await?;
             Ok(Some(GetResult { data, range, meta }))
         })
         .await

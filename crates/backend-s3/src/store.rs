@@ -12,7 +12,7 @@ use futures::stream::{self, BoxStream};
 use percent_encoding::utf8_percent_encode;
 use s3dlio_core::paging::{self, paged};
 use s3dlio_core::parts::PartWriter;
-use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range, range_header};
+use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range, range_header, transient};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt,
     ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Serves, Service, WriterOptions,
@@ -218,7 +218,14 @@ impl ObjectStore for S3Store {
             .and_then(parse_content_range)
             .unwrap_or((0..len, len));
         let m = meta(uri, total, fields_of!(out));
-        let data = collect_body(frames(out.body), (range.end - range.start) as usize, op, uri).await?;
+        let data = collect_body(
+            frames(out.body),
+            (range.end - range.start) as usize,
+            op,
+            uri,
+            transient(op, uri),
+        )
+        .await?;
         Ok(GetResult { data, range, meta: m })
     }
 

@@ -30,22 +30,35 @@ pub fn parse_content_range(s: &str) -> Option<(Range<u64>, u64)> {
     Some((a.parse().ok()?..b.parse::<u64>().ok()? + 1, total.parse().ok()?))
 }
 
-/// Reads a response body of `len` announced bytes into one buffer: each byte is copied
-/// once, and a body that arrives as a single frame is returned as it is (no copy). A
-/// failure of the stream is [`Error::Transient`]; a body of another length is too, so
-/// the read is retried rather than returned short.
-pub async fn collect_body<S, E>(body: S, len: usize, op: Operation, uri: &str) -> Result<Bytes>
-where
-    S: Stream<Item = std::result::Result<Bytes, E>>,
-    E: std::error::Error + Send + Sync + 'static,
-{
-    let failed = |e: E| Error::Transient {
+/// A stream failure as [`Error::Transient`]: a body cut mid-way is worth another try.
+pub fn transient<E: std::error::Error + Send + Sync + 'static>(
+    op: Operation,
+    uri: &str,
+) -> impl Fn(E) -> Error {
+    move |e| Error::Transient {
         op,
         uri: uri.to_string(),
         source: Box::new(e),
-    };
+    }
+}
+
+/// Reads a response body of `len` announced bytes into one buffer: each byte is copied
+/// once, and a body that arrives as a single frame is returned as it is (no copy). A
+/// failure of the stream is what `failed` makes of it (the backend knows which of its
+/// errors are timeouts; [`transient`] for the rest); a body of another length is
+/// [`Error::Transient`], so the read is retried rather than returned short.
+pub async fn collect_body<S, E>(
+    body: S,
+    len: usize,
+    op: Operation,
+    uri: &str,
+    failed: impl Fn(E) -> Error,
+) -> Result<Bytes>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+{
     let mut body = std::pin::pin!(body);
-    let data = match body.try_next().await.map_err(failed)? {
+    let data = match body.try_next().await.map_err(&failed)? {
         None => Bytes::new(),
         Some(first) if first.len() >= len => first,
         Some(first) => {
@@ -53,7 +66,7 @@ where
             let mut buf = crate::buffer::large_vec(len);
             buf.extend_from_slice(&first);
             drop(first);
-            while let Some(chunk) = body.try_next().await.map_err(failed)? {
+            while let Some(chunk) = body.try_next().await.map_err(&failed)? {
                 buf.extend_from_slice(&chunk);
             }
             Bytes::from(buf)
@@ -126,20 +139,28 @@ mod tests {
             64,
             Operation::Get,
             "u",
+            transient(Operation::Get, "u"),
         )
         .await
         .unwrap();
         assert_eq!(got.as_ptr(), one.as_ptr(), "a single frame is not copied");
         let frames = ["ab", "cd", "e"].map(|s| Ok::<_, std::io::Error>(Bytes::from(s)));
-        let got = collect_body(stream::iter(frames), 5, Operation::Get, "u")
-            .await
-            .unwrap();
+        let got = collect_body(
+            stream::iter(frames),
+            5,
+            Operation::Get,
+            "u",
+            transient(Operation::Get, "u"),
+        )
+        .await
+        .unwrap();
         assert_eq!(got, "abcde");
         let short = collect_body(
             stream::iter([Ok::<_, std::io::Error>(Bytes::from("ab"))]),
             5,
             Operation::Get,
             "u",
+            transient(Operation::Get, "u"),
         )
         .await
         .unwrap_err();

@@ -1,0 +1,391 @@
+//! The reliability suite on the wire (issue 17): each scenario runs against the memory S3
+//! server, Azurite and the GCS emulator through `s3dlio-faultproxy`, with the store stack
+//! every front end gets (`store_for_uri_with`: read path → retry layer → backend). The
+//! table in `docs/reliability.md` lists what each test proves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Method;
+use s3dlio::testkit::pattern;
+use s3dlio::{
+    Error, ObjectStore, ObjectStoreExt, RangeEngineConfig, RetryPolicy, StoreOptions, WriterOptions,
+};
+use s3dlio_faultproxy::{Fault, Proxy, Rule};
+
+const KEY: &str = "fault-key";
+const SECRET: &str = "fault-secret";
+/// Reads above this size go in chunks of this size, one at a time.
+const CHUNK: u64 = 256 << 10;
+/// The smallest S3 part: a 12 MiB object is three parts.
+const PART: usize = 5 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    S3,
+    Azure,
+    Gcs,
+}
+
+const BACKENDS: [Backend; 3] = [Backend::S3, Backend::Azure, Backend::Gcs];
+
+/// One backend behind the proxy, with a fresh prefix.
+struct Fixture {
+    backend: Backend,
+    proxy: Proxy,
+    store: Arc<dyn ObjectStore>,
+    /// `scheme://bucket/prefix/`
+    base: String,
+    _server: Option<s3dlio_memserver::Server>,
+}
+
+impl Fixture {
+    fn uri(&self, name: &str) -> String {
+        format!("{}{name}", self.base)
+    }
+
+    /// The request that makes a multipart/block/resumable upload of `size` bytes visible.
+    fn commit_rule(&self, fault: Fault, size: usize) -> Rule {
+        match self.backend {
+            Backend::S3 => Rule::new(fault).method(Method::POST).query("uploadId"),
+            Backend::Azure => Rule::new(fault).method(Method::PUT).query("comp=blocklist"),
+            Backend::Gcs => Rule::new(fault)
+                .method(Method::PUT)
+                .header("content-range", &format!("/{size}")),
+        }
+    }
+}
+
+/// The error under the read path's "range failed" wrapper.
+fn cause(e: &Error) -> &Error {
+    match e {
+        Error::RangeFailed { source, .. } => cause(source),
+        e => e,
+    }
+}
+
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_max_attempts(4)
+        .with_backoff(Duration::from_millis(5), Duration::from_millis(20))
+}
+
+fn host_port(endpoint: &str) -> (SocketAddr, String) {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let authority = authority.replace("localhost", "127.0.0.1");
+    (authority.parse().expect("a host:port endpoint"), path.to_string())
+}
+
+/// `backend` behind a new proxy, or `None` when its server is not configured. `timeout`
+/// sets the backend's per-request timeout knob.
+async fn fixture(
+    backend: Backend,
+    test: &str,
+    retry: RetryPolicy,
+    timeout: Option<Duration>,
+) -> Option<Fixture> {
+    let read = RangeEngineConfig::default()
+        .with_chunk_size(CHUNK)
+        .with_threshold(CHUNK)
+        .with_max_concurrency(1);
+    let opts = StoreOptions::default().with_read(read).with_retry(retry);
+    let name = format!("{test}-{:08x}", rand::random::<u32>());
+    let (proxy, opts, base, server) = match backend {
+        Backend::S3 => {
+            let server = s3dlio_memserver::Server::start(
+                "127.0.0.1:0",
+                s3dlio_memserver::Options {
+                    credentials: Some((KEY.into(), SECRET.into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            let proxy = Proxy::start(server.addr()).await.unwrap();
+            let mut s3 = s3dlio::s3::S3Config::default()
+                .with_endpoint(proxy.endpoint())
+                .with_region("us-east-1")
+                .with_credentials(KEY, SECRET);
+            s3.operation_timeout = timeout;
+            (proxy, opts.with_s3(s3), "s3://faults/".to_string(), Some(server))
+        }
+        Backend::Azure => {
+            let Ok(endpoint) = std::env::var("S3DLIO_TEST_AZURE_ENDPOINT") else {
+                s3dlio::testkit::server_missing(test, "Azure Blob server (S3DLIO_TEST_AZURE_ENDPOINT)");
+                return None;
+            };
+            let (addr, account) = host_port(&endpoint);
+            let proxy = Proxy::start(addr).await.unwrap();
+            let mut az = s3dlio::azure::AzureConfig::from_env()
+                .unwrap()
+                .with_endpoint(format!("{}/{account}", proxy.endpoint()));
+            az.request_timeout = timeout;
+            (
+                proxy,
+                opts.with_azure(az),
+                format!("az://{account}/faults/"),
+                None,
+            )
+        }
+        Backend::Gcs => {
+            let Ok(endpoint) = std::env::var("S3DLIO_TEST_GCS_ENDPOINT") else {
+                s3dlio::testkit::server_missing(test, "GCS server (S3DLIO_TEST_GCS_ENDPOINT)");
+                return None;
+            };
+            let (addr, _) = host_port(&endpoint);
+            let proxy = Proxy::start(addr).await.unwrap();
+            let mut gcs = s3dlio::gcs::GcsConfig::from_env()
+                .unwrap()
+                .with_endpoint(proxy.endpoint())
+                .with_anonymous(true)
+                .with_project("s3dlio-test");
+            gcs.request_timeout = timeout;
+            (proxy, opts.with_gcs(gcs), "gs://faults/".to_string(), None)
+        }
+    };
+    let store = s3dlio::store_for_uri_with(&base, &opts).unwrap();
+    let container = base.trim_end_matches('/');
+    match store.create_container(container).await {
+        Ok(()) | Err(Error::AlreadyExists { .. }) => {}
+        Err(e) => panic!("creating {container}: {e}"),
+    }
+    Some(Fixture {
+        backend,
+        proxy,
+        store,
+        base: format!("{base}{name}/"),
+        _server: server,
+    })
+}
+
+/// Runs `scenario` on every configured backend.
+macro_rules! on_every_backend {
+    ($test:expr, $retry:expr, $timeout:expr, |$f:ident| $body:block) => {
+        for backend in BACKENDS {
+            let Some($f) = fixture(backend, $test, $retry, $timeout).await else {
+                continue;
+            };
+            eprintln!("{}: {:?}", $test, $f.backend);
+            $body
+        }
+    };
+}
+
+#[tokio::test]
+async fn a_body_cut_mid_way_is_read_again_with_exact_bytes() {
+    on_every_backend!("reset_mid_body", quick_retries(), None, |f| {
+        for (name, size, skip) in [
+            ("small", 100 << 10, 0),
+            ("chunked-first", 1 << 20, 0),
+            ("chunked-third", 1 << 20, 2),
+        ] {
+            let uri = f.uri(name);
+            let data = pattern(size, 7);
+            f.store.put(&uri, data.clone()).await.unwrap();
+            f.proxy.add(
+                Rule::new(Fault::ResetAfter(64 << 10))
+                    .method(Method::GET)
+                    .skip(skip)
+                    .times(1),
+            );
+            let got = f
+                .store
+                .get(&uri)
+                .await
+                .unwrap_or_else(|e| panic!("{:?} {name}: {e}", f.backend));
+            assert!(got == data, "{:?} {name}: wrong bytes", f.backend);
+            assert_eq!(
+                f.proxy.seen().iter().filter(|s| s.fault == Some("reset")).count(),
+                1
+            );
+            f.proxy.clear();
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_chunk_failing_transiently_is_retried_and_failing_for_good_fails_the_read() {
+    on_every_backend!("chunk_failures", quick_retries(), None, |f| {
+        let uri = f.uri("chunks");
+        let data = pattern(1 << 20, 3);
+        f.store.put(&uri, data.clone()).await.unwrap();
+        let second = |fault| Rule::new(fault).method(Method::GET).skip(1);
+        f.proxy.add(second(Fault::Status(503)).times(2));
+        assert!(f.store.get(&uri).await.unwrap() == data, "{:?}", f.backend);
+        f.proxy.clear();
+        f.proxy.add(second(Fault::Status(500)));
+        let err = f.store.get(&uri).await.unwrap_err();
+        assert!(err.to_string().contains(&uri), "{:?}: {err}", f.backend);
+        let hit = f.proxy.seen().iter().filter(|s| s.fault.is_some()).count();
+        assert_eq!(
+            hit, 4,
+            "{:?}: one try and three retries of the failing chunk",
+            f.backend
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_503_storm_ends_within_the_retry_budget_with_a_clear_error() {
+    let budget = Duration::from_millis(1500);
+    let retry = RetryPolicy::default()
+        .with_max_attempts(1000)
+        .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .with_max_elapsed(budget);
+    on_every_backend!("storm", retry.clone(), None, |f| {
+        let uri = f.uri("storm");
+        f.store.put(&uri, Bytes::from_static(b"x")).await.unwrap();
+        f.proxy.add(Rule::new(Fault::Status(503)));
+        let started = Instant::now();
+        let err = f.store.get(&uri).await.unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            took < budget + Duration::from_millis(500),
+            "{:?}: {took:?}",
+            f.backend
+        );
+        assert!(
+            matches!(cause(&err), Error::Retried { .. }),
+            "{:?}: {err:?}",
+            f.backend
+        );
+        assert!(err.to_string().contains(&uri), "{err}");
+    });
+}
+
+/// The per-request timeout knob fires within 10 % for a server that never answers and
+/// for a body that stops after 64 KiB.
+#[tokio::test]
+async fn a_stalled_server_is_cut_by_the_timeout_within_ten_percent() {
+    let limit = Duration::from_secs(2);
+    on_every_backend!("stall", RetryPolicy::none(), Some(limit), |f| {
+        let uri = f.uri("stall");
+        f.store.put(&uri, pattern(1 << 20, 5)).await.unwrap();
+        for fault in [Fault::NoAnswer, Fault::StallAfter(64 << 10)] {
+            f.proxy.add(Rule::new(fault.clone()).method(Method::GET));
+            let started = Instant::now();
+            let err = f.store.get(&uri).await.unwrap_err();
+            let took = started.elapsed();
+            assert!(
+                took >= limit && took <= limit + limit / 10,
+                "{:?} {fault:?}: {took:?} ({err})",
+                f.backend
+            );
+            assert!(
+                matches!(cause(&err), Error::Timeout { .. }),
+                "{:?} {fault:?}: {err:?}",
+                f.backend
+            );
+            f.proxy.clear();
+        }
+    });
+}
+
+#[tokio::test]
+async fn an_upload_cut_off_by_a_killed_server_leaves_the_old_object() {
+    on_every_backend!("killed_upload", quick_retries(), None, |f| {
+        let uri = f.uri("replace-me");
+        let old = pattern(1000, 1);
+        f.store.put(&uri, old.clone()).await.unwrap();
+        // One PUT: the server dies after 32 KiB of the body.
+        f.proxy.add(
+            Rule::new(Fault::DropRequestAfter(32 << 10)).method(if f.backend == Backend::Gcs {
+                Method::POST
+            } else {
+                Method::PUT
+            }),
+        );
+        assert!(
+            f.store.put(&uri, pattern(1 << 20, 2)).await.is_err(),
+            "{:?}",
+            f.backend
+        );
+        f.proxy.clear();
+        assert!(
+            f.store.get(&uri).await.unwrap() == old,
+            "{:?}: single put",
+            f.backend
+        );
+        // Multipart: the server dies after the first part and comes back after the failure.
+        let mut w = f
+            .store
+            .get_writer(
+                &uri,
+                WriterOptions::default()
+                    .with_part_size(PART)
+                    .with_max_in_flight(1),
+            )
+            .await
+            .unwrap();
+        w.write(pattern(PART, 3)).await.unwrap();
+        f.proxy.set_down(true);
+        let failed = match w.write(pattern(2 * PART, 4)).await {
+            Ok(()) => w.finalize().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        f.proxy.set_down(false);
+        assert!(failed.is_err(), "{:?}: the upload must fail", f.backend);
+        assert!(
+            f.store.get(&uri).await.unwrap() == old,
+            "{:?}: multipart",
+            f.backend
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_failing_commit_is_returned_and_nothing_becomes_visible() {
+    on_every_backend!("failing_commit", quick_retries(), None, |f| {
+        let uri = f.uri("never");
+        let size = 3 * PART;
+        f.proxy.add(f.commit_rule(Fault::Status(500), size));
+        let mut w = f
+            .store
+            .get_writer(&uri, WriterOptions::default().with_part_size(PART))
+            .await
+            .unwrap();
+        w.write(pattern(size, 9)).await.unwrap();
+        let err = w.finalize().await.unwrap_err();
+        assert!(err.to_string().contains(&uri), "{:?}: {err}", f.backend);
+        assert!(
+            f.proxy.seen().iter().any(|s| s.fault.is_some()),
+            "{:?}: the commit was hit",
+            f.backend
+        );
+        f.proxy.clear();
+        assert!(
+            matches!(f.store.stat(&uri).await, Err(Error::NotFound { .. })),
+            "{:?}",
+            f.backend
+        );
+    });
+}
+
+#[tokio::test]
+async fn an_object_replaced_mid_read_is_a_version_error_on_every_read() {
+    on_every_backend!("replaced", quick_retries(), None, |f| {
+        let uri = f.uri("moving");
+        f.store.put(&uri, pattern(1 << 20, 1)).await.unwrap();
+        // The second chunk waits at the proxy while the object is replaced.
+        f.proxy.add(
+            Rule::new(Fault::Latency(Duration::from_millis(500)))
+                .method(Method::GET)
+                .skip(1)
+                .times(1),
+        );
+        let (store, u) = (f.store.clone(), uri.clone());
+        let read = tokio::spawn(async move { store.get(&u).await });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        f.store.put(&uri, pattern(1 << 20, 2)).await.unwrap();
+        let err = read.await.unwrap().unwrap_err();
+        assert!(
+            matches!(cause(&err), Error::Precondition { .. }),
+            "{:?}: {err:?}",
+            f.backend
+        );
+        assert!(err.to_string().contains(&uri), "{err}");
+    });
+}
