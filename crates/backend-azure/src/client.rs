@@ -143,7 +143,7 @@ impl Clients {
         })?;
         let http = reqwest::Client::builder()
             .connect_timeout(c.connect_timeout)
-            .read_timeout(c.request_timeout.unwrap_or(std::time::Duration::from_secs(60)))
+            .read_timeout(c.idle_timeout)
             // Never follow a redirect: it could downgrade to http or carry the signature elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             // Ranged reads must see the stored bytes, not a decoded stream.

@@ -19,6 +19,9 @@ pub const ENV_SAS: &str = "AZURE_STORAGE_SAS_TOKEN";
 pub const ENV_ENDPOINT: &str = "AZURE_STORAGE_ENDPOINT";
 pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_AZURE_CONNECT_TIMEOUT_MS";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "S3DLIO_AZURE_REQUEST_TIMEOUT_MS";
+pub const ENV_IDLE_TIMEOUT_MS: &str = "S3DLIO_AZURE_IDLE_TIMEOUT_MS";
+/// [`AzureConfig::idle_timeout`] unless set.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_AZURE_CREDENTIALS_TIMEOUT_MS";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_AZURE_DELETE_CONCURRENCY";
 /// Azurite's published development account (its README and Microsoft's docs print the
@@ -61,6 +64,10 @@ pub struct AzureConfig {
     pub connect_timeout: Duration,
     /// Limit on one try of a request (headers and body); `None` = no limit.
     pub request_timeout: Option<Duration>,
+    /// The longest wait for a response to start or for its next bytes: a server that
+    /// accepts and never answers, or stops mid-body, fails the try after this long even
+    /// when no request timeout is set.
+    pub idle_timeout: Duration,
     /// Limit on getting an Entra ID token (managed identity probes included).
     pub credentials_timeout: Duration,
     /// Block size of writers whose `WriterOptions::part_size` is `None`.
@@ -80,6 +87,7 @@ impl Default for AzureConfig {
             credentials: Credentials::EntraId,
             connect_timeout: Duration::from_secs(3),
             request_timeout: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             credentials_timeout: Duration::from_secs(5),
             block_size: None,
             blocks_in_flight: None,
@@ -126,6 +134,7 @@ impl AzureConfig {
             credentials,
             connect_timeout: ms(ENV_CONNECT_TIMEOUT_MS)?.unwrap_or(d.connect_timeout),
             request_timeout: ms(ENV_REQUEST_TIMEOUT_MS)?,
+            idle_timeout: ms(ENV_IDLE_TIMEOUT_MS)?.unwrap_or(d.idle_timeout),
             credentials_timeout: ms(ENV_CREDENTIALS_TIMEOUT_MS)?.unwrap_or(d.credentials_timeout),
             block_size: num(ENV_PART_SIZE)?.map(|n| n as usize),
             blocks_in_flight: num(ENV_PARTS_IN_FLIGHT)?.map(|n| n as usize),

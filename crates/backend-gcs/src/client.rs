@@ -97,6 +97,7 @@ async fn build(c: &GcsConfig, op: Operation, uri: &str) -> Result<Arc<Shared>> {
     // must reach the uploader rather than be followed.
     let mut b = reqwest::Client::builder()
         .connect_timeout(c.connect_timeout)
+        .read_timeout(c.idle_timeout)
         .redirect(reqwest::redirect::Policy::none());
     if let Some(t) = c.request_timeout {
         b = b.timeout(t);

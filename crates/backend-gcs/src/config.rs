@@ -18,6 +18,9 @@ pub const ENV_ANONYMOUS: &str = "S3DLIO_GCS_ANONYMOUS";
 pub const ENV_PROJECT: &str = "GOOGLE_CLOUD_PROJECT";
 pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_GCS_CONNECT_TIMEOUT_MS";
 pub const ENV_REQUEST_TIMEOUT_MS: &str = "S3DLIO_GCS_REQUEST_TIMEOUT_MS";
+pub const ENV_IDLE_TIMEOUT_MS: &str = "S3DLIO_GCS_IDLE_TIMEOUT_MS";
+/// [`GcsConfig::idle_timeout`] unless set.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_GCS_CREDENTIALS_TIMEOUT_MS";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_GCS_DELETE_CONCURRENCY";
 /// Google's production endpoint.
@@ -36,6 +39,10 @@ pub struct GcsConfig {
     pub connect_timeout: Duration,
     /// Limit on one try of a request (headers and body); `None` = no limit.
     pub request_timeout: Option<Duration>,
+    /// The longest wait for a response to start or for its next bytes: a server that
+    /// accepts and never answers, or stops mid-body, fails the try after this long even
+    /// when no request timeout is set.
+    pub idle_timeout: Duration,
     /// Limit on finding credentials and getting the first token (the metadata-server
     /// probe included), so a machine off Google Cloud fails fast.
     pub credentials_timeout: Duration,
@@ -53,6 +60,7 @@ impl Default for GcsConfig {
             project: None,
             connect_timeout: Duration::from_secs(3),
             request_timeout: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             credentials_timeout: Duration::from_secs(5),
             delete_concurrency: 32,
             chunk_size: None,
@@ -85,6 +93,7 @@ impl GcsConfig {
             project: set(ENV_PROJECT),
             connect_timeout: ms(ENV_CONNECT_TIMEOUT_MS)?.unwrap_or(d.connect_timeout),
             request_timeout: ms(ENV_REQUEST_TIMEOUT_MS)?,
+            idle_timeout: ms(ENV_IDLE_TIMEOUT_MS)?.unwrap_or(d.idle_timeout),
             credentials_timeout: ms(ENV_CREDENTIALS_TIMEOUT_MS)?.unwrap_or(d.credentials_timeout),
             delete_concurrency: num(ENV_DELETE_CONCURRENCY)?.map_or(d.delete_concurrency, |n| n as usize),
             chunk_size: num(ENV_PART_SIZE)?.map(|n| n as usize),

@@ -99,7 +99,11 @@ async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
                 .await,
         ),
     };
-    let mut timeouts = TimeoutConfig::builder().connect_timeout(cfg.connect_timeout);
+    // The read timeout bounds the wait for a response to start; the store bounds its
+    // body's stalls itself (`idle_bounded`), the same on both data paths.
+    let mut timeouts = TimeoutConfig::builder()
+        .connect_timeout(cfg.connect_timeout)
+        .read_timeout(cfg.idle_timeout);
     if let Some(t) = cfg.operation_timeout {
         timeouts = timeouts.operation_timeout(t);
     }

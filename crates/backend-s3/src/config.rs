@@ -29,6 +29,10 @@ pub struct S3Config {
     pub operation_timeout: Option<Duration>,
     /// Per-attempt timeout; `None` = no limit.
     pub attempt_timeout: Option<Duration>,
+    /// The longest wait for a response to start or for its next bytes: a server that
+    /// accepts and never answers, or stops mid-body, fails the try after this long even
+    /// when no operation timeout is set.
+    pub idle_timeout: Duration,
     /// Limit on resolving credentials through the whole chain (IMDS included).
     pub credentials_timeout: Duration,
     /// Part size of writers whose `WriterOptions::part_size` is `None`.
@@ -60,6 +64,7 @@ impl Default for S3Config {
             connect_timeout: Duration::from_secs(3),
             operation_timeout: None,
             attempt_timeout: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             credentials_timeout: Duration::from_secs(2),
             part_size: None,
             parts_in_flight: None,
@@ -91,6 +96,9 @@ pub const ENV_CONNECT_TIMEOUT_MS: &str = "S3DLIO_S3_CONNECT_TIMEOUT_MS";
 pub const ENV_OPERATION_TIMEOUT_MS: &str = "S3DLIO_S3_OPERATION_TIMEOUT_MS";
 pub const ENV_ATTEMPT_TIMEOUT_MS: &str = "S3DLIO_S3_ATTEMPT_TIMEOUT_MS";
 pub const ENV_CREDENTIALS_TIMEOUT_MS: &str = "S3DLIO_S3_CREDENTIALS_TIMEOUT_MS";
+pub const ENV_IDLE_TIMEOUT_MS: &str = "S3DLIO_S3_IDLE_TIMEOUT_MS";
+/// [`S3Config::idle_timeout`] unless set: boto3's read timeout.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const ENV_PUT_VERIFY: &str = "S3DLIO_PUT_VERIFY";
 pub const ENV_DELETE_CONCURRENCY: &str = "S3DLIO_S3_DELETE_CONCURRENCY";
 pub const ENV_POOL_MAX_IDLE: &str = "S3DLIO_S3_POOL_MAX_IDLE_PER_HOST";
@@ -136,6 +144,7 @@ impl S3Config {
             connect_timeout: ms(ENV_CONNECT_TIMEOUT_MS)?.unwrap_or(d.connect_timeout),
             operation_timeout: ms(ENV_OPERATION_TIMEOUT_MS)?,
             attempt_timeout: ms(ENV_ATTEMPT_TIMEOUT_MS)?,
+            idle_timeout: ms(ENV_IDLE_TIMEOUT_MS)?.unwrap_or(d.idle_timeout),
             credentials_timeout: ms(ENV_CREDENTIALS_TIMEOUT_MS)?.unwrap_or(d.credentials_timeout),
             part_size: num(ENV_PART_SIZE)?.map(|n| n as usize),
             parts_in_flight: num(ENV_PARTS_IN_FLIGHT)?.map(|n| n as usize),
@@ -152,6 +161,15 @@ impl S3Config {
                 .unwrap_or_default(),
             credentials: None,
         })
+    }
+
+    /// The tighter of the operation and attempt timeouts: the store makes one attempt
+    /// per call (the retry layer owns retries), so either bounds a whole exchange.
+    pub(crate) fn call_timeout(&self) -> Option<Duration> {
+        match (self.operation_timeout, self.attempt_timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn with_endpoint(mut self, url: impl Into<String>) -> Self {

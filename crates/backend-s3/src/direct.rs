@@ -21,7 +21,9 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use s3dlio_core::wire::{check_pin, collect_body, parse_content_range, range_header, transient};
+use s3dlio_core::wire::{
+    check_pin, collect_body, idle_bounded, parse_content_range, range_header, transient,
+};
 use s3dlio_core::{
     Error, GetOptions, GetResult, ObjectMeta, ObjectUri, Operation, PutOptions, PutResult, Result,
 };
@@ -92,10 +94,7 @@ impl Direct {
             use_fips: base.use_fips().unwrap_or(false),
             use_dual_stack: base.use_dual_stack().unwrap_or(false),
             routes: Mutex::default(),
-            timeout: match (config.operation_timeout, config.attempt_timeout) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
+            timeout: config.call_timeout(),
         })
     }
 
@@ -174,7 +173,16 @@ impl Direct {
         self.signer
             .sign(op, uri, &target.region, &mut req, payload)
             .await?;
-        let resp = self.http.request(req).await.map_err(|e| Error::Unreachable {
+        let idle = self.config.idle_timeout;
+        let answer = tokio::time::timeout(idle, self.http.request(req))
+            .await
+            .map_err(|_| Error::Timeout {
+                op,
+                uri: uri.to_string(),
+                after: Some(idle),
+                source: Some("no answer within the idle timeout".into()),
+            })?;
+        let resp = answer.map_err(|e| Error::Unreachable {
             op,
             uri: uri.to_string(),
             hint: "could not reach the S3 endpoint, or it closed the connection (check AWS_ENDPOINT_URL \
@@ -198,17 +206,7 @@ impl Direct {
 
     /// `fut` under the configured timeout, body included.
     async fn bounded<T>(&self, op: Operation, uri: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        let Some(limit) = self.timeout else {
-            return fut.await;
-        };
-        tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
-            Err(Error::Timeout {
-                op,
-                uri: uri.to_string(),
-                after: Some(limit),
-                source: None,
-            })
-        })
+        bounded(self.timeout, op, uri, fut).await
     }
 
     /// A GET; `Ok(None)` when S3 answered 416 (the caller answers from the object's size).
@@ -244,14 +242,8 @@ impl Direct {
                 .unwrap_or((0..len, len));
             let meta = meta(uri, total, headers);
             let body = BodyDataStream::new(resp.into_body());
-            let data = collect_body(
-                body,
-                (range.end - range.start) as usize,
-                op,
-                uri,
-                transient(op, uri),
-            )
-            .await?;
+            let body = idle_bounded(body, self.config.idle_timeout, op, uri, transient(op, uri));
+            let data = collect_body(body, (range.end - range.start) as usize, op, uri, |e| e).await?;
             Ok(Some(GetResult { data, range, meta }))
         })
         .await
@@ -319,6 +311,26 @@ impl Direct {
         })
         .await
     }
+}
+
+/// `fut` under `limit` (none: unbounded), as [`Error::Timeout`] when it runs out.
+pub(crate) async fn bounded<T>(
+    limit: Option<Duration>,
+    op: Operation,
+    uri: &str,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let Some(limit) = limit else {
+        return fut.await;
+    };
+    tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
+        Err(Error::Timeout {
+            op,
+            uri: uri.to_string(),
+            after: Some(limit),
+            source: None,
+        })
+    })
 }
 
 fn text(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {

@@ -35,17 +35,26 @@ where
             source: Some(Box::new(err)),
         };
     }
+    // The SDK's own timeouts, and its HTTP client's connect and read (idle) timeouts.
+    let timed_out = match &err {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_timeout(),
+        _ => false,
+    };
+    if timed_out {
+        return Error::Timeout {
+            op,
+            uri,
+            after: None,
+            // The limit is S3DLIO_S3_OPERATION_TIMEOUT_MS, _ATTEMPT_TIMEOUT_MS,
+            // _CONNECT_TIMEOUT_MS or _IDLE_TIMEOUT_MS.
+            source: Some(Box::new(err)),
+        };
+    }
     match &err {
-        SdkError::TimeoutError(_) => {
-            return Error::Timeout {
-                op,
-                uri: uri.clone(),
-                after: None,
-                // The limit is S3DLIO_S3_OPERATION_TIMEOUT_MS or _ATTEMPT_TIMEOUT_MS.
-                source: Some(Box::new(err)),
-            };
-        }
-        SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => {
+        // No answer: refused, reset, or closed before the response was complete. (A
+        // request the SDK could not build is a user error, not the endpoint's fault.)
+        SdkError::DispatchFailure(d) if !d.is_user() => {
             return Error::Unreachable {
                 op,
                 uri: uri.clone(),

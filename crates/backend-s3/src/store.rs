@@ -12,7 +12,9 @@ use futures::stream::{self, BoxStream};
 use percent_encoding::utf8_percent_encode;
 use s3dlio_core::paging::{self, paged};
 use s3dlio_core::parts::PartWriter;
-use s3dlio_core::wire::{check_pin, collect_body, empty_read, parse_content_range, range_header, transient};
+use s3dlio_core::wire::{
+    check_pin, collect_body, empty_read, idle_bounded, parse_content_range, range_header, transient,
+};
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt,
     ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Serves, Service, WriterOptions,
@@ -21,7 +23,7 @@ use s3dlio_core::{
 
 use crate::client::Clients;
 use crate::config::S3Config;
-use crate::direct::KEY_PATH;
+use crate::direct::{KEY_PATH, bounded};
 use crate::error::map_sdk_error;
 use crate::writer::MultipartWriter;
 
@@ -59,6 +61,45 @@ pub struct S3Store {
 }
 
 impl S3Store {
+    /// A GET through the SDK; `Ok(None)` when S3 answered 416 (the caller answers from
+    /// the object's size).
+    async fn sdk_get(
+        &self,
+        op: Operation,
+        uri: &str,
+        u: &ObjectUri,
+        opts: &GetOptions,
+    ) -> Result<Option<GetResult>> {
+        let mut req = self.client(u).await.get_object().bucket(u.bucket()).key(u.key());
+        if let Some(r) = &opts.range {
+            req = req.range(range_header(r));
+        }
+        if let Some(tag) = &opts.if_match {
+            req = req.if_match(tag);
+        }
+        let out = match req.send().await {
+            Ok(out) => out,
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => return Ok(None),
+            Err(e) => return Err(map_sdk_error(op, uri, e)),
+        };
+        check_pin(op, uri, opts.if_match.as_deref(), out.e_tag())?;
+        let len = out.content_length().unwrap_or(0) as u64;
+        let (range, total) = out
+            .content_range()
+            .and_then(parse_content_range)
+            .unwrap_or((0..len, len));
+        let m = meta(uri, total, fields_of!(out));
+        let body = idle_bounded(
+            frames(out.body),
+            self.config().idle_timeout,
+            op,
+            uri,
+            transient(op, uri),
+        );
+        let data = collect_body(body, (range.end - range.start) as usize, op, uri, |e| e).await?;
+        Ok(Some(GetResult { data, range, meta: m }))
+    }
+
     /// A put of more than [`MULTIPART_PUT_PARTS`] parts, sent as a multipart upload
     /// ([`ObjectStoreExt::put_multipart`] at the store's part size): the parts (slices of
     /// `data`, no copy) are signed and sent concurrently, where one PUT
@@ -197,36 +238,11 @@ impl ObjectStore for S3Store {
                 None => self.empty_read(op, uri, &u, &opts).await,
             };
         }
-        let mut req = self.client(&u).await.get_object().bucket(u.bucket()).key(u.key());
-        if let Some(r) = &opts.range {
-            req = req.range(range_header(r));
+        let call = self.sdk_get(op, uri, &u, &opts);
+        match bounded(self.config().call_timeout(), op, uri, call).await? {
+            Some(got) => Ok(got),
+            None => self.empty_read(op, uri, &u, &opts).await,
         }
-        if let Some(tag) = &opts.if_match {
-            req = req.if_match(tag);
-        }
-        let out = match req.send().await {
-            Ok(out) => out,
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
-                return self.empty_read(op, uri, &u, &opts).await;
-            }
-            Err(e) => return Err(map_sdk_error(op, uri, e)),
-        };
-        check_pin(op, uri, opts.if_match.as_deref(), out.e_tag())?;
-        let len = out.content_length().unwrap_or(0) as u64;
-        let (range, total) = out
-            .content_range()
-            .and_then(parse_content_range)
-            .unwrap_or((0..len, len));
-        let m = meta(uri, total, fields_of!(out));
-        let data = collect_body(
-            frames(out.body),
-            (range.end - range.start) as usize,
-            op,
-            uri,
-            transient(op, uri),
-        )
-        .await?;
-        Ok(GetResult { data, range, meta: m })
     }
 
     async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {

@@ -2,9 +2,10 @@
 //! collecting a response body into one buffer, and refusing bytes of another version.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Operation, Result};
 use crate::meta::ObjectMeta;
@@ -28,6 +29,39 @@ pub fn parse_content_range(s: &str) -> Option<(Range<u64>, u64)> {
     let (span, total) = s.strip_prefix("bytes ")?.split_once('/')?;
     let (a, b) = span.split_once('-')?;
     Some((a.parse().ok()?..b.parse::<u64>().ok()? + 1, total.parse().ok()?))
+}
+
+/// `body` with every wait for its next item bounded by `idle` (the backends' idle
+/// timeout): a stall becomes [`Error::Timeout`], a failure of the stream what `failed`
+/// makes of it, and the stream ends after either.
+pub fn idle_bounded<S, T, E>(
+    body: S,
+    idle: Duration,
+    op: Operation,
+    uri: &str,
+    failed: impl Fn(E) -> Error,
+) -> impl Stream<Item = Result<T>>
+where
+    S: Stream<Item = std::result::Result<T, E>>,
+{
+    let state = (Box::pin(body), uri.to_string(), failed, false);
+    futures::stream::unfold(state, move |(mut body, uri, failed, done)| async move {
+        if done {
+            return None;
+        }
+        let item = match tokio::time::timeout(idle, body.next()).await {
+            Ok(None) => return None,
+            Ok(Some(Ok(item))) => return Some((Ok(item), (body, uri, failed, false))),
+            Ok(Some(Err(e))) => failed(e),
+            Err(_) => Error::Timeout {
+                op,
+                uri: uri.clone(),
+                after: Some(idle),
+                source: Some("no bytes arrived within the idle timeout".into()),
+            },
+        };
+        Some((Err(item), (body, uri, failed, true)))
+    })
 }
 
 /// A stream failure as [`Error::Transient`]: a body cut mid-way is worth another try.
@@ -129,6 +163,22 @@ mod tests {
         assert_eq!(parse_content_range("bytes 10-19/100"), Some((10..20, 100)));
         assert_eq!(parse_content_range("bytes */100"), None);
         assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stalls_ends_at_the_idle_timeout() {
+        let stalled = stream::iter([Ok::<_, std::io::Error>(Bytes::from("ab"))]).chain(stream::pending());
+        let idle = std::time::Duration::from_millis(50);
+        let started = std::time::Instant::now();
+        let body = idle_bounded(stalled, idle, Operation::Get, "u", transient(Operation::Get, "u"));
+        let err = collect_body(body, 5, Operation::Get, "u", |e| e)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { after: Some(d), .. } if d == idle),
+            "{err:?}"
+        );
+        assert!(started.elapsed() >= idle);
     }
 
     #[tokio::test]

@@ -24,12 +24,26 @@ const PART: usize = 5 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
+    /// The S3 backend's default (direct) data path.
     S3,
+    /// The S3 backend with every request through aws-sdk-s3.
+    S3Sdk,
     Azure,
     Gcs,
 }
 
-const BACKENDS: [Backend; 3] = [Backend::S3, Backend::Azure, Backend::Gcs];
+const BACKENDS: [Backend; 4] = [Backend::S3, Backend::S3Sdk, Backend::Azure, Backend::Gcs];
+
+/// Which timeout knob a scenario sets.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    /// The defaults.
+    Defaults,
+    /// The whole-request timeout (S3: operation; Azure, GCS: request).
+    Request(Duration),
+    /// The idle timeout: the wait for an answer or its next bytes.
+    Idle(Duration),
+}
 
 /// One backend behind the proxy, with a fresh prefix.
 struct Fixture {
@@ -49,7 +63,7 @@ impl Fixture {
     /// The request that makes a multipart/block/resumable upload of `size` bytes visible.
     fn commit_rule(&self, fault: Fault, size: usize) -> Rule {
         match self.backend {
-            Backend::S3 => Rule::new(fault).method(Method::POST).query("uploadId"),
+            Backend::S3 | Backend::S3Sdk => Rule::new(fault).method(Method::POST).query("uploadId"),
             Backend::Azure => Rule::new(fault).method(Method::PUT).query("comp=blocklist"),
             Backend::Gcs => Rule::new(fault)
                 .method(Method::PUT)
@@ -79,14 +93,13 @@ fn host_port(endpoint: &str) -> (SocketAddr, String) {
     (authority.parse().expect("a host:port endpoint"), path.to_string())
 }
 
-/// `backend` behind a new proxy, or `None` when its server is not configured. `timeout`
-/// sets the backend's per-request timeout knob.
-async fn fixture(
-    backend: Backend,
-    test: &str,
-    retry: RetryPolicy,
-    timeout: Option<Duration>,
-) -> Option<Fixture> {
+/// `backend` behind a new proxy, or `None` when its server is not configured.
+async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit) -> Option<Fixture> {
+    let (timeout, idle) = match limit {
+        Limit::Defaults => (None, None),
+        Limit::Request(d) => (Some(d), None),
+        Limit::Idle(d) => (None, Some(d)),
+    };
     let read = RangeEngineConfig::default()
         .with_chunk_size(CHUNK)
         .with_threshold(CHUNK)
@@ -94,7 +107,7 @@ async fn fixture(
     let opts = StoreOptions::default().with_read(read).with_retry(retry);
     let name = format!("{test}-{:08x}", rand::random::<u32>());
     let (proxy, opts, base, server) = match backend {
-        Backend::S3 => {
+        Backend::S3 | Backend::S3Sdk => {
             let server = s3dlio_memserver::Server::start(
                 "127.0.0.1:0",
                 s3dlio_memserver::Options {
@@ -110,6 +123,10 @@ async fn fixture(
                 .with_region("us-east-1")
                 .with_credentials(KEY, SECRET);
             s3.operation_timeout = timeout;
+            s3.idle_timeout = idle.unwrap_or(s3.idle_timeout);
+            if backend == Backend::S3Sdk {
+                s3 = s3.with_data_path(s3dlio::s3::DataPath::Sdk);
+            }
             (proxy, opts.with_s3(s3), "s3://faults/".to_string(), Some(server))
         }
         Backend::Azure => {
@@ -123,6 +140,7 @@ async fn fixture(
                 .unwrap()
                 .with_endpoint(format!("{}/{account}", proxy.endpoint()));
             az.request_timeout = timeout;
+            az.idle_timeout = idle.unwrap_or(az.idle_timeout);
             (
                 proxy,
                 opts.with_azure(az),
@@ -143,6 +161,7 @@ async fn fixture(
                 .with_anonymous(true)
                 .with_project("s3dlio-test");
             gcs.request_timeout = timeout;
+            gcs.idle_timeout = idle.unwrap_or(gcs.idle_timeout);
             (proxy, opts.with_gcs(gcs), "gs://faults/".to_string(), None)
         }
     };
@@ -176,7 +195,7 @@ macro_rules! on_every_backend {
 
 #[tokio::test]
 async fn a_body_cut_mid_way_is_read_again_with_exact_bytes() {
-    on_every_backend!("reset_mid_body", quick_retries(), None, |f| {
+    on_every_backend!("reset_mid_body", quick_retries(), Limit::Defaults, |f| {
         for (name, size, skip) in [
             ("small", 100 << 10, 0),
             ("chunked-first", 1 << 20, 0),
@@ -195,7 +214,7 @@ async fn a_body_cut_mid_way_is_read_again_with_exact_bytes() {
                 .store
                 .get(&uri)
                 .await
-                .unwrap_or_else(|e| panic!("{:?} {name}: {e}", f.backend));
+                .unwrap_or_else(|e| panic!("{:?} {name}: {e:?}", f.backend));
             assert!(got == data, "{:?} {name}: wrong bytes", f.backend);
             assert_eq!(
                 f.proxy.seen().iter().filter(|s| s.fault == Some("reset")).count(),
@@ -208,7 +227,7 @@ async fn a_body_cut_mid_way_is_read_again_with_exact_bytes() {
 
 #[tokio::test]
 async fn a_chunk_failing_transiently_is_retried_and_failing_for_good_fails_the_read() {
-    on_every_backend!("chunk_failures", quick_retries(), None, |f| {
+    on_every_backend!("chunk_failures", quick_retries(), Limit::Defaults, |f| {
         let uri = f.uri("chunks");
         let data = pattern(1 << 20, 3);
         f.store.put(&uri, data.clone()).await.unwrap();
@@ -235,7 +254,7 @@ async fn a_503_storm_ends_within_the_retry_budget_with_a_clear_error() {
         .with_max_attempts(1000)
         .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
         .with_max_elapsed(budget);
-    on_every_backend!("storm", retry.clone(), None, |f| {
+    on_every_backend!("storm", retry.clone(), Limit::Defaults, |f| {
         let uri = f.uri("storm");
         f.store.put(&uri, Bytes::from_static(b"x")).await.unwrap();
         f.proxy.add(Rule::new(Fault::Status(503)));
@@ -256,37 +275,51 @@ async fn a_503_storm_ends_within_the_retry_budget_with_a_clear_error() {
     });
 }
 
-/// The per-request timeout knob fires within 10 % for a server that never answers and
-/// for a body that stops after 64 KiB.
+/// `f`'s reads of a stalled server (one that never answers, one that stops after 64 KiB)
+/// end in a timeout within 10 % of `limit`.
+async fn assert_stalls_end_at(f: &Fixture, limit: Duration) {
+    let uri = f.uri("stall");
+    f.store.put(&uri, pattern(1 << 20, 5)).await.unwrap();
+    for fault in [Fault::NoAnswer, Fault::StallAfter(64 << 10)] {
+        f.proxy.add(Rule::new(fault.clone()).method(Method::GET));
+        let started = Instant::now();
+        let err = f.store.get(&uri).await.unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            took >= limit && took <= limit + limit / 10,
+            "{:?} {fault:?}: {took:?} ({err})",
+            f.backend
+        );
+        assert!(
+            matches!(cause(&err), Error::Timeout { .. }),
+            "{:?} {fault:?}: {err:?}",
+            f.backend
+        );
+        f.proxy.clear();
+    }
+}
+
 #[tokio::test]
-async fn a_stalled_server_is_cut_by_the_timeout_within_ten_percent() {
+async fn a_stalled_server_is_cut_by_the_request_timeout_within_ten_percent() {
     let limit = Duration::from_secs(2);
-    on_every_backend!("stall", RetryPolicy::none(), Some(limit), |f| {
-        let uri = f.uri("stall");
-        f.store.put(&uri, pattern(1 << 20, 5)).await.unwrap();
-        for fault in [Fault::NoAnswer, Fault::StallAfter(64 << 10)] {
-            f.proxy.add(Rule::new(fault.clone()).method(Method::GET));
-            let started = Instant::now();
-            let err = f.store.get(&uri).await.unwrap_err();
-            let took = started.elapsed();
-            assert!(
-                took >= limit && took <= limit + limit / 10,
-                "{:?} {fault:?}: {took:?} ({err})",
-                f.backend
-            );
-            assert!(
-                matches!(cause(&err), Error::Timeout { .. }),
-                "{:?} {fault:?}: {err:?}",
-                f.backend
-            );
-            f.proxy.clear();
-        }
+    on_every_backend!("stall", RetryPolicy::none(), Limit::Request(limit), |f| {
+        assert_stalls_end_at(&f, limit).await;
+    });
+}
+
+/// With no request timeout set, the idle timeout (60 s unless set) still ends a stall:
+/// nothing hangs forever.
+#[tokio::test]
+async fn a_stalled_server_is_cut_by_the_idle_timeout_within_ten_percent() {
+    let limit = Duration::from_millis(1500);
+    on_every_backend!("idle", RetryPolicy::none(), Limit::Idle(limit), |f| {
+        assert_stalls_end_at(&f, limit).await;
     });
 }
 
 #[tokio::test]
 async fn an_upload_cut_off_by_a_killed_server_leaves_the_old_object() {
-    on_every_backend!("killed_upload", quick_retries(), None, |f| {
+    on_every_backend!("killed_upload", quick_retries(), Limit::Defaults, |f| {
         let uri = f.uri("replace-me");
         let old = pattern(1000, 1);
         f.store.put(&uri, old.clone()).await.unwrap();
@@ -338,7 +371,7 @@ async fn an_upload_cut_off_by_a_killed_server_leaves_the_old_object() {
 
 #[tokio::test]
 async fn a_failing_commit_is_returned_and_nothing_becomes_visible() {
-    on_every_backend!("failing_commit", quick_retries(), None, |f| {
+    on_every_backend!("failing_commit", quick_retries(), Limit::Defaults, |f| {
         let uri = f.uri("never");
         let size = 3 * PART;
         f.proxy.add(f.commit_rule(Fault::Status(500), size));
@@ -366,7 +399,7 @@ async fn a_failing_commit_is_returned_and_nothing_becomes_visible() {
 
 #[tokio::test]
 async fn an_object_replaced_mid_read_is_a_version_error_on_every_read() {
-    on_every_backend!("replaced", quick_retries(), None, |f| {
+    on_every_backend!("replaced", quick_retries(), Limit::Defaults, |f| {
         let uri = f.uri("moving");
         f.store.put(&uri, pattern(1 << 20, 1)).await.unwrap();
         // The second chunk waits at the proxy while the object is replaced.
