@@ -10,7 +10,8 @@ use crate::size::parse_size;
 /// gs://, file://, direct:// and memory://.
 ///
 /// A path without a scheme is a local file (file://). Exit codes: 0 ok, 1 failed, 2 usage,
-/// 3 not found, 4 auth/permission, 5 some objects failed (the summary lists them).
+/// 3 not found, 4 auth/permission, 5 some objects failed (the summary lists them; when none succeeded
+/// and every failure has one cause, that cause's code).
 #[derive(Debug, Parser)]
 #[command(name = "s3-cli", version, propagate_version = true, max_term_width = 110)]
 pub struct Cli {

@@ -89,6 +89,18 @@ fn store_code(e: &Error) -> u8 {
         Error::NotFound { .. } => code::NOT_FOUND,
         Error::PermissionDenied { .. } | Error::Unauthenticated { .. } => code::AUTH,
         Error::InvalidUri { .. } | Error::InvalidArgument { .. } | Error::InvalidRange { .. } => code::USAGE,
+        // Nothing done, all for one cause (one file that could not be uploaded, a wrong
+        // secret for every object): that cause's code, as for a single object.
+        Error::Batch {
+            succeeded: 0,
+            failures,
+            ..
+        } if failures
+            .split_first()
+            .is_some_and(|(first, rest)| rest.iter().all(|f| store_code(&f.error) == store_code(&first.error))) =>
+        {
+            store_code(&failures[0].error)
+        }
         Error::Batch { .. } => code::PARTIAL,
         Error::RangeFailed { source, .. } => store_code(source),
         _ => code::FAILED,
@@ -114,6 +126,16 @@ mod tests {
             }],
         };
         assert_eq!(Failure::Store(batch).exit_code(), code::PARTIAL);
+        let one_cause = Error::Batch {
+            op: Operation::Put,
+            uri: "memory://b/".into(),
+            succeeded: 0,
+            failures: vec![BatchFailure {
+                uri: "memory://b/x".into(),
+                error: Error::not_found(Operation::Put, "memory://b/x"),
+            }],
+        };
+        assert_eq!(Failure::Store(one_cause).exit_code(), code::NOT_FOUND);
         let bad = Error::InvalidUri {
             uri: "x".into(),
             reason: "r".into(),

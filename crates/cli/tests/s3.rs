@@ -106,6 +106,31 @@ fn buckets_deletes_and_exit_codes() {
     assert!(!listed.contains(&bucket), "{listed}");
 }
 
+/// One file that cannot be written exits with its cause's code, the same on `upload`
+/// and `cp` (issue 17: `upload` used to exit 5, "some objects failed", for every cause).
+#[test]
+fn one_failed_file_exits_with_its_cause_on_upload_and_cp() {
+    let Some((bucket, s3)) = bucket() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.bin");
+    std::fs::write(&file, b"payload").unwrap();
+    let (src, dst) = (file.to_str().unwrap(), format!("{bucket}/one.bin"));
+    for command in ["upload", "cp"] {
+        s3().env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+            .args([command, src, &dst])
+            .assert()
+            .code(4)
+            .stderr(predicate::str::contains("credentials"));
+        common::cli()
+            .args(["--endpoint-url", "http://127.0.0.1:1", command, src, &dst])
+            .env("S3DLIO_RETRY_MAX_ATTEMPTS", "1")
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("could not reach"));
+    }
+    s3().args(["stat", &dst]).assert().code(3);
+}
+
 #[test]
 fn bench_runs_against_s3() {
     let Some((bucket, s3)) = bucket() else { return };

@@ -71,6 +71,17 @@ pub struct ObjectHint {
     pub version: Option<String>,
 }
 
+/// A listing's or a response's size and ETag: the engine skips its probe and pins
+/// every chunk to that version.
+impl From<&crate::meta::ObjectMeta> for ObjectHint {
+    fn from(m: &crate::meta::ObjectMeta) -> Self {
+        ObjectHint {
+            size: m.size,
+            version: m.e_tag.clone(),
+        }
+    }
+}
+
 /// Options of a streamed read ([`ObjectStore::get_stream`](crate::ObjectStore::get_stream)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {

@@ -6,7 +6,10 @@ use futures::StreamExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, RangesOptions, ReadOptions, try_join_ordered};
+use s3dlio::{
+    Error, GetOptions, GetRange, ObjectHint, ObjectStore, ObjectStoreExt, Operation, RangesOptions,
+    ReadOptions, try_join_ordered,
+};
 use std::sync::Arc;
 
 use crate::runtime::Op;
@@ -159,20 +162,53 @@ fn get_into_op(
         )));
     }
     let store = store(py, &uri)?;
+    let capacity = target.len();
     Ok(Box::pin(async move {
-        let mut chunks = store.get_stream(&uri, ReadOptions::default().with_range(offset, length));
-        let mut filled = 0usize;
+        let too_small = |need: u64| {
+            Error::invalid_argument(
+                Operation::Get,
+                &uri,
+                format!(
+                    "the buffer of {capacity} bytes is too small for the {need} bytes to read; pass length= or a larger buffer"
+                ),
+            )
+        };
+        // Without a length, the first request learns the object's size before a byte is
+        // written (no HEAD): a buffer too small is refused untouched.
+        let (mut filled, rest) = match length {
+            Some(len) => (0, ReadOptions::default().with_range(offset, Some(len))),
+            None => {
+                let first_len = (target.len() as u64 + 1).clamp(1, FIRST_READ);
+                let range = GetRange::Bounded(offset..offset + first_len);
+                let first = match store
+                    .get_opts(&uri, GetOptions::default().with_range(range))
+                    .await
+                {
+                    Ok(first) => first,
+                    // Reading at the end of the object: nothing to copy.
+                    Err(Error::InvalidRange { size, .. }) if offset == size => return Ok(0),
+                    Err(e) => return Err(e),
+                };
+                let need = first.meta.size.saturating_sub(offset);
+                if need > target.len() as u64 {
+                    return Err(too_small(need));
+                }
+                target.write_at(0, &first.data);
+                let read = first.data.len() as u64;
+                let rest = ReadOptions::default()
+                    .with_range(offset + read, Some(need - read))
+                    .with_hint(Some(ObjectHint::from(&first.meta)));
+                (read as usize, rest)
+            }
+        };
+        if rest.length == Some(0) {
+            return Ok(filled as u64);
+        }
+        let mut chunks = store.get_stream(&uri, rest);
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk?;
             if filled + chunk.len() > target.len() {
-                return Err(Error::invalid_argument(
-                    Operation::Get,
-                    &uri,
-                    format!(
-                        "the buffer of {} bytes is too small for the object; pass length= or a larger buffer",
-                        target.len()
-                    ),
-                ));
+                return Err(too_small((filled + chunk.len()) as u64));
             }
             target.write_at(filled, &chunk);
             filled += chunk.len();
@@ -180,6 +216,9 @@ fn get_into_op(
         Ok(filled as u64)
     }))
 }
+
+/// The most `get_into` asks for before it knows the object's size.
+const FIRST_READ: u64 = 8 << 20;
 
 twins! {
     /// Reads `uri` (or `length` bytes from `offset`) straight into the writable `buffer`;

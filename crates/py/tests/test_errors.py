@@ -30,6 +30,15 @@ def test_bad_uris_and_ranges_are_value_errors(local):
         s3dlio.get_range(local + "short", 10)
 
 
+def test_an_object_uri_without_a_key_is_invalid_input_on_every_scheme(prefix):
+    scheme_end = prefix.index("://") + 3
+    root = prefix[: prefix.index("/", scheme_end) + 1]  # scheme://bucket/ (file: the first directory)
+    with pytest.raises(ValueError) as info:
+        s3dlio.get(root)
+    assert isinstance(info.value, s3dlio.InvalidInputError), info.value
+    assert root in str(info.value)
+
+
 def test_permission_denied_is_permission_error(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()

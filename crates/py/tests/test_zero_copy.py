@@ -125,6 +125,19 @@ def test_get_into_refuses_small_or_read_only_buffers(local):
         s3dlio.get_into(local + "small", b"0000000000")
 
 
+def test_a_buffer_too_small_is_refused_before_a_byte_is_written(prefix):
+    # 16 MiB: more than one chunk of the read path, so a late refusal would have
+    # overwritten most of the buffer first (issue 17).
+    s3dlio.put_bytes(prefix + "sixteen", pattern(16 << 20, seed=5))
+    buf = bytearray(b"\xaa") * (15 << 20)
+    with pytest.raises(ValueError, match="too small"):
+        s3dlio.get_into(prefix + "sixteen", buf)
+    assert buf.count(0xAA) == len(buf), "the refused buffer was written to"
+    assert s3dlio.get_into(prefix + "sixteen", buf, offset=(1 << 20) + 1) == (15 << 20) - 1
+    assert bytes(buf[: (15 << 20) - 1]) == pattern(16 << 20, seed=5)[(1 << 20) + 1 :]
+    assert s3dlio.get_into(prefix + "sixteen", buf, offset=16 << 20) == 0
+
+
 def test_writes_take_any_contiguous_buffer(prefix):
     floats = np.arange(1000, dtype=np.float32)
     s3dlio.put_bytes(prefix + "f32", floats)

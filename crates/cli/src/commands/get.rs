@@ -136,10 +136,7 @@ pub async fn cat(uri: &str, range: RangeArgs) -> CliResult {
 
 /// A listing's size and ETag let the engine skip its probe and pin every chunk.
 pub fn hint(m: &ObjectMeta) -> ObjectHint {
-    ObjectHint {
-        size: m.size,
-        version: m.e_tag.clone(),
-    }
+    ObjectHint::from(m)
 }
 
 /// The URIs of a keylist: one per line, blank lines and `#` comments skipped; a line
