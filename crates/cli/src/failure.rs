@@ -95,9 +95,10 @@ fn store_code(e: &Error) -> u8 {
             succeeded: 0,
             failures,
             ..
-        } if failures
-            .split_first()
-            .is_some_and(|(first, rest)| rest.iter().all(|f| store_code(&f.error) == store_code(&first.error))) =>
+        } if failures.split_first().is_some_and(|(first, rest)| {
+            rest.iter()
+                .all(|f| store_code(&f.error) == store_code(&first.error))
+        }) =>
         {
             store_code(&failures[0].error)
         }

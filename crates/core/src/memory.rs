@@ -84,7 +84,11 @@ impl MemoryStore {
     fn lookup(&self, op: Operation, uri: &str) -> Result<(ObjectUri, StoredObject)> {
         let u = Self::parse(uri)?;
         if u.key().is_empty() {
-            return Err(Error::invalid_argument(op, uri, "an object URI needs a key after the bucket"));
+            return Err(Error::invalid_argument(
+                op,
+                uri,
+                "an object URI needs a key after the bucket",
+            ));
         }
         let obj = self
             .read(|b| b.get(u.bucket()).and_then(|objs| objs.get(u.key())).cloned())
