@@ -68,11 +68,11 @@ def s3dlio_peer(op, uris, payload, conc):
     return len(payload) * len(uris), secs, lat
 
 
-def obstore_peer(op, keys, payload, conc, bucket):
-    import obstore
+def obstore_store(bucket):
+    """obstore's S3 store on the server the environment names."""
     from obstore.store import S3Store
 
-    store = S3Store(
+    return S3Store(
         bucket,
         endpoint=os.environ["AWS_ENDPOINT_URL"],
         access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
@@ -80,6 +80,12 @@ def obstore_peer(op, keys, payload, conc, bucket):
         region=os.environ.get("AWS_REGION", "us-east-1"),
         client_options={"allow_http": True},
     )
+
+
+def obstore_peer(op, keys, payload, conc, bucket):
+    import obstore
+
+    store = obstore_store(bucket)
     lat = []
     kept = []  # every body is held to the end, as get_many's result holds ours
 
@@ -162,16 +168,8 @@ def ranges_peer(peer, uri, bucket, key, offsets, size, conc):
         got, secs = timed(s3dlio.get_ranges, uri, [(o, size) for o in offsets])
     elif peer == "obstore":
         import obstore
-        from obstore.store import S3Store
 
-        store = S3Store(
-            bucket,
-            endpoint=os.environ["AWS_ENDPOINT_URL"],
-            access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-            secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-            region=os.environ.get("AWS_REGION", "us-east-1"),
-            client_options={"allow_http": True},
-        )
+        store = obstore_store(bucket)
         got, secs = timed(lambda: obstore.get_ranges(store, key, starts=offsets, lengths=[size] * len(offsets)))
     elif peer == "original":
         import s3dlio

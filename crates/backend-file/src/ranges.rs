@@ -9,9 +9,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use s3dlio_core::{
-    Operation, RangesOptions, Result, check_ranges, coalesce, slice_fetched, try_join_ordered,
-};
+use s3dlio_core::{Operation, RangesOptions, Result, plan_ranges, slice_fetched, try_join_ordered};
 
 use crate::io::{advise_after, advise_before, read_range};
 use crate::store::{FileStore, short_blocking};
@@ -29,13 +27,11 @@ impl FileStore {
         ranges: &[Range<u64>],
         opts: RangesOptions,
     ) -> Result<Vec<Bytes>> {
-        if ranges.is_empty() {
+        let Some(plan) = plan_ranges(uri, ranges, &opts)? else {
             return Ok(Vec::new());
-        }
-        check_ranges(uri, ranges)?;
+        };
         let op = Operation::GetRange;
         let (_, path) = self.object_path(op, uri)?;
-        let plan = coalesce(ranges, opts.coalesce_gap, opts.max_merged_size);
         let (hint, align) = (self.config.page_cache, self.config.direct_alignment);
         let store = self.clone();
         let (file, size, direct) = short_blocking(op, uri, move || {

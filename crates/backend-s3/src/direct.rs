@@ -75,8 +75,6 @@ pub(crate) struct Direct {
     use_dual_stack: bool,
     /// `None`: the rules ask for a scheme other than SigV4 (S3 Express); the SDK sends.
     routes: Mutex<HashMap<BucketAt, Option<Route>>>,
-    /// The tighter of the operation and attempt timeouts (one attempt per call).
-    timeout: Option<Duration>,
 }
 
 impl Direct {
@@ -94,7 +92,6 @@ impl Direct {
             use_fips: base.use_fips().unwrap_or(false),
             use_dual_stack: base.use_dual_stack().unwrap_or(false),
             routes: Mutex::default(),
-            timeout: config.call_timeout(),
         })
     }
 
@@ -206,7 +203,7 @@ impl Direct {
 
     /// `fut` under the configured timeout, body included.
     async fn bounded<T>(&self, op: Operation, uri: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        bounded(self.timeout, op, uri, fut).await
+        bounded(self.config.call_timeout(), op, uri, fut).await
     }
 
     /// A GET; `Ok(None)` when S3 answered 416 (the caller answers from the object's size).

@@ -53,11 +53,9 @@ pub async fn fetch_ranges<C: RangeGetClient + ?Sized>(
     ranges: &[Range<u64>],
     opts: RangesOptions,
 ) -> Result<Vec<Bytes>> {
-    if ranges.is_empty() {
+    let Some(plan) = plan_ranges(uri, ranges, &opts)? else {
         return Ok(Vec::new());
-    }
-    check_ranges(uri, ranges)?;
-    let plan = coalesce(ranges, opts.coalesce_gap, opts.max_merged_size);
+    };
     let first = client.get_range_chunk(uri, plan.fetches[0].clone(), None).await?;
     let (size, pin) = (first.total_size, first.version.clone());
     let fetches = plan.fetches[1..].iter().cloned().map(|f| {
@@ -69,16 +67,18 @@ pub async fn fetch_ranges<C: RangeGetClient + ?Sized>(
     slice_fetched(uri, ranges, &plan, &fetched, size)
 }
 
-/// Refuses a range that ends before it starts, naming it.
-pub fn check_ranges(uri: &str, ranges: &[Range<u64>]) -> Result<()> {
-    match ranges.iter().find(|r| r.start > r.end) {
-        Some(r) => Err(Error::invalid_argument(
+/// How a `get_ranges` call fetches `ranges` ([`coalesce`] with `opts`' gap and merged
+/// size): `None` when there is nothing to read; an error naming the first range that ends
+/// before it starts. Every backend's `get_ranges` starts here.
+pub fn plan_ranges(uri: &str, ranges: &[Range<u64>], opts: &RangesOptions) -> Result<Option<CoalescePlan>> {
+    if let Some(r) = ranges.iter().find(|r| r.start > r.end) {
+        return Err(Error::invalid_argument(
             Operation::GetRange,
             uri,
             format!("range {}..{} ends before it starts", r.start, r.end),
-        )),
-        None => Ok(()),
+        ));
     }
+    Ok((!ranges.is_empty()).then(|| coalesce(ranges, opts.coalesce_gap, opts.max_merged_size)))
 }
 
 /// Each caller range, in input order, as a slice (no copy) of the fetch that holds it

@@ -59,7 +59,7 @@ pub mod testkit;
 
 pub use batch::{batch_outcome, delete_each, delete_grouped};
 pub use checksum::{crc32c, crc32c_append};
-pub use coalesce::{CoalescePlan, check_ranges, coalesce, fetch_ranges, slice_fetched};
+pub use coalesce::{CoalescePlan, coalesce, fetch_ranges, plan_ranges, slice_fetched};
 pub use error::{BatchFailure, BoxError, Error, Operation, Result};
 pub use ext::{DELETE_PAGE, ObjectStoreExt};
 pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};

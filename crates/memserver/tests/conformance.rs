@@ -87,10 +87,9 @@ async fn requests_are_signed_with_the_configured_keys() {
     );
 }
 
-#[tokio::test]
-async fn the_latency_option_delays_every_answer() {
-    let latency = std::time::Duration::from_millis(150);
-    let server = Server::start(
+/// A server that waits `latency` before each answer.
+async fn slow_server(latency: std::time::Duration) -> Server {
+    Server::start(
         "127.0.0.1:0",
         Options {
             credentials: Some((KEY.into(), SECRET.into())),
@@ -98,7 +97,13 @@ async fn the_latency_option_delays_every_answer() {
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_latency_option_delays_every_answer() {
+    let latency = std::time::Duration::from_millis(150);
+    let server = slow_server(latency).await;
     let store = client(&server, SECRET);
     store.create_container("s3://slow").await.unwrap();
     store
@@ -146,15 +151,7 @@ async fn a_put_over_two_parts_goes_up_in_parts_and_a_smaller_one_in_one_request(
 async fn the_attempt_timeout_bounds_a_slow_answer_on_both_data_paths() {
     let latency = std::time::Duration::from_millis(600);
     let limit = std::time::Duration::from_millis(150);
-    let server = Server::start(
-        "127.0.0.1:0",
-        Options {
-            credentials: Some((KEY.into(), SECRET.into())),
-            latency,
-        },
-    )
-    .await
-    .unwrap();
+    let server = slow_server(latency).await;
     client(&server, SECRET)
         .create_container("s3://slow")
         .await
