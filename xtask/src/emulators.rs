@@ -228,8 +228,9 @@ pub fn up() -> Result<Running> {
         .spawn()
         .with_context(|| format!("could not start {}", fake_gcs.display()))?;
     let gcs_endpoint = format!("http://127.0.0.1:{gcs_port}");
-    // The memory-backed S3 server, from this workspace (debug: the test build has it).
-    crate::cargo(&["build", "-p", "s3dlio-memserver"])?;
+    // The memory-backed S3 server and the fault proxy the Python suite drives, from this
+    // workspace (debug: the test build has them).
+    crate::cargo(&["build", "-p", "s3dlio-memserver", "-p", "s3dlio-faultproxy"])?;
     let mem_child = spawn_memserver(
         &std::path::absolute("target/debug/s3dlio-memserver")?,
         mem_port,
@@ -248,6 +249,12 @@ pub fn up() -> Result<Running> {
             ("S3DLIO_TEST_GCS_ENDPOINT".into(), gcs_endpoint.clone()),
             ("STORAGE_EMULATOR_HOST".into(), gcs_endpoint),
             ("GOOGLE_CLOUD_PROJECT".into(), "s3dlio-test".into()),
+            (
+                "S3DLIO_TEST_FAULTPROXY".into(),
+                std::path::absolute("target/debug/s3dlio-faultproxy")?
+                    .display()
+                    .to_string(),
+            ),
             // Both S3 servers take the keys in `aws_vars`.
             (
                 "S3DLIO_TEST_S3MEM_ENDPOINT".into(),

@@ -10,10 +10,14 @@
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
 //!   variables to export, so `eval "$(cargo xtask emulators up)"` points the tests at them.
 //!
+//! - `reliability`: regenerates the scenario × backend tables of `docs/reliability.md`
+//!   from the last `test` run's JUnit reports (see `reliability.rs`).
+//!
 //! - `wheel [--release]`: builds the Python wheel and installs it into `target/py-venv`
 //!   (see `wheel.rs`); `test` also runs the wheel's pytest suite there.
 
 mod emulators;
+mod reliability;
 mod wheel;
 
 use std::process::{Command, ExitCode};
@@ -30,11 +34,12 @@ fn main() -> ExitCode {
             _ => Err(anyhow::anyhow!("usage: cargo xtask emulators <up|down>")),
         },
         Some("lint") => lint(),
+        Some("reliability") => reliability::run(),
         Some("bench") => bench(&args[1..]),
         Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends|peers] [criterion args]>"
+                "usage: cargo xtask <test|lint|reliability|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|s3|azure|gcs|cli|py|loader|frontends|peers] [criterion args]>"
             );
             return ExitCode::from(2);
         }

@@ -95,6 +95,10 @@ pub fn test(vars: &[(String, String)]) -> Result<()> {
     let cwd = std::env::temp_dir();
     let status = Command::new(python)
         .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"])
+        .arg(format!(
+            "--junitxml={}",
+            std::path::absolute(crate::reliability::PYTEST)?.display()
+        ))
         .arg(&tests)
         .current_dir(cwd)
         .envs(vars.iter().map(|(k, v)| (k, v)))

@@ -114,6 +114,11 @@ pub(crate) fn classify(
             uri,
             message: "the bucket is not empty; delete its objects first (delete_prefix)".into(),
         },
+        (Some("KeyTooLongError"), _) => Error::InvalidArgument {
+            op,
+            uri,
+            message: "the key is longer than S3 allows (1024 bytes of UTF-8); shorten it".into(),
+        },
         (Some("BucketAlreadyExists"), _) => Error::AlreadyExists {
             op,
             uri,

@@ -21,6 +21,26 @@ pub fn bucket() -> String {
     std::env::var(ENV_BUCKET).unwrap_or_else(|_| "s3dlio-tests".into())
 }
 
+/// Creates the shared test bucket if it is missing and returns its name. Every test
+/// process does this at once under nextest, and s3s-fs answers 500 to a create that
+/// loses its mkdir race with another (seen on a fresh CI run); the create is idempotent,
+/// so a transient answer is tried again, five times at most.
+pub async fn ensure_bucket(store: &S3Store) -> String {
+    use s3dlio_core::ObjectStore;
+    let bucket = bucket();
+    let uri = format!("s3://{bucket}");
+    for attempt in 1.. {
+        match store.create_container(&uri).await {
+            Ok(()) => break,
+            Err(e) if e.is_retryable() && attempt < 5 => {
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await
+            }
+            Err(e) => panic!("create the test bucket: {e}"),
+        }
+    }
+    bucket
+}
+
 /// A name no other test or run uses.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:08x}", rand::random::<u32>())

@@ -4,16 +4,11 @@ mod common;
 
 use std::sync::Arc;
 
-use s3dlio_core::ObjectStore;
 use s3dlio_core::testkit::{Fixture, GAP_DELETE_NEEDS_EMPTY_CONTAINER, GAP_PUT_NEEDS_CONTAINER};
 
 async fn fixture(test: &str) -> Option<Fixture> {
     let store = common::store(test)?;
-    let bucket = common::bucket();
-    store
-        .create_container(&format!("s3://{bucket}"))
-        .await
-        .unwrap_or_else(|e| panic!("create the test bucket: {e}"));
+    let bucket = common::ensure_bucket(&store).await;
     Some(Fixture {
         store: s3dlio_range_engine::doubles::conformance_stack(Arc::new(store)),
         base: format!("s3://{bucket}/{}/", common::unique(test)),

@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use s3dlio_backend_s3::{S3Config, S3Store};
 use s3dlio_core::testkit::pattern;
-use s3dlio_core::{Error, ObjectStore, ObjectStoreExt, WriterOptions};
+use s3dlio_core::{Error, ObjectStoreExt, WriterOptions};
 
 async fn setup(test: &str) -> Option<(S3Store, String)> {
     let store = common::store(test)?;
-    let bucket = common::bucket();
-    store.create_container(&format!("s3://{bucket}")).await.unwrap();
+    let bucket = common::ensure_bucket(&store).await;
     Some((store, format!("s3://{bucket}/{}/", common::unique(test))))
 }
 

@@ -249,6 +249,12 @@ impl Error {
                 uri,
                 source: Some(Box::new(err)),
             },
+            // ENAMETOOLONG and names the file system refuses: bad input, not an I/O fault.
+            K::InvalidFilename => Error::InvalidArgument {
+                op,
+                uri,
+                message: format!("the file system refuses this name ({err}); shorten or rename it"),
+            },
             K::TimedOut => Error::Transient {
                 op,
                 uri,

@@ -108,6 +108,10 @@ impl fmt::Display for Service {
     }
 }
 
+/// The longest object name S3 and GCS (1024 bytes of UTF-8) and Azure Blob (1024
+/// characters) accept.
+pub const MAX_KEY_LENGTH: usize = 1024;
+
 /// A parsed object (or prefix) URI.
 ///
 /// For `file://` and `direct://` the bucket is empty and the key is the absolute path
@@ -124,6 +128,27 @@ pub struct ObjectUri {
 impl ObjectUri {
     /// Parses a URI; the error says what is wrong and what form was expected.
     pub fn parse(uri: &str) -> Result<Self> {
+        let parsed = Self::parse_form(uri)?;
+        // The services refuse longer names, and emulators do not: refuse them here, the
+        // same on every server, before any byte moves.
+        let (length, unit) = match parsed.service() {
+            Service::S3 | Service::Gcs => (parsed.key.len(), "bytes"),
+            Service::Azure => (parsed.key.chars().count(), "characters"),
+            Service::File | Service::Direct | Service::Memory => (0, ""),
+        };
+        if length > MAX_KEY_LENGTH {
+            return Err(Error::InvalidUri {
+                uri: uri.to_string(),
+                reason: format!(
+                    "the key is {length} {unit}; {} allows at most {MAX_KEY_LENGTH}: shorten it",
+                    parsed.service()
+                ),
+            });
+        }
+        Ok(parsed)
+    }
+
+    fn parse_form(uri: &str) -> Result<Self> {
         let bad = |reason: String| Error::InvalidUri {
             uri: uri.to_string(),
             reason,
@@ -420,6 +445,26 @@ fn check_azure_account(account: &str) -> std::result::Result<(), String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn keys_longer_than_the_services_allow_are_refused_naming_the_limit() {
+        let long = "k".repeat(MAX_KEY_LENGTH + 1);
+        for base in ["s3://b/", "gs://b/", "az://acct/cont/"] {
+            assert!(
+                ObjectUri::parse(&format!("{base}{}", &long[1..])).is_ok(),
+                "{base}"
+            );
+            let err = ObjectUri::parse(&format!("{base}{long}")).unwrap_err();
+            assert!(matches!(err, Error::InvalidUri { .. }), "{base}: {err:?}");
+            assert!(err.to_string().contains("at most 1024"), "{base}: {err}");
+        }
+        // Azure counts characters: 1024 two-byte characters fit.
+        assert!(ObjectUri::parse(&format!("az://acct/cont/{}", "é".repeat(1024))).is_ok());
+        assert!(ObjectUri::parse(&format!("gs://b/{}", "é".repeat(1024))).is_err());
+        // Local paths and memory keys have no such limit here (the file system decides).
+        assert!(ObjectUri::parse(&format!("memory://b/{long}")).is_ok());
+        assert!(ObjectUri::parse(&format!("file:///tmp/{long}")).is_ok());
+    }
 
     #[test]
     fn parses_every_scheme() {

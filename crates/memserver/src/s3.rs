@@ -492,6 +492,45 @@ impl S3 for MemS3 {
         }))
     }
 
+    /// Every upload in progress under the prefix, by key (the suite's leaked-upload check).
+    /// One page: markers and delimiters are refused rather than ignored.
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        self.enter().await;
+        let i = req.input;
+        if i.delimiter.is_some() || i.key_marker.is_some() || i.upload_id_marker.is_some() {
+            return Err(s3_error!(
+                NotImplemented,
+                "this server lists uploads in one page, without delimiter or markers"
+            ));
+        }
+        let prefix = i.prefix.unwrap_or_default();
+        let state = self.read();
+        if !state.buckets.contains_key(&i.bucket) {
+            return Err(s3_error!(NoSuchBucket));
+        }
+        let mut uploads: Vec<MultipartUpload> = state
+            .uploads
+            .iter()
+            .filter(|(_, u)| u.bucket == i.bucket && u.key.starts_with(&prefix))
+            .map(|(id, u)| MultipartUpload {
+                key: Some(u.key.clone()),
+                upload_id: Some(id.clone()),
+                ..Default::default()
+            })
+            .collect();
+        uploads.sort_by(|a, b| (&a.key, &a.upload_id).cmp(&(&b.key, &b.upload_id)));
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(i.bucket),
+            prefix: Some(prefix),
+            is_truncated: Some(false),
+            uploads: Some(uploads),
+            ..Default::default()
+        }))
+    }
+
     async fn complete_multipart_upload(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,

@@ -39,6 +39,24 @@ def test_an_object_uri_without_a_key_is_invalid_input_on_every_scheme(prefix):
     assert root in str(info.value)
 
 
+@pytest.mark.parametrize("key", ["nul\0byte", "k" * 2048], ids=["nul", "2KiB"])
+def test_nul_bytes_and_overlong_keys_are_invalid_input_and_write_nothing(prefix, key):
+    uri = prefix + key
+    if prefix.startswith("memory://") and "\0" not in key:
+        # Memory keys have no length limit (no service or file system behind them).
+        s3dlio.put_bytes(uri, b"x")
+        assert bytes(s3dlio.get(uri)) == b"x"
+        return
+    # S3, Azure and GCS refuse names over 1024 before any request (their emulators would
+    # take them); a file system refuses a 2 KiB path segment.
+    for call in (lambda: s3dlio.put_bytes(uri, b"x"), lambda: s3dlio.get(uri)):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert isinstance(info.value, s3dlio.InvalidInputError), info.value
+        assert prefix in str(info.value)
+    assert s3dlio.list(prefix, recursive=True) == []
+
+
 def test_permission_denied_is_permission_error(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
