@@ -15,6 +15,7 @@
 //! (renewed in a forked child), with the GIL released while they wait.
 
 mod errors;
+mod inbox;
 mod loader;
 mod manage;
 mod read;

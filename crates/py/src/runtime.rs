@@ -251,31 +251,23 @@ fn start<'py, T: Send + 'static>(
     let generation = current(py)?;
     let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
     let future = event_loop.call_method0("create_future")?;
-    let (target_loop, target) = (event_loop.unbind(), future.clone().unbind());
+    let inbox = crate::inbox::queue_for(py, &event_loop)?;
+    let target = future.clone().unbind();
     let busy = Busy::new();
     let task = generation.runtime.spawn(async move {
         let _busy = busy;
         let result = AssertUnwindSafe(op).catch_unwind().await;
-        Python::attach(|py| {
-            let outcome = match result {
+        // No GIL here: the loop's thread converts and delivers (see `inbox`).
+        inbox.push(
+            target,
+            Box::new(move |py| match result {
                 Ok(Ok(value)) => convert(py, value),
                 Ok(Err(e)) => Err(to_py(py, e)),
                 Err(_) => Err(internal(
                     "an s3dlio task panicked; please report this as a bug".into(),
                 )),
-            };
-            let deliver = Deliver {
-                future: target,
-                outcome: Mutex::new(Some(outcome)),
-            };
-            // Fails only when the loop is closed, and then nobody is waiting.
-            if let Err(e) = target_loop
-                .bind(py)
-                .call_method1("call_soon_threadsafe", (deliver,))
-            {
-                tracing::debug!("an s3dlio result arrived after its event loop closed: {e}");
-            }
-        });
+            }),
+        );
     });
     future.call_method1(
         "add_done_callback",
@@ -284,30 +276,6 @@ fn start<'py, T: Send + 'static>(
         },),
     )?;
     Ok(future)
-}
-
-/// Sets an asyncio future's outcome on its loop's thread (unless it was cancelled).
-#[pyclass]
-struct Deliver {
-    future: Py<PyAny>,
-    outcome: Mutex<Option<PyResult<Py<PyAny>>>>,
-}
-
-#[pymethods]
-impl Deliver {
-    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
-        let future = self.future.bind(py);
-        let outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if future.call_method0("done")?.is_truthy()? {
-            return Ok(());
-        }
-        match outcome {
-            Some(Ok(value)) => future.call_method1("set_result", (value,))?,
-            Some(Err(e)) => future.call_method1("set_exception", (e.into_value(py),))?,
-            None => return Ok(()),
-        };
-        Ok(())
-    }
 }
 
 /// Aborts the Rust task when its asyncio future is cancelled.

@@ -42,6 +42,42 @@ def test_async_twins(prefix):
     asyncio.run(main())
 
 
+def test_async_results_reach_their_own_loop_on_every_loop_and_thread(local):
+    # Results travel to the awaiting loop through that loop's inbox (crates/py/src/inbox.rs):
+    # one per loop, made on first use. Several loops at once (one per thread), loops one
+    # after another, values and exceptions, a cancelled call beside finished ones, and a
+    # loop whose thread holds the GIL in pure Python while its results arrive.
+    for i in range(64):
+        s3dlio.put_bytes(local + f"k{i}", bytes([i]) * 100)
+
+    async def main(offset):
+        busy_until = time.monotonic() + 0.2
+        tasks = [asyncio.ensure_future(s3dlio.get_bytes_async(local + f"k{(i + offset) % 64}")) for i in range(64)]
+        slow = asyncio.ensure_future(s3dlio.put_async(local + "slow/", num=1, template="huge", size=4 << 30))
+        while time.monotonic() < busy_until:  # results finish while this thread runs Python
+            pass
+        slow.cancel()
+        got = await asyncio.gather(*tasks)
+        with pytest.raises(FileNotFoundError):
+            await s3dlio.get_async(local + "missing")
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        return got
+
+    expected = lambda offset: [bytes([(i + offset) % 64]) * 100 for i in range(64)]
+    assert asyncio.run(main(0)) == expected(0)
+    assert asyncio.run(main(1)) == expected(1)  # a second loop gets its own inbox
+    results = {}
+    threads = [threading.Thread(target=lambda n=n: results.setdefault(n, asyncio.run(main(n)))) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[n] == expected(n) for n in range(4))
+    time.sleep(0.5)  # the cancelled writers' cleanup runs on the runtime
+    assert s3dlio.list(local + "slow/", recursive=True) == []
+
+
 def test_an_awaitable_does_nothing_until_awaited_and_only_once(local):
     pending = s3dlio.put_bytes_async(local + "lazy", b"x")
     assert not s3dlio.exists(local + "lazy")
