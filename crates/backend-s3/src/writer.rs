@@ -14,7 +14,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
-use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, RetryPolicy, WriteSummary};
+use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, RetryPolicy, WriteSummary, retry};
 
 use crate::direct::{Direct, Target};
 use crate::error::map_sdk_error;
@@ -38,6 +38,9 @@ pub(crate) struct MultipartWriter {
     upload_id: Option<String>,
     next_part: i32,
     uploading: InFlight<CompletedPart>,
+    /// The parts' retry policy, also used for the abort: an abort lost to a blip (or to a
+    /// server restarting) would leave the parts stored and billed.
+    retry: RetryPolicy,
 }
 
 impl MultipartWriter {
@@ -73,7 +76,8 @@ impl MultipartWriter {
             parts: PartBuffer::new(part_size),
             upload_id: None,
             next_part: 1,
-            uploading: InFlight::new(max_in_flight, Operation::Write, uri, part_retry),
+            uploading: InFlight::new(max_in_flight, Operation::Write, uri, part_retry.clone()),
+            retry: part_retry,
         })
     }
 
@@ -281,33 +285,56 @@ impl PartUpload for MultipartWriter {
         let Some(id) = self.upload_id.take() else {
             return Ok(());
         };
-        self.client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| map_sdk_error(Operation::Write, &self.uri, e))
+        abort(&self.client, &self.bucket, &self.key, &id, &self.uri, &self.retry).await
     }
 
     fn discard_in_background(&mut self) {
         self.uploading.abort_all();
         let Some(id) = self.upload_id.take() else { return };
-        let req = self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(id);
+        let (client, bucket, key, uri, policy) = (
+            self.client.clone(),
+            self.bucket.clone(),
+            self.key.clone(),
+            self.uri.clone(),
+            self.retry.clone(),
+        );
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => drop(rt.spawn(async move {
-                if let Err(e) = req.send().await {
+                if let Err(e) = abort(&client, &bucket, &key, &id, &uri, &policy).await {
                     tracing::warn!(error = %e, "aborting a dropped multipart upload failed; the parts stay until a lifecycle rule removes them");
                 }
             })),
             Err(_) => tracing::warn!("a multipart upload was dropped outside a Tokio runtime and could not be aborted"),
         }
+    }
+}
+
+/// Aborts upload `id`, retried under `policy`; an upload already gone (an earlier try
+/// that reached the server but lost its answer) counts as aborted.
+async fn abort(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    uri: &str,
+    policy: &RetryPolicy,
+) -> Result<()> {
+    let sent = retry(policy, Operation::Write, uri, || {
+        let req = client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id);
+        async move {
+            req.send()
+                .await
+                .map(drop)
+                .map_err(|e| map_sdk_error(Operation::Write, uri, e))
+        }
+    })
+    .await;
+    match sent {
+        Err(Error::NotFound { .. }) => Ok(()),
+        other => other,
     }
 }

@@ -223,6 +223,30 @@ async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit)
 /// A backend whose server is not configured skips (and fails under
 /// `S3DLIO_REQUIRE_EMULATORS=1`, as in `cargo xtask test`).
 macro_rules! scenario {
+    // S3 only: a scenario about a request only S3 has (the multipart abort).
+    (s3_only, $(#[$doc:meta])* $name:ident, $retry:expr, $limit:expr, |$f:ident| $body:block) => {
+        $(#[$doc])*
+        mod $name {
+            use super::*;
+
+            async fn run(backend: Backend) {
+                let Some($f) = fixture(backend, stringify!($name), $retry, $limit).await else {
+                    return;
+                };
+                $body
+            }
+
+            #[tokio::test]
+            async fn s3() {
+                run(Backend::S3).await
+            }
+
+            #[tokio::test]
+            async fn s3_sdk() {
+                run(Backend::S3Sdk).await
+            }
+        }
+    };
     ($(#[$doc:meta])* $name:ident, $retry:expr, $limit:expr, |$f:ident| $body:block) => {
         $(#[$doc])*
         mod $name {
@@ -504,5 +528,57 @@ scenario!(
             f.backend
         );
         assert!(err.to_string().contains(&uri), "{err}");
+    }
+);
+
+scenario!(
+    s3_only,
+    /// Part 2 fails for good, and the abort that follows answers 503 twice: the write fails
+    /// naming the URI, the abort is retried until it lands, and no upload is left open.
+    a_failed_upload_is_aborted_even_when_the_abort_fails_transiently,
+    quick_retries(), Limit::Defaults,
+    |f| {
+        let uri = f.uri("aborted");
+        f.proxy.add(
+            Rule::new(Fault::Status(500))
+                .method(Method::PUT)
+                .query("partNumber=2"),
+        );
+        f.proxy.add(
+            Rule::new(Fault::Status(503))
+                .method(Method::DELETE)
+                .query("uploadId")
+                .times(2),
+        );
+        let mut w = f
+            .store
+            .get_writer(
+                &uri,
+                WriterOptions::default()
+                    .with_part_size(PART)
+                    .with_max_in_flight(1),
+            )
+            .await
+            .unwrap();
+        let failed = match w.write(pattern(3 * PART, 6)).await {
+            Ok(()) => w.finalize().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        let err = failed.unwrap_err();
+        assert!(err.to_string().contains(&uri), "{:?}: {err}", f.backend);
+        let aborts: Vec<_> = f
+            .proxy
+            .seen()
+            .into_iter()
+            .filter(|s| s.method == "DELETE")
+            .map(|s| s.fault)
+            .collect();
+        assert_eq!(
+            aborts,
+            [Some("status"), Some("status"), None],
+            "{:?}: two refused aborts, then the one that landed",
+            f.backend
+        );
+        assert_eq!(f.open_uploads().await, Some(0), "{:?}", f.backend);
     }
 );
