@@ -233,8 +233,13 @@ def _length(uri):
 
 
 def test_ctrl_c_interrupts_a_long_call(tmp_path):
+    # A test command started in the background by a non-interactive shell (`cmd &`, as CI
+    # harnesses do) inherits SIGINT ignored, and Python then keeps it ignored: the SIGINT
+    # below was lost and the call ran to "finished". The child restores Python's own
+    # handler so it tests the library, not the inherited disposition.
     code = f"""
         import os, signal, threading, time, s3dlio
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
         t = time.monotonic()
         try:
