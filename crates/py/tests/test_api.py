@@ -248,3 +248,13 @@ def test_get_ranges_merges_only_within_the_gap_and_the_size_cap(backend, tmp_pat
     assert adjacent(s3dlio.get_ranges(uri, ranges, max_merged_size=0)) == [False, False]
     # A 30-byte cap takes the first two together and leaves the third alone.
     assert adjacent(s3dlio.get_ranges(uri, ranges, max_merged_size=30)) == [True, False]
+
+
+def test_every_documented_variable_is_a_configure_knob():
+    """Each `S3DLIO_*` variable of docs/configuration.md can be set with `configure`."""
+    import re
+
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "docs", "configuration.md")
+    documented = set(re.findall(r"`(S3DLIO_[A-Z0-9_]+)`", open(doc).read()))
+    assert documented, doc
+    assert documented - set(s3dlio.KNOBS.values()) == set()
