@@ -133,6 +133,8 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The object is replaced while its second chunk is in flight: `get -r`, `download -r`
+/// and `cp -r` exit 1 with "changed" on stderr and leave no file, hidden partials included.
 #[test]
 fn an_object_replaced_mid_transfer_fails_every_recursive_command_and_writes_nothing() {
     let s = Setup::new("moving");
