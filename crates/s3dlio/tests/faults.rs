@@ -224,7 +224,11 @@ async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit)
 /// `S3DLIO_REQUIRE_EMULATORS=1`, as in `cargo xtask test`).
 macro_rules! scenario {
     // S3 only: a scenario about a request only S3 has (the multipart abort).
-    (s3_only, $(#[$doc:meta])* $name:ident, $retry:expr, $limit:expr, |$f:ident| $body:block) => {
+    (s3_only, $($rest:tt)*) => {
+        scenario!(@on [s3 S3, s3_sdk S3Sdk], $($rest)*);
+    };
+    (@on [$($test:ident $backend:ident),*],
+     $(#[$doc:meta])* $name:ident, $retry:expr, $limit:expr, |$f:ident| $body:block) => {
         $(#[$doc])*
         mod $name {
             use super::*;
@@ -236,49 +240,16 @@ macro_rules! scenario {
                 $body
             }
 
-            #[tokio::test]
-            async fn s3() {
-                run(Backend::S3).await
-            }
-
-            #[tokio::test]
-            async fn s3_sdk() {
-                run(Backend::S3Sdk).await
-            }
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    run(Backend::$backend).await
+                }
+            )*
         }
     };
-    ($(#[$doc:meta])* $name:ident, $retry:expr, $limit:expr, |$f:ident| $body:block) => {
-        $(#[$doc])*
-        mod $name {
-            use super::*;
-
-            async fn run(backend: Backend) {
-                let Some($f) = fixture(backend, stringify!($name), $retry, $limit).await else {
-                    return;
-                };
-                $body
-            }
-
-            #[tokio::test]
-            async fn s3() {
-                run(Backend::S3).await
-            }
-
-            #[tokio::test]
-            async fn s3_sdk() {
-                run(Backend::S3Sdk).await
-            }
-
-            #[tokio::test]
-            async fn azure() {
-                run(Backend::Azure).await
-            }
-
-            #[tokio::test]
-            async fn gcs() {
-                run(Backend::Gcs).await
-            }
-        }
+    ($($rest:tt)*) => {
+        scenario!(@on [s3 S3, s3_sdk S3Sdk, azure Azure, gcs Gcs], $($rest)*);
     };
 }
 
