@@ -17,27 +17,109 @@ use bytes::Bytes;
 
 use crate::{Operation, Result, run_blocking};
 
-/// One object's output, shared by the read and its fill tasks; a cancelled read's buffer
+/// One read's output, shared by the read and its fill tasks; a cancelled read's buffer
 /// lives until the last fill task holding it finishes, so no task writes into freed memory.
+///
+/// Three kinds: fresh memory of the read's size ([`new`](Self::new)), a vector the caller
+/// hands over to be overwritten and taken back ([`from_vec`](Self::from_vec)), and
+/// memory another owner keeps alive, such as a Python buffer ([`over`](Self::over)).
 #[derive(Debug)]
 pub struct OutputBuffer {
-    /// Start of `vec`'s allocation (`vec` itself keeps length 0 until `finish`).
     ptr: *mut u8,
     len: usize,
-    vec: Vec<u8>,
+    storage: Storage,
 }
 
-// SAFETY: the allocation is owned by `vec`; concurrent writers touch disjoint ranges (the
-// contract of `fill`), and nothing reads the bytes until `finish`, after every writer.
+enum Storage {
+    /// Capacity `len`, length 0 until `finish`: nothing is initialised before the fills.
+    Fresh(Vec<u8>),
+    /// Initialised to its length; fills overwrite it.
+    Given(Vec<u8>),
+    /// Someone else's memory, valid while this owner lives.
+    Borrowed(#[expect(dead_code, reason = "held to keep the memory alive, never read")] Box<dyn Send + Sync>),
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Storage::Fresh(_) => "Fresh",
+            Storage::Given(_) => "Given",
+            Storage::Borrowed(_) => "Borrowed",
+        })
+    }
+}
+
+// SAFETY: the memory is owned by `storage` (or kept alive by it); concurrent writers touch
+// disjoint ranges (the contract of `fill`), and nothing reads the bytes until every
+// writer is done (`finish` and `into_vec` need the last reference).
 unsafe impl Send for OutputBuffer {}
 // SAFETY: as above.
 unsafe impl Sync for OutputBuffer {}
 
+/// Pieces shorter than this are copied on the calling task: handing them to the
+/// blocking pool costs more than the copy.
+const INLINE_COPY: usize = 256 << 10;
+
 impl OutputBuffer {
+    /// `len` bytes of fresh memory (huge-page advised when large), to be written in full.
     pub fn new(len: usize) -> Arc<Self> {
         let mut vec = large_vec(len);
         let ptr = vec.as_mut_ptr();
-        Arc::new(OutputBuffer { ptr, len, vec })
+        Arc::new(OutputBuffer {
+            ptr,
+            len,
+            storage: Storage::Fresh(vec),
+        })
+    }
+
+    /// Reads into `vec`'s `len()` bytes, memory the caller already owns (and has touched),
+    /// so a reused buffer costs no page faults; [`into_vec`](Self::into_vec) hands it back.
+    pub fn from_vec(mut vec: Vec<u8>) -> Arc<Self> {
+        let (ptr, len) = (vec.as_mut_ptr(), vec.len());
+        Arc::new(OutputBuffer {
+            ptr,
+            len,
+            storage: Storage::Given(vec),
+        })
+    }
+
+    /// Reads into `len` bytes at `ptr`, memory that `owner` keeps valid (a Python
+    /// buffer export, a pinned allocation).
+    ///
+    /// # Safety
+    /// `ptr..ptr + len` must stay valid for writes, and untouched by anyone else, for as
+    /// long as `owner` lives; `owner` is dropped after the last fill task ends.
+    pub unsafe fn over(ptr: *mut u8, len: usize, owner: impl Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(OutputBuffer {
+            ptr,
+            len,
+            storage: Storage::Borrowed(Box::new(owner)),
+        })
+    }
+
+    /// The bytes the buffer holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Fails with [`InvalidArgument`](crate::Error::InvalidArgument), naming `uri`, when
+    /// `need` bytes do not fit: checked before a byte is written.
+    pub fn room_for(&self, op: Operation, uri: &str, need: u64) -> Result<()> {
+        if need <= self.len as u64 {
+            return Ok(());
+        }
+        Err(crate::Error::invalid_argument(
+            op,
+            uri,
+            format!(
+                "the buffer of {} bytes is too small for the {need} bytes to read; pass a larger buffer or a shorter range",
+                self.len
+            ),
+        ))
     }
 
     /// Runs `write(ptr, n)` on the blocking pool, where `ptr` is byte `offset` of the
@@ -63,7 +145,7 @@ impl OutputBuffer {
         .await
     }
 
-    /// Copies `data` to `offset` on the blocking pool.
+    /// Copies `data` to `offset` (on the blocking pool, unless it is short).
     ///
     /// # Safety
     /// As [`fill`](Self::fill): each byte range is written by one call only.
@@ -79,18 +161,49 @@ impl OutputBuffer {
             // SAFETY: `to[..n]` is this piece of the buffer, owned by this call alone.
             unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), to, n) }
         };
+        if n < INLINE_COPY {
+            assert!(offset + n <= self.len, "a piece outside the buffer");
+            // SAFETY: in bounds (asserted); the caller's contract makes the piece ours.
+            copy(unsafe { self.ptr.add(offset) }, n);
+            return Ok(());
+        }
         // SAFETY: the caller's contract.
         unsafe { self.fill(op, uri, offset, n, copy) }.await
     }
 
-    /// The filled buffer. `written` must equal the buffer's length, every byte written
-    /// once, and every fill task finished.
+    /// The first `written` bytes, every one of them written, once every fill task has
+    /// finished. A fresh buffer must be written in full.
+    ///
+    /// # Panics
+    /// On a borrowed buffer ([`over`](Self::over)): its bytes belong to their owner.
     pub fn finish(self: Arc<Self>, written: usize) -> Bytes {
-        let mut this = Arc::try_unwrap(self).expect("every fill task has finished");
-        assert_eq!(written, this.len, "every byte of the output was written");
-        // SAFETY: all `len` bytes were initialised by the fills (asserted above).
-        unsafe { this.vec.set_len(this.len) };
-        Bytes::from(std::mem::take(&mut this.vec))
+        let OutputBuffer { len, storage, .. } = Arc::try_unwrap(self).expect("every fill task has finished");
+        assert!(written <= len, "written past the end of the output");
+        match storage {
+            Storage::Fresh(mut vec) => {
+                assert_eq!(written, len, "every byte of the output was written");
+                // SAFETY: all `len` bytes were initialised by the fills (asserted above).
+                unsafe { vec.set_len(written) };
+                Bytes::from(vec)
+            }
+            Storage::Given(mut vec) => {
+                vec.truncate(written);
+                Bytes::from(vec)
+            }
+            Storage::Borrowed(_) => panic!("a borrowed output's bytes belong to its owner"),
+        }
+    }
+
+    /// The whole vector a [`from_vec`](Self::from_vec) buffer was made from, bytes not
+    /// written included; `None` for the other kinds. Every fill task must have finished.
+    pub fn into_vec(self: Arc<Self>) -> Option<Vec<u8>> {
+        match Arc::try_unwrap(self)
+            .expect("every fill task has finished")
+            .storage
+        {
+            Storage::Given(vec) => Some(vec),
+            _ => None,
+        }
     }
 }
 
@@ -127,6 +240,56 @@ fn advise_huge_pages(_: *mut u8, _: usize) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn pieces_land_in_place_in_every_kind_of_buffer() {
+        let big = Bytes::from(vec![3u8; INLINE_COPY + 1]);
+        let len = 10 + big.len();
+        let fill = |out: Arc<OutputBuffer>| async move {
+            // SAFETY: the two pieces are disjoint and cover the buffer's first `len` bytes.
+            unsafe {
+                out.copy_in(Operation::Get, "u", 0, Bytes::from_static(b"0123456789"))
+                    .await
+                    .unwrap();
+                out.copy_in(Operation::Get, "u", 10, Bytes::from(vec![3u8; INLINE_COPY + 1]))
+                    .await
+                    .unwrap();
+            }
+            out
+        };
+        let fresh = fill(OutputBuffer::new(len)).await.finish(len);
+        assert_eq!(&fresh[..10], b"0123456789");
+        assert!(fresh[10..] == big[..]);
+
+        let given = fill(OutputBuffer::from_vec(vec![9; len + 2])).await;
+        let v = given.into_vec().unwrap();
+        assert_eq!(v.len(), len + 2);
+        assert!(
+            v[10..len] == big[..] && v[len..] == [9, 9],
+            "bytes past the pieces are kept"
+        );
+
+        let mut mine = vec![9u8; len];
+        // SAFETY: `mine` outlives the buffer (dropped below, before `mine` is read).
+        let over = unsafe { OutputBuffer::over(mine.as_mut_ptr(), len, ()) };
+        let over = fill(over).await;
+        assert!(over.into_vec().is_none());
+        assert_eq!(&mine[..10], b"0123456789");
+    }
+
+    #[test]
+    fn room_is_checked_against_the_buffers_length() {
+        let out = OutputBuffer::from_vec(vec![0; 8]);
+        assert_eq!(out.len(), 8);
+        assert!(out.room_for(Operation::Get, "s3://b/k", 8).is_ok());
+        let err = out.room_for(Operation::Get, "s3://b/k", 9).unwrap_err();
+        assert!(matches!(err, crate::Error::InvalidArgument { .. }));
+        assert!(
+            err.to_string().contains("s3://b/k") && err.to_string().contains("too small"),
+            "{err}"
+        );
+        assert_eq!(&out.finish(3)[..], &[0, 0, 0]);
+    }
 
     #[test]
     fn a_large_vec_has_room_for_its_length_and_works_as_a_vec() {

@@ -4,17 +4,19 @@
 //! `delete_prefix`, validation) live in [`crate::ObjectStoreExt`], written once on top
 //! of these primitives. The provided methods here have generic defaults that a backend
 //! overrides when the service does better (a batch-delete call, an atomic rename);
-//! `get_stream` is overridden only by the read layer, never by a backend.
+//! `get_stream` and `read_into` are overridden only by the read layer, never by a backend.
 
 use std::fmt::Debug;
 use std::ops::Range;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, stream};
 
-use crate::error::Result;
+use crate::buffer::OutputBuffer;
+use crate::error::{Operation, Result};
 use crate::meta::{Capabilities, ListEntry, ObjectMeta};
 use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, ReadOptions, WriterOptions};
 use crate::writer::ObjectWriter;
@@ -121,12 +123,31 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     /// that `s3dlio::store_for_uri` puts on top plans it instead: one request, or
     /// concurrent ranged requests pinned to one version (the one read path, decision 010).
     fn get_stream<'a>(&'a self, uri: &'a str, opts: ReadOptions) -> BoxStream<'a, Result<Bytes>> {
-        let get = GetOptions {
-            range: Some(GetRange::from_offset_length(opts.offset, opts.length)),
-            if_match: opts.version.or(opts.hint.and_then(|h| h.version)),
-        };
-        stream::once(async move { self.get_opts(uri, get).await.map(|r| r.data) })
+        stream::once(async move { self.get_opts(uri, whole_read(opts)).await.map(|r| r.data) })
             .filter(|r| std::future::ready(!matches!(r, Ok(b) if b.is_empty())))
             .boxed()
+    }
+
+    /// Reads `opts`'s range into `out` from its first byte and returns the bytes written.
+    /// A range longer than `out` fails with
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) before a byte is written.
+    /// Backends keep this default (one [`get_opts`](ObjectStore::get_opts), copied in);
+    /// the read layer fans a large read out and copies each response into place as it
+    /// arrives, so no response is assembled twice.
+    async fn read_into(&self, uri: &str, opts: ReadOptions, out: Arc<OutputBuffer>) -> Result<u64> {
+        let data = self.get_opts(uri, whole_read(opts)).await?.data;
+        out.room_for(Operation::Get, uri, data.len() as u64)?;
+        let n = data.len() as u64;
+        // SAFETY: one piece, the whole read, from the buffer's start.
+        unsafe { out.copy_in(Operation::Get, uri, 0, data) }.await?;
+        Ok(n)
+    }
+}
+
+/// One request for all of `opts`'s range, pinned to its version.
+fn whole_read(opts: ReadOptions) -> GetOptions {
+    GetOptions {
+        range: Some(GetRange::from_offset_length(opts.offset, opts.length)),
+        if_match: opts.version.or(opts.hint.and_then(|h| h.version)),
     }
 }

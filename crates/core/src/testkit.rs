@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 
+use crate::buffer::OutputBuffer;
 use crate::{
     Capabilities, Error, GetOptions, GetRange, ListEntry, ObjectHint, ObjectStore, ObjectStoreExt,
     PutOptions, RangesOptions, ReadOptions, Result, WriterOptions, crc32c,
@@ -128,7 +129,8 @@ macro_rules! conformance_tests {
             special_character_keys, stat_fields, user_metadata, exists_reports_presence,
             delete_removes, delete_missing_key_succeeds, delete_batch_deletes_listed_keys,
             delete_prefix_spans_pages, copy_duplicates, rename_moves, checksum_validation,
-            not_found_on_every_read, streamed_reads_match_plain_reads, if_match_pins_version,
+            not_found_on_every_read, streamed_reads_match_plain_reads, read_into_fills_caller_memory,
+            if_match_pins_version,
             container_lifecycle,
         );
     };
@@ -791,6 +793,46 @@ pub async fn streamed_reads_match_plain_reads(fx: &Fixture) {
                     "a read pinned to a replaced version fails, never mixes: {stale:?}"
                 );
             }
+        }
+    }
+}
+
+pub async fn read_into_fills_caller_memory(fx: &Fixture) {
+    for (i, len) in [0usize, 1, (5 << 20) + 3].into_iter().enumerate() {
+        let data = pattern(len, 40 + i as u64);
+        let uri = put(fx, &format!("into-{len}"), data.clone()).await;
+        for (offset, length) in [(0, None), (len.min(7) as u64, Some(len.saturating_sub(9) as u64))] {
+            let want =
+                data.slice(offset as usize..offset as usize + length.unwrap_or(len as u64 - offset) as usize);
+            let out = OutputBuffer::from_vec(vec![0xEE; want.len() + 3]);
+            let opts = ReadOptions::default().with_range(offset, length);
+            let n = fx
+                .store
+                .read_into(&uri, opts, out.clone())
+                .await
+                .unwrap_or_else(|e| panic!("read_into {uri} at {offset}: {e}"));
+            assert_eq!(n, want.len() as u64, "read_into {uri} at {offset}");
+            let v = out.into_vec().unwrap();
+            assert!(v[..want.len()] == want[..], "read_into {uri} at {offset}: bytes");
+            assert!(
+                v[want.len()..] == [0xEE; 3],
+                "read_into {uri} wrote past the read"
+            );
+        }
+        if len > 0 {
+            let out = OutputBuffer::from_vec(vec![0xEE; len - 1]);
+            let short = fx
+                .store
+                .read_into(&uri, ReadOptions::default(), out.clone())
+                .await;
+            assert!(
+                matches!(short, Err(Error::InvalidArgument { .. })),
+                "read_into a short buffer {uri}: {short:?}"
+            );
+            assert!(
+                out.into_vec().unwrap().iter().all(|&b| b == 0xEE),
+                "a refused buffer was written to ({uri})"
+            );
         }
     }
 }

@@ -2,14 +2,10 @@
 //! Every read returns a zero-copy `memoryview` (or `bytes` from the `_bytes` variants).
 
 use bytes::Bytes;
-use futures::StreamExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use s3dlio::{
-    Error, GetOptions, GetRange, ObjectHint, ObjectStore, ObjectStoreExt, Operation, RangesOptions,
-    ReadOptions, try_join_ordered,
-};
+use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, RangesOptions, ReadOptions, try_join_ordered};
 use std::sync::Arc;
 
 use crate::runtime::Op;
@@ -154,7 +150,7 @@ fn get_into_op(
     offset: u64,
     length: Option<u64>,
 ) -> PyResult<Op<u64>> {
-    let mut target = Target::new(&buffer)?;
+    let target = Target::new(&buffer)?;
     if let Some(len) = length.filter(|&len| len > target.len() as u64) {
         return Err(PyValueError::new_err(format!(
             "buffer of {} bytes is too small for {len} bytes of {uri}",
@@ -162,63 +158,18 @@ fn get_into_op(
         )));
     }
     let store = store(py, &uri)?;
-    let capacity = target.len();
+    let out = target.into_output();
     Ok(Box::pin(async move {
-        let too_small = |need: u64| {
-            Error::invalid_argument(
-                Operation::Get,
-                &uri,
-                format!(
-                    "the buffer of {capacity} bytes is too small for the {need} bytes to read; pass length= or a larger buffer"
-                ),
-            )
-        };
-        // Without a length, the first request learns the object's size before a byte is
-        // written (no HEAD): a buffer too small is refused untouched.
-        let (mut filled, rest) = match length {
-            Some(len) => (0, ReadOptions::default().with_range(offset, Some(len))),
-            None => {
-                let first_len = (target.len() as u64 + 1).clamp(1, FIRST_READ);
-                let range = GetRange::Bounded(offset..offset + first_len);
-                let first = match store
-                    .get_opts(&uri, GetOptions::default().with_range(range))
-                    .await
-                {
-                    Ok(first) => first,
-                    // Reading at the end of the object: nothing to copy.
-                    Err(Error::InvalidRange { size, .. }) if offset == size => return Ok(0),
-                    Err(e) => return Err(e),
-                };
-                let need = first.meta.size.saturating_sub(offset);
-                if need > target.len() as u64 {
-                    return Err(too_small(need));
-                }
-                target.write_at(0, &first.data);
-                let read = first.data.len() as u64;
-                let rest = ReadOptions::default()
-                    .with_range(offset + read, Some(need - read))
-                    .with_hint(Some(ObjectHint::from(&first.meta)));
-                (read as usize, rest)
-            }
-        };
-        if rest.length == Some(0) {
-            return Ok(filled as u64);
+        // The read path learns the size from its first response (no HEAD) and refuses a
+        // buffer too small before a byte is written.
+        let opts = ReadOptions::default().with_range(offset, length);
+        match store.read_into(&uri, opts, out).await {
+            // Reading at the end of the object: nothing to copy.
+            Err(Error::InvalidRange { size, .. }) if offset == size => Ok(0),
+            read => read,
         }
-        let mut chunks = store.get_stream(&uri, rest);
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk?;
-            if filled + chunk.len() > target.len() {
-                return Err(too_small((filled + chunk.len()) as u64));
-            }
-            target.write_at(filled, &chunk);
-            filled += chunk.len();
-        }
-        Ok(filled as u64)
     }))
 }
-
-/// The most `get_into` asks for before it knows the object's size.
-const FIRST_READ: u64 = 8 << 20;
 
 twins! {
     /// Reads `uri` (or `length` bytes from `offset`) straight into the writable `buffer`;

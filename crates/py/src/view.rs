@@ -3,12 +3,14 @@
 //! becomes a destination for reads.
 
 use std::ffi::{c_int, c_void};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyMemoryView};
+use s3dlio::buffer::OutputBuffer;
 
 /// Read-only bytes owned by Rust, exported through the buffer protocol.
 ///
@@ -149,21 +151,12 @@ impl Target {
         self.buffer.len_bytes()
     }
 
-    /// Copies `data` to `offset` of the buffer; the caller keeps `offset + data.len()`
-    /// within [`len`](Self::len).
-    pub fn write_at(&mut self, offset: usize, data: &[u8]) {
-        assert!(
-            offset + data.len() <= self.len(),
-            "write past the end of the target buffer"
-        );
-        // SAFETY: in bounds (asserted), writable and C-contiguous (checked in `new`), and
-        // held exported by `self`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                (self.buffer.buf_ptr() as *mut u8).add(offset),
-                data.len(),
-            )
-        }
+    /// The buffer as a read's output: fill tasks write straight into the caller's memory,
+    /// which stays exported (so Python cannot resize or free it) until the last one ends.
+    pub fn into_output(self) -> Arc<OutputBuffer> {
+        let (ptr, len) = (self.buffer.buf_ptr() as *mut u8, self.len());
+        // SAFETY: writable and C-contiguous (checked in `new`), `len` bytes long, and held
+        // exported by `self`, which the output keeps until its last fill task ends.
+        unsafe { OutputBuffer::over(ptr, len, self) }
     }
 }

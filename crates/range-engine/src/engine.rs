@@ -48,6 +48,11 @@ impl<C: RangeGetClient + ?Sized> RangeEngine<C> {
         Ok(read(&*self.client, &self.config, uri, opts).await?.data)
     }
 
+    /// The read `opts` describes, written into `out` from its start; the bytes written.
+    pub async fn read_into(&self, uri: &str, opts: &ReadOptions, out: &Arc<OutputBuffer>) -> Result<u64> {
+        read_into(&*self.client, &self.config, uri, opts, out).await
+    }
+
     /// The bytes as an in-order stream of chunks (no copies), holding at most
     /// `effective_concurrency()` chunks besides the one the consumer holds.
     pub fn stream<'a>(&'a self, uri: &'a str, opts: ReadOptions) -> BoxStream<'a, Result<Bytes>> {
@@ -161,47 +166,73 @@ pub async fn read<C: RangeGetClient + ?Sized>(
     let config = &share(config, opts);
     let checked = Checked::new(client, pin(opts));
     let plan = plan(&checked, config, uri, opts).await?;
+    let (range, size) = (plan.start..plan.end, plan.size);
     let total = (plan.end - plan.start) as usize;
-    let range = plan.start..plan.end;
-    if plan.first.len() == total {
-        return Ok(Assembled {
-            data: plan.first,
-            range,
-            size: plan.size,
-            version: checked.version().map(str::to_string),
-        });
-    }
-    let out = OutputBuffer::new(total);
-    let (checked_ref, out_ref) = (&checked, &out);
+    let data = if plan.first.len() == total {
+        plan.first
+    } else {
+        let out = OutputBuffer::new(total);
+        let written = place(&checked, config, uri, plan, &out).await?;
+        out.finish(written)
+    };
+    Ok(Assembled {
+        data,
+        range,
+        size,
+        version: checked.version().map(str::to_string),
+    })
+}
+
+/// Reads the range `opts` names into `out` from its first byte, as [`read`] does into
+/// memory of its own, and returns the bytes written. A range longer than `out` is
+/// refused after the first response, before a byte is written.
+pub async fn read_into<C: RangeGetClient + ?Sized>(
+    client: &C,
+    config: &RangeEngineConfig,
+    uri: &str,
+    opts: &ReadOptions,
+    out: &Arc<OutputBuffer>,
+) -> Result<u64> {
+    let config = &share(config, opts);
+    let checked = Checked::new(client, pin(opts));
+    let plan = plan(&checked, config, uri, opts).await?;
+    out.room_for(Operation::Get, uri, plan.end - plan.start)?;
+    Ok(place(&checked, config, uri, plan, out).await? as u64)
+}
+
+/// Copies the plan's first response to the start of `out` and fetches the rest of its
+/// range, each chunk copied to its place as it arrives; returns the bytes written.
+async fn place<C: RangeGetClient + ?Sized>(
+    checked: &Checked<'_, C>,
+    config: &RangeEngineConfig,
+    uri: &str,
+    plan: Plan,
+    out: &Arc<OutputBuffer>,
+) -> Result<usize> {
     let from = plan.start + plan.first.len() as u64;
+    let start = plan.start;
     // Two stages: requests (at most `effective_concurrency()` in flight) and copies (at
     // most the rest of the byte cap pending). A finished request frees its slot at once,
     // so copying never holds back the next request; responses held by both stages
     // together stay within `max_bytes_in_flight`.
     let responses = stream::iter(chunk_ranges(from, plan.end, config.chunk_size))
         .map(|range| async move {
-            let offset = (range.start - plan.start) as usize;
-            Ok::<_, Error>((offset, checked_ref.get_range_chunk(uri, range, None).await?.data))
+            let offset = (range.start - start) as usize;
+            Ok::<_, Error>((offset, checked.get_range_chunk(uri, range, None).await?.data))
         })
         .buffer_unordered(config.effective_concurrency());
-    let written: usize = stream::once(async { Ok((0, plan.first)) })
+    stream::once(async { Ok((0, plan.first)) })
         .chain(responses)
         .map_ok(|(offset, data)| async move {
             let len = data.len();
             // SAFETY: the chunks (and the first response) are disjoint pieces of the range.
-            unsafe { out_ref.copy_in(Operation::GetRange, uri, offset, data) }
+            unsafe { out.copy_in(Operation::GetRange, uri, offset, data) }
                 .await
                 .map(|()| len)
         })
         .try_buffer_unordered(config.copy_concurrency())
         .try_fold(0, |sum, len| async move { Ok(sum + len) })
-        .await?;
-    Ok(Assembled {
-        data: out.finish(written),
-        range,
-        size: plan.size,
-        version: checked.version().map(str::to_string),
-    })
+        .await
 }
 
 /// Streams the range `opts` names as in-order chunks, each a response as received (no

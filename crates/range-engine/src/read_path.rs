@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use s3dlio_core::buffer::OutputBuffer;
 use s3dlio_core::layer::{Layered, LimitLayer, RetryLayer};
 use s3dlio_core::{
     Capabilities, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectWriter,
@@ -14,7 +15,7 @@ use s3dlio_core::{
 };
 
 use crate::config::RangeEngineConfig;
-use crate::engine::{read, read_stream};
+use crate::engine::{read, read_into, read_stream};
 
 /// The layers every store handle has, over `backend`, top to bottom: the read path,
 /// the one retry owner, and a limit of `max_requests` in flight when set (decision 010).
@@ -41,7 +42,8 @@ pub fn layered(
 /// - otherwise a read asks for its first `threshold` bytes, learns the size and version
 ///   from the answer (no HEAD) and fans the rest out as concurrent ranged requests, each
 ///   pinned to that version, within the bytes-in-flight cap;
-/// - [`get_stream`](ObjectStore::get_stream) yields the chunks in order, without copies.
+/// - [`get_stream`](ObjectStore::get_stream) yields the chunks in order, without copies;
+/// - [`read_into`](ObjectStore::read_into) fans out as a read does, into the caller's memory.
 ///
 /// Everything else passes through to the store below.
 #[derive(Debug)]
@@ -121,6 +123,13 @@ impl ObjectStore for ReadPath {
             return self.inner.get_stream(uri, opts);
         }
         read_stream(&*self.inner, &self.config, uri, opts)
+    }
+
+    async fn read_into(&self, uri: &str, opts: ReadOptions, out: Arc<OutputBuffer>) -> Result<u64> {
+        if !self.chunked() {
+            return self.inner.read_into(uri, opts, out).await;
+        }
+        read_into(&*self.inner, &self.config, uri, &opts, &out).await
     }
 
     async fn put_opts(&self, uri: &str, data: Bytes, opts: PutOptions) -> Result<PutResult> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
+use s3dlio_core::buffer::OutputBuffer;
 use s3dlio_core::{Error, RangeGetClient, RangesOptions, ReadOptions};
 use s3dlio_range_engine::doubles::{Fault, Faulty, InMemoryClient, Throttled};
 use s3dlio_range_engine::{ObjectHint, RangeEngine, RangeEngineConfig};
@@ -74,6 +75,60 @@ async fn bytes_are_exact_around_every_boundary() {
             assert!(got == d.slice(off as usize..end), "range {off}+{l:?} of {len}");
         }
     }
+}
+
+#[tokio::test]
+async fn read_into_fills_the_callers_memory_and_nothing_past_it() {
+    let c = CHUNK as usize;
+    for len in [0, 1, c - 1, c, c + 1, 7 * c + 3] {
+        let (_, engine, d) = engine_with(len);
+        for (off, l) in [(0u64, None), (1, Some(c as u64)), (3, None)] {
+            if off > len as u64 || (off == len as u64 && len > 0) {
+                continue;
+            }
+            let end = l.map_or(len, |l| (off + l).min(len as u64) as usize);
+            let want = d.slice(off as usize..end);
+            let out = OutputBuffer::from_vec(vec![0xEE; want.len() + 5]);
+            let opts = ReadOptions::default().with_range(off, l);
+            let n = engine.read_into(URI, &opts, &out).await.unwrap();
+            assert_eq!(n, want.len() as u64, "{off}+{l:?} of {len}");
+            let v = out.into_vec().unwrap();
+            assert!(v[..want.len()] == want[..], "bytes of {off}+{l:?} of {len}");
+            assert!(
+                v[want.len()..].iter().all(|&b| b == 0xEE),
+                "past the read, {off}+{l:?} of {len}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn read_into_refuses_a_short_buffer_before_writing_and_never_mixes_versions() {
+    let (client, engine, _) = engine_with(10 * CHUNK as usize);
+    let out = OutputBuffer::from_vec(vec![0xEE; 10 * CHUNK as usize - 1]);
+    let err = engine
+        .read_into(URI, &ReadOptions::default(), &out)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("too small") && err.to_string().contains(URI),
+        "{err}"
+    );
+    assert_eq!(client.requests(), 1, "refused after the first response");
+    assert!(
+        out.into_vec().unwrap().iter().all(|&b| b == 0xEE),
+        "a refused buffer was written to"
+    );
+
+    let (client, _) = faulty((10 * CHUNK) as usize, &[(3, Fault::ChangeVersion)]);
+    let engine = RangeEngine::new(client, config());
+    let out = OutputBuffer::from_vec(vec![0; 10 * CHUNK as usize]);
+    let err = engine
+        .read_into(URI, &ReadOptions::default(), &out)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Precondition { .. }), "{err:?}");
 }
 
 #[tokio::test]

@@ -1,9 +1,13 @@
 //! The memory server's own limit, measured with the simplest client that drives it: one
 //! raw HTTP/1.1 connection per worker, unsigned GETs (the server runs without auth here)
 //! in a loop, bodies drained frame by frame and counted, no SDK, no signing, no copies.
+//! With `--fresh-buffer` each body is copied into a newly allocated buffer of the
+//! object's size instead: the ceiling of any client that hands back one contiguous
+//! buffer, which must write every byte into memory it has not touched before.
 //!
-//! `s3dlio-memserver-limit --size BYTES --connections N --seconds S` prints requests/s and
-//! MB/s; `cargo xtask bench peers` runs it for each workload's object size.
+//! `s3dlio-memserver-limit --size BYTES --connections N --seconds S [--fresh-buffer]`
+//! prints requests/s and MB/s; `cargo xtask bench peers` runs it for each workload's
+//! object size.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,6 +18,7 @@ use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use s3dlio_core::buffer::large_vec;
 use s3dlio_memserver::{Options, Server};
 use tokio::net::TcpStream;
 
@@ -27,6 +32,10 @@ struct Args {
     connections: usize,
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// Copy each body into a new buffer of `size` bytes (huge-page advised, as the
+    /// library's own output buffers are) instead of only counting it.
+    #[arg(long)]
+    fresh_buffer: bool,
 }
 
 type Client = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -71,6 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for _ in 0..args.connections {
         let mut client = connect(addr).await?;
         let (stop, requests, bytes) = (stop.clone(), requests.clone(), bytes.clone());
+        let (fresh, size) = (args.fresh_buffer, args.size);
         workers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 client.ready().await?;
@@ -78,11 +88,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                     .send_request(request("GET", "/limit/object", Bytes::new()))
                     .await?
                     .into_body();
+                let mut out = if fresh { large_vec(size) } else { Vec::new() };
                 while let Some(frame) = body.frame().await {
                     if let Some(data) = frame?.data_ref() {
                         bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                        if fresh {
+                            out.extend_from_slice(data);
+                        }
                     }
                 }
+                drop(std::hint::black_box(out));
                 requests.fetch_add(1, Ordering::Relaxed);
             }
             Ok::<_, hyper::Error>(())
@@ -97,9 +112,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let secs = started.elapsed().as_secs_f64();
     let (n, b) = (requests.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed));
     println!(
-        "{{\"size\": {}, \"connections\": {}, \"seconds\": {secs:.3}, \"requests_per_s\": {:.1}, \"mb_per_s\": {:.1}}}",
+        "{{\"size\": {}, \"connections\": {}, \"fresh_buffer\": {}, \"seconds\": {secs:.3}, \"requests_per_s\": {:.1}, \"mb_per_s\": {:.1}}}",
         args.size,
         args.connections,
+        args.fresh_buffer,
         n as f64 / secs,
         b as f64 / secs / 1e6
     );
