@@ -55,6 +55,10 @@ def served():
         return int(r.read())
 
 
+# From this size on, the limit is also measured into a new buffer per GET.
+LARGE = 64 << 20
+
+
 def run_worker(python, peer, workload, op, count, size):
     tag = workload.replace(" ", "")
     args = [tag, op, BUCKET, str(count), str(size), str(CONC)]
@@ -80,14 +84,21 @@ def run_worker(python, peer, workload, op, count, size):
 
 
 def server_limit(limit_bin):
-    rows = {}
-    for workload, count, size in WORKLOADS:
-        conns = CONC if size < (64 << 20) else 4
+    """The raw GET loop per workload; for large objects also the same loop copying each
+    body into a new buffer (`fresh`): the ceiling of any client that returns one."""
+    def run(size, conns, *extra):
         out = subprocess.run(
-            [limit_bin, "--size", str(size), "--connections", str(conns), "--seconds", "3"],
+            [limit_bin, "--size", str(size), "--connections", str(conns), "--seconds", "3", *extra],
             check=True, capture_output=True, text=True,
         ).stdout
-        rows[workload] = json.loads(out)
+        return json.loads(out)
+
+    rows = {}
+    for workload, count, size in WORKLOADS:
+        conns = CONC if size < LARGE else 4
+        rows[workload] = run(size, conns)
+        if size >= LARGE:
+            rows[workload]["fresh"] = run(size, 1, "--fresh-buffer")
     return rows
 
 
@@ -157,6 +168,9 @@ def charts(limit, results):
             ]
             ax.bar([i + (j - 2) * width for i in range(len(names))], values, width, label=peer)
         ax.axhline(limit[workload]["mb_per_s"], color="grey", linestyle="--", label="server limit (GET)")
+        if "fresh" in limit[workload]:
+            ax.axhline(limit[workload]["fresh"]["mb_per_s"], color="grey", linestyle=":",
+                       label="server limit, into a new buffer")
         ax.set_xticks(range(len(names)), names)
         ax.set_ylabel("MB/s")
         ax.set_title(f"{workload} on the memory S3 server, {CONC} in flight")
@@ -177,8 +191,11 @@ def markdown(limit, results):
     ]
     for workload, _, _ in WORKLOADS:
         lim = limit[workload]
-        lines.append(f"| {workload} | server limit (raw GET loop) | — | {lim['requests_per_s']:.0f} | "
+        lines.append(f"| {workload} | server limit (raw GET loop) | — | {lim['requests_per_s']:.1f} | "
                      f"{lim['mb_per_s']:.0f} | | | | | | | |")
+        if "fresh" in lim:
+            lines.append(f"| {workload} | server limit (raw GET loop, one connection, each body into a new buffer) | — | "
+                         f"{lim['fresh']['requests_per_s']:.1f} | {lim['fresh']['mb_per_s']:.0f} | | | | | | | |")
         for op in ops(workload):
             rows = [r for r in results if r["workload"] == workload and r["op"] == op]
             peers = [r for r in rows if r["peer"] not in OURS]
