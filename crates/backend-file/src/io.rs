@@ -152,6 +152,28 @@ pub(crate) fn read_range(file: &File, range: Range<u64>, direct: bool, align: us
     Ok(Bytes::from(buf))
 }
 
+/// Reads each of `ranges` (buffered handles only) into one buffer allocated for all of
+/// them, and returns a slice of it per range: one allocation per batch instead of one
+/// (and a shared header) per range, which is most of a small read's cost beside its
+/// `pread`. The slices keep the whole buffer alive, as slices of one merged request do.
+pub(crate) fn read_ranges_into_one(file: &File, ranges: &[Range<u64>]) -> io::Result<Vec<Bytes>> {
+    let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+    let mut buf: Vec<u8> = Vec::with_capacity(total as usize);
+    let mut bounds = Vec::with_capacity(ranges.len());
+    let mut at = 0;
+    for r in ranges {
+        let n = (r.end - r.start) as usize;
+        // SAFETY: `at + n <= total`, the buffer's capacity; pread writes only there.
+        pread_exact(file, unsafe { buf.as_mut_ptr().add(at) }, n, r.start)?;
+        bounds.push(at..at + n);
+        at += n;
+    }
+    // SAFETY: the preads initialised every byte up to `total` (the ranges tile it).
+    unsafe { buf.set_len(at) };
+    let all = Bytes::from(buf);
+    Ok(bounds.into_iter().map(|b| all.slice(b)).collect())
+}
+
 /// Reads `range` of `file` into one buffer allocated once, `chunk` bytes per positional
 /// read with up to `concurrency` reads in flight on the blocking pool: each byte is
 /// copied once, from the page cache into place, and memory is the object's size.

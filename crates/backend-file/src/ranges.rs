@@ -1,5 +1,5 @@
 //! `get_ranges` on a local file: one open, and the (merged) ranges read by positional
-//! reads in batches, each batch one step on the blocking pool. Per range, the default
+//! reads in batches, each batch one step on the blocking pool and (buffered) one buffer. Per range, the default
 //! (`fetch_ranges` over `get_opts`) pays an open, a stat and a pool hop: 86k 4 KiB
 //! ranges/s from Python where batches reach several times that (`cargo xtask bench
 //! file-limits`). One handle also means one version: a file replaced meanwhile (puts
@@ -11,13 +11,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use s3dlio_core::{Operation, RangesOptions, Result, plan_ranges, slice_fetched, try_join_ordered};
 
-use crate::io::{advise_after, advise_before, read_range};
+use crate::io::{advise_after, advise_before, read_range, read_ranges_into_one};
 use crate::store::{FileStore, short_blocking};
 
 /// A batch ends after this many bytes or this many reads, whichever comes first: enough
 /// to make its pool hop cheap beside its reads, small enough that batches spread over
 /// the cores.
-const BATCH_BYTES: u64 = 1 << 20;
+const BATCH_BYTES: u64 = 128 << 10;
 const BATCH_READS: usize = 256;
 
 impl FileStore {
@@ -47,19 +47,19 @@ impl FileStore {
         let reads = batches(&plan.fetches).into_iter().map(|batch| {
             let (file, fetches) = (file.clone(), plan.fetches[batch].to_vec());
             short_blocking(op, uri, move || {
-                fetches
-                    .iter()
-                    .map(|f| {
-                        // Past the end reads nothing; `slice_fetched` resolves each range
-                        // against the size and refuses what it must.
-                        let f = f.start.min(size)..f.end.min(size);
-                        let data = read_range(&file, f.clone(), direct, align)?;
-                        if !direct {
-                            advise_after(&file, &f, hint);
-                        }
-                        Ok(data)
-                    })
-                    .collect::<std::io::Result<Vec<Bytes>>>()
+                // Past the end reads nothing; `slice_fetched` resolves each range against
+                // the size and refuses what it must.
+                let fetches: Vec<_> = fetches.iter().map(|f| f.start.min(size)..f.end.min(size)).collect();
+                let data = if direct {
+                    let read = |f: &Range<u64>| read_range(&file, f.clone(), direct, align);
+                    fetches.iter().map(read).collect::<std::io::Result<Vec<Bytes>>>()?
+                } else {
+                    read_ranges_into_one(&file, &fetches)?
+                };
+                if !direct {
+                    fetches.iter().for_each(|f| advise_after(&file, f, hint));
+                }
+                Ok(data)
             })
         });
         let fetched: Vec<Bytes> = try_join_ordered(reads, opts.max_concurrency)
