@@ -1,11 +1,12 @@
 """Ours beside the peers on one memory-backed S3 server, in one run (`cargo xtask bench peers`).
 
 Each (workload, op, peer) runs `peers_worker.py` (the Rust row: the `peers_worker` example
-of the s3dlio crate) in a fresh process, so its CPU seconds
-and peak RSS come from the OS (`wait4`) and no peer warms another's caches. The original
-s3dlio 0.10.0 has our package name, so it runs from its own venv. Rounds alternate the
-peers; each row keeps its best round. The server's own limit comes first: the raw hyper
-GET loop of `s3dlio-memserver-limit` on an in-process server.
+of the s3dlio crate) in a fresh process, so its CPU seconds and peak RSS come from the OS
+(`wait4`). The original s3dlio 0.10.0 has our package name, so it runs from its own venv.
+Rounds alternate the order of the peers (odd rounds reversed), because a process can still
+feel the one before it (on the development VM a 1 GiB read ran 2-3x faster right after
+another s3dlio read); each row keeps its best round. The server's own limit comes first:
+the raw hyper GET loop of `s3dlio-memserver-limit` on an in-process server.
 
 After the 1 GiB object's get, a `ranges` row reads 1000 x 4 KiB of it (`peers_worker.py`).
 Each row counts the S3 requests the server answered during its worker (the memory
@@ -123,8 +124,11 @@ def main():
         for op in ops(workload):
             n, sz = shape(workload, op, count, size)
             best = {}
-            for _ in range(ROUNDS):
-                for peer, python in pythons.items():
+            for r in range(ROUNDS):
+                # Odd rounds run the peers in reverse, so no peer always follows the same one
+                # (on this VM a 1 GiB read ran 2-3x faster right after another s3dlio read).
+                order = list(pythons.items())
+                for peer, python in order[::-1] if r % 2 else order:
                     row = run_worker(python, peer, workload, op, n, sz)
                     if peer not in best or row["seconds"] < best[peer]["seconds"]:
                         best[peer] = row
