@@ -49,10 +49,16 @@ impl FileStore {
             short_blocking(op, uri, move || {
                 // Past the end reads nothing; `slice_fetched` resolves each range against
                 // the size and refuses what it must.
-                let fetches: Vec<_> = fetches.iter().map(|f| f.start.min(size)..f.end.min(size)).collect();
+                let fetches: Vec<_> = fetches
+                    .iter()
+                    .map(|f| f.start.min(size)..f.end.min(size))
+                    .collect();
                 let data = if direct {
                     let read = |f: &Range<u64>| read_range(&file, f.clone(), direct, align);
-                    fetches.iter().map(read).collect::<std::io::Result<Vec<Bytes>>>()?
+                    fetches
+                        .iter()
+                        .map(read)
+                        .collect::<std::io::Result<Vec<Bytes>>>()?
                 } else {
                     read_ranges_into_one(&file, &fetches)?
                 };

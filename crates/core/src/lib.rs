@@ -41,6 +41,7 @@ pub mod env;
 mod error;
 mod ext;
 pub mod layer;
+mod many;
 mod memory;
 mod meta;
 mod options;
@@ -62,6 +63,7 @@ pub use checksum::{crc32c, crc32c_append};
 pub use coalesce::{CoalescePlan, coalesce, fetch_ranges, plan_ranges, slice_fetched};
 pub use error::{BatchFailure, BoxError, Error, Operation, Result};
 pub use ext::{DELETE_PAGE, ObjectStoreExt};
+pub use many::get_many;
 pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};
 pub use meta::{Capabilities, ListEntry, ObjectMeta};
 pub use options::{

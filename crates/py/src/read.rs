@@ -5,8 +5,7 @@ use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, RangesOptions, ReadOptions, try_join_ordered};
-use std::sync::Arc;
+use s3dlio::{Error, ObjectStoreExt, RangesOptions, ReadOptions};
 
 use crate::runtime::Op;
 use crate::twins::{plain, store, twins};
@@ -105,28 +104,7 @@ fn get_many_op(
         .into_iter()
         .map(|uri| Ok((store(py, &uri)?, uri)))
         .collect::<PyResult<Vec<_>>>()?;
-    Ok(Box::pin(async move {
-        // Futures made up front: a closure in the stream's type trips the compiler's
-        // Send check on the boxed future.
-        let fetches: Vec<_> = jobs.into_iter().map(|(store, uri)| fetch(store, uri)).collect();
-        try_join_ordered(fetches, max_in_flight).await
-    }))
-}
-
-/// One object of a `get_many`, as its own task: the requests then spread over the
-/// runtime's workers instead of all being polled by the one thread that waits.
-async fn fetch(store: Arc<dyn ObjectStore>, uri: String) -> s3dlio::Result<(String, Bytes)> {
-    let target = uri.clone();
-    let task = tokio::spawn(async move { store.get(&target).await });
-    match task.await {
-        Ok(result) => result.map(|data| (uri, data)),
-        Err(e) => Err(Error::Backend {
-            op: Operation::Get,
-            uri,
-            message: "the read task failed".into(),
-            source: Some(Box::new(e)),
-        }),
-    }
+    Ok(Box::pin(s3dlio::get_many(jobs, max_in_flight)))
 }
 
 fn uri_views(py: Python<'_>, items: Vec<(String, Bytes)>) -> PyResult<Py<PyAny>> {
