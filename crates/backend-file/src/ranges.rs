@@ -105,12 +105,20 @@ mod tests {
     #[test]
     fn batches_cover_every_fetch_once_within_their_bounds() {
         let small: Vec<_> = (0..600u64).map(|i| i * 8192..i * 8192 + 4096).collect();
+        let per = (BATCH_BYTES / 4096) as usize; // the byte bound comes first here
         let b = batches(&small);
-        assert_eq!(b, vec![0..256, 256..512, 512..600]);
+        assert_eq!(b.len(), 600usize.div_ceil(per));
+        assert!(b.iter().zip(b.iter().skip(1)).all(|(x, y)| x.end == y.start));
+        assert_eq!((b[0].clone(), b.last().unwrap().end), (0..per, 600));
+        let tiny: Vec<_> = (0..600u64).map(|i| i * 8192..i * 8192 + 1).collect();
+        assert_eq!(
+            batches(&tiny),
+            vec![0..BATCH_READS, BATCH_READS..2 * BATCH_READS, 2 * BATCH_READS..600]
+        );
         let mixed = vec![
             0..(2 << 20),
             (2 << 20)..(2 << 20) + 10,
-            (3 << 20)..(3 << 20) + (1 << 20),
+            (3 << 20)..(3 << 20) + BATCH_BYTES,
         ];
         assert_eq!(batches(&mixed), vec![0..1, 1..2, 2..3]);
         assert!(batches(&[]).is_empty());

@@ -22,7 +22,7 @@ use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3dlio_core::wire::{
-    check_pin, collect_body, idle_bounded, parse_content_range, range_header, transient,
+    check_pin, collect_body, idle_bounded, parse_content_range, place_body, range_header, transient,
 };
 use s3dlio_core::{
     Error, GetOptions, GetResult, ObjectMeta, ObjectUri, Operation, PutOptions, PutResult, Result,
@@ -240,7 +240,14 @@ impl Direct {
             let meta = meta(uri, total, headers);
             let body = BodyDataStream::new(resp.into_body());
             let body = idle_bounded(body, self.config.idle_timeout, op, uri, transient(op, uri));
-            let data = collect_body(body, (range.end - range.start) as usize, op, uri, |e| e).await?;
+            let len = (range.end - range.start) as usize;
+            let data = match &opts.place {
+                // Frame by frame into the read's window: no buffer of its own.
+                Some(place) => place_body(body, place, len, op, uri, |e| e)
+                    .await
+                    .map(|()| Bytes::new())?,
+                None => collect_body(body, len, op, uri, |e| e).await?,
+            };
             Ok(Some(GetResult { data, range, meta }))
         })
         .await

@@ -207,6 +207,60 @@ impl OutputBuffer {
     }
 }
 
+/// A window of an [`OutputBuffer`] that one response's body may be written into, instead
+/// of a buffer of its own ([`GetOptions::place`](crate::GetOptions::place)): the read path
+/// hands each ranged request of a large read the window its bytes belong in, so a body
+/// is copied once, from the connection's buffers into place.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    out: Arc<OutputBuffer>,
+    at: usize,
+    len: usize,
+}
+
+impl Placement {
+    /// Bytes `at..at + len` of `out`.
+    ///
+    /// # Safety
+    /// No other placement, fill or copy of `out` may cover any byte of the window while
+    /// this placement (or a clone of it) is in use.
+    pub unsafe fn new(out: Arc<OutputBuffer>, at: usize, len: usize) -> Self {
+        assert!(at + len <= out.len, "a placement outside the buffer");
+        Placement { out, at, len }
+    }
+
+    /// The window's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `data` to `offset` of the window, on the calling task (pieces are a
+    /// connection's frames: short). `false`, writing nothing, when it would not fit.
+    pub fn write(&self, offset: usize, data: &[u8]) -> bool {
+        if offset.checked_add(data.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        // SAFETY: inside the window (checked above), which is this placement's alone
+        // (the contract of `new`), inside the buffer (asserted in `new`).
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.out.ptr.add(self.at + offset), data.len())
+        };
+        true
+    }
+}
+
+impl PartialEq for Placement {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.out, &other.out) && (self.at, self.len) == (other.at, other.len)
+    }
+}
+
+impl Eq for Placement {}
+
 /// The size from which a buffer is advised to use huge pages (x86-64's PMD size).
 pub const HUGE_PAGE: usize = 2 << 20;
 

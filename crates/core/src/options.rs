@@ -149,6 +149,11 @@ pub struct GetOptions {
     pub range: Option<GetRange>,
     /// Fail with [`Error::Precondition`] unless the object's e_tag is this one.
     pub if_match: Option<String>,
+    /// Where the body may go instead of a buffer of its own. A backend that writes it
+    /// there returns a [`GetResult`](crate::GetResult) with empty `data` and the `range`
+    /// it wrote (see [`GetResult::delivered`](crate::GetResult::delivered)); one that
+    /// does not returns the bytes as usual. Only the read path sets it.
+    pub place: Option<crate::buffer::Placement>,
 }
 
 impl GetOptions {

@@ -6,6 +6,7 @@ use std::ops::Range;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::buffer::Placement;
 use crate::error::Result;
 use crate::options::{GetOptions, GetRange};
 use crate::store::ObjectStore;
@@ -37,6 +38,20 @@ pub trait RangeGetClient: Send + Sync + Debug {
         range: Range<u64>,
         version: Option<&str>,
     ) -> Result<RangeChunk>;
+
+    /// As [`get_range_chunk`](Self::get_range_chunk), but the body may be written into
+    /// `place` instead: then the chunk's `data` is empty and its `range` says what was
+    /// written. The default returns the bytes.
+    async fn get_range_chunk_into(
+        &self,
+        uri: &str,
+        range: Range<u64>,
+        version: Option<&str>,
+        place: Placement,
+    ) -> Result<RangeChunk> {
+        let _ = place;
+        self.get_range_chunk(uri, range, version).await
+    }
 }
 
 #[async_trait]
@@ -47,16 +62,37 @@ impl<T: ObjectStore + ?Sized> RangeGetClient for T {
         range: Range<u64>,
         version: Option<&str>,
     ) -> Result<RangeChunk> {
-        let opts = GetOptions {
-            range: Some(GetRange::Bounded(range)),
-            if_match: version.map(str::to_string),
-        };
-        let r = self.get_opts(uri, opts).await?;
-        Ok(RangeChunk {
-            data: r.data,
-            range: r.range,
-            total_size: r.meta.size,
-            version: r.meta.e_tag,
-        })
+        chunk(self, uri, range, version, None).await
     }
+
+    async fn get_range_chunk_into(
+        &self,
+        uri: &str,
+        range: Range<u64>,
+        version: Option<&str>,
+        place: Placement,
+    ) -> Result<RangeChunk> {
+        chunk(self, uri, range, version, Some(place)).await
+    }
+}
+
+async fn chunk<T: ObjectStore + ?Sized>(
+    store: &T,
+    uri: &str,
+    range: Range<u64>,
+    version: Option<&str>,
+    place: Option<Placement>,
+) -> Result<RangeChunk> {
+    let opts = GetOptions {
+        range: Some(GetRange::Bounded(range)),
+        if_match: version.map(str::to_string),
+        place,
+    };
+    let r = store.get_opts(uri, opts).await?;
+    Ok(RangeChunk {
+        data: r.data,
+        range: r.range,
+        total_size: r.meta.size,
+        version: r.meta.e_tag,
+    })
 }

@@ -35,6 +35,18 @@ pub struct GetResult {
     pub meta: ObjectMeta,
 }
 
+impl GetResult {
+    /// The bytes this result stands for: `data`'s, or, when the backend wrote the body
+    /// into the read's [`place`](GetOptions::place) (and `data` is empty), its range's.
+    pub fn delivered(&self, opts: &GetOptions) -> u64 {
+        if opts.place.is_some() && self.data.is_empty() {
+            self.range.end - self.range.start
+        } else {
+            self.data.len() as u64
+        }
+    }
+}
+
 /// What a successful `put` stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutResult {
@@ -149,5 +161,6 @@ fn whole_read(opts: ReadOptions) -> GetOptions {
     GetOptions {
         range: Some(GetRange::from_offset_length(opts.offset, opts.length)),
         if_match: opts.version.or(opts.hint.and_then(|h| h.version)),
+        place: None,
     }
 }

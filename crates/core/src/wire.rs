@@ -116,6 +116,54 @@ where
     Ok(data)
 }
 
+/// Writes a response body of `len` announced bytes into `place`, frame by frame as it
+/// arrives: no buffer of its own, each byte copied once. A body longer than the window
+/// is a protocol error; a stream failure is what `failed` makes of it and a short body
+/// [`Error::Transient`] (the window is rewritten by the retry), as for [`collect_body`].
+pub async fn place_body<S, E>(
+    body: S,
+    place: &crate::buffer::Placement,
+    len: usize,
+    op: Operation,
+    uri: &str,
+    failed: impl Fn(E) -> Error,
+) -> Result<()>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+{
+    if len > place.len() {
+        return Err(Error::Backend {
+            op,
+            uri: uri.to_string(),
+            message: format!(
+                "the response announces {len} bytes for a window of {}",
+                place.len()
+            ),
+            source: None,
+        });
+    }
+    let mut body = std::pin::pin!(body);
+    let mut at = 0;
+    while let Some(frame) = body.try_next().await.map_err(&failed)? {
+        if at + frame.len() > len || !place.write(at, &frame) {
+            return Err(Error::Transient {
+                op,
+                uri: uri.to_string(),
+                source: format!("the body ran past its {len} announced bytes").into(),
+            });
+        }
+        at += frame.len();
+    }
+    if at != len {
+        return Err(Error::Transient {
+            op,
+            uri: uri.to_string(),
+            source: format!("short body: {at} of {len} bytes").into(),
+        });
+    }
+    Ok(())
+}
+
 /// A server that ignores `If-Match` (some S3-compatible ones do) must still not hand us
 /// bytes of another version: `got` must be `pin` when both are known.
 pub fn check_pin(op: Operation, uri: &str, pin: Option<&str>, got: Option<&str>) -> Result<()> {

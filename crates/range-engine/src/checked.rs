@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use s3dlio_core::buffer::Placement;
 use s3dlio_core::{Error, Operation, RangeChunk, RangeGetClient, Result};
 
 /// Wraps a client for the requests of one read:
@@ -34,9 +35,56 @@ impl<C: RangeGetClient + ?Sized> RangeGetClient for Checked<'_, C> {
         range: Range<u64>,
         version: Option<&str>,
     ) -> Result<RangeChunk> {
+        self.fetch(uri, range, version, None).await
+    }
+
+    async fn get_range_chunk_into(
+        &self,
+        uri: &str,
+        range: Range<u64>,
+        version: Option<&str>,
+        place: Placement,
+    ) -> Result<RangeChunk> {
+        self.fetch(uri, range, version, Some(place)).await
+    }
+}
+
+impl<'a, C: ?Sized> Checked<'a, C> {
+    /// A checking view of `inner`, pinned to `version` if the caller knows it.
+    pub(crate) fn new(inner: &'a C, version: Option<&str>) -> Self {
+        let pinned = OnceLock::new();
+        if let Some(v) = version {
+            let _ = pinned.set(Arc::from(v));
+        }
+        Checked {
+            inner,
+            version: pinned,
+            size: OnceLock::new(),
+        }
+    }
+
+    async fn fetch(
+        &self,
+        uri: &str,
+        range: Range<u64>,
+        version: Option<&str>,
+        place: Option<Placement>,
+    ) -> Result<RangeChunk>
+    where
+        C: RangeGetClient,
+    {
         let pin = version.or(self.version.get().map(|v| &**v));
-        let outcome = match self.inner.get_range_chunk(uri, range.clone(), pin).await {
-            Ok(chunk) => self.check(uri, &range, chunk),
+        let placed = place.is_some();
+        let answer = match place {
+            Some(place) => {
+                self.inner
+                    .get_range_chunk_into(uri, range.clone(), pin, place)
+                    .await
+            }
+            None => self.inner.get_range_chunk(uri, range.clone(), pin).await,
+        };
+        let outcome = match answer {
+            Ok(chunk) => self.check(uri, &range, chunk, placed),
             Err(e) => Err(e),
         };
         match outcome {
@@ -64,21 +112,6 @@ impl<C: RangeGetClient + ?Sized> RangeGetClient for Checked<'_, C> {
             }),
         }
     }
-}
-
-impl<'a, C: ?Sized> Checked<'a, C> {
-    /// A checking view of `inner`, pinned to `version` if the caller knows it.
-    pub(crate) fn new(inner: &'a C, version: Option<&str>) -> Self {
-        let pinned = OnceLock::new();
-        if let Some(v) = version {
-            let _ = pinned.set(Arc::from(v));
-        }
-        Checked {
-            inner,
-            version: pinned,
-            size: OnceLock::new(),
-        }
-    }
 
     /// The version every response so far carried.
     pub(crate) fn version(&self) -> Option<&str> {
@@ -90,7 +123,9 @@ impl<'a, C: ?Sized> Checked<'a, C> {
         let _ = self.size.set(size);
     }
 
-    fn check(&self, uri: &str, range: &Range<u64>, chunk: RangeChunk) -> Result<RangeChunk> {
+    /// `placed`: the request offered a placement, so an empty `data` means the body was
+    /// written there and `chunk.range` says how much.
+    fn check(&self, uri: &str, range: &Range<u64>, chunk: RangeChunk, placed: bool) -> Result<RangeChunk> {
         let changed = |what: String| Error::Precondition {
             op: Operation::GetRange,
             uri: uri.to_string(),
@@ -107,16 +142,18 @@ impl<'a, C: ?Sized> Checked<'a, C> {
             return Err(changed(format!("size {}, expected {size}", chunk.total_size)));
         }
         let want = range.end.min(chunk.total_size).saturating_sub(range.start);
-        if chunk.data.len() as u64 != want || chunk.range.start != range.start {
+        let got = if placed && chunk.data.is_empty() {
+            chunk.range.end - chunk.range.start
+        } else {
+            chunk.data.len() as u64
+        };
+        if got != want || chunk.range.start != range.start {
             return Err(Error::Transient {
                 op: Operation::GetRange,
                 uri: uri.to_string(),
                 source: format!(
                     "short or misplaced response: {} bytes at {} for {}..{}",
-                    chunk.data.len(),
-                    chunk.range.start,
-                    range.start,
-                    range.end
+                    got, chunk.range.start, range.start, range.end
                 )
                 .into(),
             });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
-use s3dlio_core::buffer::OutputBuffer;
+use s3dlio_core::buffer::{OutputBuffer, Placement};
 use s3dlio_core::{
     Error, GetRange, Operation, RangeGetClient, RangesOptions, ReadOptions, Result, fetch_ranges,
 };
@@ -215,17 +215,22 @@ async fn place<C: RangeGetClient + ?Sized>(
     // most the rest of the byte cap pending). A finished request frees its slot at once,
     // so copying never holds back the next request; responses held by both stages
     // together stay within `max_bytes_in_flight`.
+    // Each chunk's request is offered its window of `out`: a backend that can write the
+    // body there saves a buffer and a copy (`data` then comes back empty).
     let responses = stream::iter(chunk_ranges(from, plan.end, config.chunk_size))
         .map(|range| async move {
-            let offset = (range.start - start) as usize;
-            Ok::<_, Error>((offset, checked.get_range_chunk(uri, range, None).await?.data))
+            let (offset, len) = ((range.start - start) as usize, (range.end - range.start) as usize);
+            // SAFETY: the chunks are disjoint pieces of the range, after the first response.
+            let place = unsafe { Placement::new(out.clone(), offset, len) };
+            let data = checked.get_range_chunk_into(uri, range, None, place).await?.data;
+            Ok::<_, Error>((offset, data, len))
         })
         .buffer_unordered(config.effective_concurrency());
-    stream::once(async { Ok((0, plan.first)) })
+    let first = (0, plan.first.clone(), plan.first.len());
+    stream::once(async { Ok(first) })
         .chain(responses)
-        .map_ok(|(offset, data)| async move {
-            let len = data.len();
-            // SAFETY: the chunks (and the first response) are disjoint pieces of the range.
+        .map_ok(|(offset, data, len)| async move {
+            // SAFETY: as above; a placed chunk's `data` is empty and copies nothing.
             unsafe { out.copy_in(Operation::GetRange, uri, offset, data) }
                 .await
                 .map(|()| len)

@@ -229,22 +229,20 @@ fn check_complete(uri: &str, opts: &GetOptions, r: GetResult) -> Result<GetResul
             .unwrap_or(&GetRange::Offset(0))
             .resolve(opts.operation(), uri, r.meta.size);
     match want {
-        Ok(want) if want != r.range || r.data.len() as u64 != want.end - want.start => {
-            Err(Error::Transient {
-                op: opts.operation(),
-                uri: uri.to_string(),
-                source: format!(
-                    "short or misplaced response: {} bytes at {}..{} for {}..{} of {} bytes",
-                    r.data.len(),
-                    r.range.start,
-                    r.range.end,
-                    want.start,
-                    want.end,
-                    r.meta.size
-                )
-                .into(),
-            })
-        }
+        Ok(want) if want != r.range || r.delivered(opts) != want.end - want.start => Err(Error::Transient {
+            op: opts.operation(),
+            uri: uri.to_string(),
+            source: format!(
+                "short or misplaced response: {} bytes at {}..{} for {}..{} of {} bytes",
+                r.delivered(opts),
+                r.range.start,
+                r.range.end,
+                want.start,
+                want.end,
+                r.meta.size
+            )
+            .into(),
+        }),
         _ => Ok(r),
     }
 }
