@@ -197,7 +197,45 @@ pub fn empty_read(op: Operation, uri: &str, opts: &GetOptions, meta: ObjectMeta)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buffer::{OutputBuffer, Placement};
     use futures::stream;
+
+    #[tokio::test]
+    async fn a_placed_body_lands_in_its_window_or_fails_short_or_long() {
+        let frames = |parts: &[&'static [u8]]| {
+            stream::iter(
+                parts
+                    .iter()
+                    .map(|p| Ok::<_, Error>(Bytes::from_static(p)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let out = OutputBuffer::from_vec(vec![b'.'; 12]);
+        // SAFETY: the only placement of `out` in this test at a time.
+        let place = unsafe { Placement::new(out.clone(), 2, 8) };
+        place_body(frames(&[b"abc", b"defgh"]), &place, 8, Operation::Get, "u", |e| e)
+            .await
+            .unwrap();
+        let short = place_body(frames(&[b"abc"]), &place, 8, Operation::Get, "u", |e| e).await;
+        assert!(matches!(short, Err(Error::Transient { .. })), "{short:?}");
+        let long = place_body(
+            frames(&[b"abcdefgh", b"i"]),
+            &place,
+            8,
+            Operation::Get,
+            "u",
+            |e| e,
+        )
+        .await;
+        assert!(matches!(long, Err(Error::Transient { .. })), "{long:?}");
+        let announced = place_body(frames(&[]), &place, 9, Operation::Get, "u", |e| e).await;
+        assert!(matches!(announced, Err(Error::Backend { .. })), "{announced:?}");
+        drop(place);
+        let v = out.into_vec().unwrap();
+        assert_eq!(&v[..2], b"..");
+        assert_eq!(&v[10..], b"..", "nothing is written past the window");
+        assert_eq!(&v[2..10], b"abcdefgh");
+    }
 
     #[test]
     fn range_headers() {
