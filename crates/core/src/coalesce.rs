@@ -56,11 +56,13 @@ pub async fn fetch_ranges<C: RangeGetClient + ?Sized>(
     let Some(plan) = plan_ranges(uri, ranges, &opts)? else {
         return Ok(Vec::new());
     };
-    let first = client.get_range_chunk(uri, plan.fetches[0].clone(), None).await?;
+    let first = client
+        .get_range_chunk(uri, plan.fetches[0].clone(), None, None)
+        .await?;
     let (size, pin) = (first.total_size, first.version.clone());
     let fetches = plan.fetches[1..].iter().cloned().map(|f| {
         let pin = pin.as_deref();
-        async move { client.get_range_chunk(uri, f, pin).await.map(|c| c.data) }
+        async move { client.get_range_chunk(uri, f, pin, None).await.map(|c| c.data) }
     });
     let rest = try_join_ordered(fetches, opts.max_concurrency).await?;
     let fetched: Vec<Bytes> = std::iter::once(first.data).chain(rest).collect();

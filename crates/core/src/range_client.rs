@@ -27,7 +27,9 @@ pub struct RangeChunk {
 /// Fetches `range` of an object, optionally pinned to a version: when `version` is set
 /// and the object has changed, the call fails with
 /// [`Error::Precondition`](crate::Error::Precondition) instead of returning bytes of
-/// another version.
+/// another version. With a `place`, the body may be written there instead: then the
+/// chunk's `data` is empty and its `range` says what was written (a client that cannot
+/// returns the bytes, as without one).
 ///
 /// Every [`ObjectStore`] is a `RangeGetClient`; test doubles implement it directly.
 #[async_trait]
@@ -37,21 +39,8 @@ pub trait RangeGetClient: Send + Sync + Debug {
         uri: &str,
         range: Range<u64>,
         version: Option<&str>,
+        place: Option<Placement>,
     ) -> Result<RangeChunk>;
-
-    /// As [`get_range_chunk`](Self::get_range_chunk), but the body may be written into
-    /// `place` instead: then the chunk's `data` is empty and its `range` says what was
-    /// written. The default returns the bytes.
-    async fn get_range_chunk_into(
-        &self,
-        uri: &str,
-        range: Range<u64>,
-        version: Option<&str>,
-        place: Placement,
-    ) -> Result<RangeChunk> {
-        let _ = place;
-        self.get_range_chunk(uri, range, version).await
-    }
 }
 
 #[async_trait]
@@ -61,38 +50,19 @@ impl<T: ObjectStore + ?Sized> RangeGetClient for T {
         uri: &str,
         range: Range<u64>,
         version: Option<&str>,
+        place: Option<Placement>,
     ) -> Result<RangeChunk> {
-        chunk(self, uri, range, version, None).await
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            if_match: version.map(str::to_string),
+            place,
+        };
+        let r = self.get_opts(uri, opts).await?;
+        Ok(RangeChunk {
+            data: r.data,
+            range: r.range,
+            total_size: r.meta.size,
+            version: r.meta.e_tag,
+        })
     }
-
-    async fn get_range_chunk_into(
-        &self,
-        uri: &str,
-        range: Range<u64>,
-        version: Option<&str>,
-        place: Placement,
-    ) -> Result<RangeChunk> {
-        chunk(self, uri, range, version, Some(place)).await
-    }
-}
-
-async fn chunk<T: ObjectStore + ?Sized>(
-    store: &T,
-    uri: &str,
-    range: Range<u64>,
-    version: Option<&str>,
-    place: Option<Placement>,
-) -> Result<RangeChunk> {
-    let opts = GetOptions {
-        range: Some(GetRange::Bounded(range)),
-        if_match: version.map(str::to_string),
-        place,
-    };
-    let r = store.get_opts(uri, opts).await?;
-    Ok(RangeChunk {
-        data: r.data,
-        range: r.range,
-        total_size: r.meta.size,
-        version: r.meta.e_tag,
-    })
 }

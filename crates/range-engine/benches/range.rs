@@ -33,7 +33,10 @@ fn throttled(c: &mut Criterion) {
 
     g.throughput(Throughput::Bytes(CHUNK));
     g.bench_function("one_request_8MiB", |b| {
-        b.iter(|| rt.block_on(client.get_range_chunk(URI, 0..CHUNK, None)).unwrap())
+        b.iter(|| {
+            rt.block_on(client.get_range_chunk(URI, 0..CHUNK, None, None))
+                .unwrap()
+        })
     });
 
     g.throughput(Throughput::Bytes(GIB as u64));

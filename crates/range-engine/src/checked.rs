@@ -34,56 +34,11 @@ impl<C: RangeGetClient + ?Sized> RangeGetClient for Checked<'_, C> {
         uri: &str,
         range: Range<u64>,
         version: Option<&str>,
-    ) -> Result<RangeChunk> {
-        self.fetch(uri, range, version, None).await
-    }
-
-    async fn get_range_chunk_into(
-        &self,
-        uri: &str,
-        range: Range<u64>,
-        version: Option<&str>,
-        place: Placement,
-    ) -> Result<RangeChunk> {
-        self.fetch(uri, range, version, Some(place)).await
-    }
-}
-
-impl<'a, C: ?Sized> Checked<'a, C> {
-    /// A checking view of `inner`, pinned to `version` if the caller knows it.
-    pub(crate) fn new(inner: &'a C, version: Option<&str>) -> Self {
-        let pinned = OnceLock::new();
-        if let Some(v) = version {
-            let _ = pinned.set(Arc::from(v));
-        }
-        Checked {
-            inner,
-            version: pinned,
-            size: OnceLock::new(),
-        }
-    }
-
-    async fn fetch(
-        &self,
-        uri: &str,
-        range: Range<u64>,
-        version: Option<&str>,
         place: Option<Placement>,
-    ) -> Result<RangeChunk>
-    where
-        C: RangeGetClient,
-    {
+    ) -> Result<RangeChunk> {
         let pin = version.or(self.version.get().map(|v| &**v));
         let placed = place.is_some();
-        let answer = match place {
-            Some(place) => {
-                self.inner
-                    .get_range_chunk_into(uri, range.clone(), pin, place)
-                    .await
-            }
-            None => self.inner.get_range_chunk(uri, range.clone(), pin).await,
-        };
-        let outcome = match answer {
+        let outcome = match self.inner.get_range_chunk(uri, range.clone(), pin, place).await {
             Ok(chunk) => self.check(uri, &range, chunk, placed),
             Err(e) => Err(e),
         };
@@ -110,6 +65,21 @@ impl<'a, C: ?Sized> Checked<'a, C> {
                 end: range.end,
                 source: Box::new(e),
             }),
+        }
+    }
+}
+
+impl<'a, C: ?Sized> Checked<'a, C> {
+    /// A checking view of `inner`, pinned to `version` if the caller knows it.
+    pub(crate) fn new(inner: &'a C, version: Option<&str>) -> Self {
+        let pinned = OnceLock::new();
+        if let Some(v) = version {
+            let _ = pinned.set(Arc::from(v));
+        }
+        Checked {
+            inner,
+            version: pinned,
+            size: OnceLock::new(),
         }
     }
 

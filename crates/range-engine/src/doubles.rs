@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use s3dlio_core::buffer::Placement;
 use s3dlio_core::{Error, GetRange, Operation, RangeChunk, RangeGetClient, Result};
 
 #[derive(Debug, Default)]
@@ -84,6 +85,7 @@ impl RangeGetClient for InMemoryClient {
         uri: &str,
         range: Range<u64>,
         version: Option<&str>,
+        _place: Option<Placement>,
     ) -> Result<RangeChunk> {
         self.requests.fetch_add(1, Ordering::SeqCst);
         let (data, v) = self
@@ -172,11 +174,12 @@ impl<C: RangeGetClient> RangeGetClient for Throttled<C> {
         uri: &str,
         range: Range<u64>,
         version: Option<&str>,
+        place: Option<Placement>,
     ) -> Result<RangeChunk> {
         let now = self.in_progress.fetch_add(1, Ordering::SeqCst) + 1;
         let _guard = InProgress(&self.in_progress);
         self.peak_in_progress.fetch_max(now, Ordering::SeqCst);
-        let chunk = self.inner.get_range_chunk(uri, range, version).await?;
+        let chunk = self.inner.get_range_chunk(uri, range, version, place).await?;
         let transfer = Duration::from_secs_f64(chunk.data.len() as f64 / self.bytes_per_sec);
         tokio::time::sleep(self.latency + transfer).await;
         Ok(chunk)
@@ -240,6 +243,7 @@ impl RangeGetClient for Faulty {
         uri: &str,
         range: Range<u64>,
         version: Option<&str>,
+        place: Option<Placement>,
     ) -> Result<RangeChunk> {
         let n = self.seen.fetch_add(1, Ordering::SeqCst) + 1;
         let fault = self.faults.lock().unwrap().get(&n).copied();
@@ -258,7 +262,7 @@ impl RangeGetClient for Faulty {
                 });
             }
             Some(Fault::ChangeVersion) => {
-                let current = self.inner.get_range_chunk(uri, 0..u64::MAX, None).await?;
+                let current = self.inner.get_range_chunk(uri, 0..u64::MAX, None, None).await?;
                 let mut changed = current.data.to_vec();
                 changed.iter_mut().for_each(|b| *b = b.wrapping_add(1));
                 self.inner.put(uri, Bytes::from(changed));
@@ -266,7 +270,7 @@ impl RangeGetClient for Faulty {
             Some(Fault::Truncate) | None => {}
         }
         let version = version.filter(|_| !self.ignore_pins);
-        let mut chunk = self.inner.get_range_chunk(uri, range, version).await?;
+        let mut chunk = self.inner.get_range_chunk(uri, range, version, place).await?;
         if fault == Some(Fault::Truncate) {
             chunk.data = chunk.data.slice(..chunk.data.len() / 2);
         }

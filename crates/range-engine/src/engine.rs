@@ -111,7 +111,7 @@ async fn plan<C: RangeGetClient + ?Sized>(
     }
     let want_end = length.map_or(u64::MAX, |l| offset.saturating_add(l));
     let first_end = offset.saturating_add(config.threshold.max(1)).min(want_end);
-    let chunk = client.get_range_chunk(uri, offset..first_end, None).await?;
+    let chunk = client.get_range_chunk(uri, offset..first_end, None, None).await?;
     Ok(Plan {
         start: offset,
         end: want_end.min(chunk.total_size).max(offset),
@@ -222,11 +222,12 @@ async fn place<C: RangeGetClient + ?Sized>(
             let (offset, len) = ((range.start - start) as usize, (range.end - range.start) as usize);
             // SAFETY: the chunks are disjoint pieces of the range, after the first response.
             let place = unsafe { Placement::new(out.clone(), offset, len) };
-            let data = checked.get_range_chunk_into(uri, range, None, place).await?.data;
+            let data = checked.get_range_chunk(uri, range, None, Some(place)).await?.data;
             Ok::<_, Error>((offset, data, len))
         })
         .buffer_unordered(config.effective_concurrency());
-    let first = (0, plan.first.clone(), plan.first.len());
+    let first_len = plan.first.len();
+    let first = (0, plan.first, first_len);
     stream::once(async { Ok(first) })
         .chain(responses)
         .map_ok(|(offset, data, len)| async move {
@@ -257,7 +258,7 @@ pub fn read_stream<'a, C: RangeGetClient + ?Sized>(
         let rest = stream::iter(chunk_ranges(from, plan.end, config.chunk_size))
             .map(move |range| {
                 let checked = checked.clone();
-                async move { Ok(checked.get_range_chunk(uri, range, None).await?.data) }
+                async move { Ok(checked.get_range_chunk(uri, range, None, None).await?.data) }
             })
             .buffered(config.effective_concurrency());
         Ok::<_, Error>(stream::iter(first).chain(rest))
