@@ -8,7 +8,9 @@ feel the one before it (on the development VM a 1 GiB read ran 2-3x faster right
 another s3dlio read); each row keeps its best round. The server's own limit comes first:
 the raw hyper GET loop of `s3dlio-memserver-limit` on an in-process server.
 
-After the 1 GiB object's get, a `ranges` row reads 1000 x 4 KiB of it (`peers_worker.py`).
+After the 1 GiB object's get, an `into` row reads it into a buffer the worker allocated
+and touched once (only peers with a read-into call: ours, Rust and Python, and the
+original's `get_into_async`), and a `ranges` row reads 1000 x 4 KiB of it.
 Each row counts the S3 requests the server answered during its worker (the memory
 server's `/_memserver/requests`), so a peer that coalesces, or retries, shows it.
 
@@ -41,7 +43,11 @@ RANGES = ("1GiB x 1", 1000, 4096)
 
 
 def ops(workload):
-    return ("put", "get", "ranges") if workload == RANGES[0] else ("put", "get")
+    return ("put", "get", "into", "ranges") if workload == RANGES[0] else ("put", "get")
+
+
+# Peers with a call that reads into memory the caller gives.
+INTO = ("s3dlio-rust", "s3dlio", "original")
 
 
 def shape(workload, op, count, size):
@@ -56,7 +62,9 @@ def served():
         return int(r.read())
 
 
-# From this size on, the limit is also measured into a new buffer per GET.
+# From this size on, the limit is also measured with each body copied into memory: into one
+# reused buffer per connection (the ceiling of a read into the caller's memory) and into a
+# new buffer per GET (the ceiling of a read that returns one).
 LARGE = 64 << 20
 
 
@@ -85,8 +93,9 @@ def run_worker(python, peer, workload, op, count, size):
 
 
 def server_limit(limit_bin):
-    """The raw GET loop per workload; for large objects also the same loop copying each
-    body into a new buffer (`fresh`): the ceiling of any client that returns one."""
+    """The raw GET loop per workload, counting bytes; for large objects also the same loop
+    copying each body into a reused buffer (`reused`, as many connections) and into a new
+    buffer per GET (`fresh`, one connection)."""
     def run(size, conns, *extra):
         out = subprocess.run(
             [limit_bin, "--size", str(size), "--connections", str(conns), "--seconds", "3", *extra],
@@ -99,7 +108,8 @@ def server_limit(limit_bin):
         conns = CONC if size < LARGE else 4
         rows[workload] = run(size, conns)
         if size >= LARGE:
-            rows[workload]["fresh"] = run(size, 1, "--fresh-buffer")
+            rows[workload]["reused"] = run(size, conns, "--into", "reused")
+            rows[workload]["fresh"] = run(size, 1, "--into", "fresh")
     return rows
 
 
@@ -129,6 +139,8 @@ def main():
                 # (on this VM a 1 GiB read ran 2-3x faster right after another s3dlio read).
                 order = list(pythons.items())
                 for peer, python in order[::-1] if r % 2 else order:
+                    if op == "into" and peer not in INTO:
+                        continue
                     row = run_worker(python, peer, workload, op, n, sz)
                     if peer not in best or row["seconds"] < best[peer]["seconds"]:
                         best[peer] = row
@@ -172,6 +184,9 @@ def charts(limit, results):
             ]
             ax.bar([i + (j - 2) * width for i in range(len(names))], values, width, label=peer)
         ax.axhline(limit[workload]["mb_per_s"], color="grey", linestyle="--", label="server limit (GET)")
+        if "reused" in limit[workload]:
+            ax.axhline(limit[workload]["reused"]["mb_per_s"], color="grey", linestyle="-.",
+                       label="server limit, into a reused buffer")
         if "fresh" in limit[workload]:
             ax.axhline(limit[workload]["fresh"]["mb_per_s"], color="grey", linestyle=":",
                        label="server limit, into a new buffer")
@@ -197,6 +212,9 @@ def markdown(limit, results):
         lim = limit[workload]
         lines.append(f"| {workload} | server limit (raw GET loop) | — | {lim['requests_per_s']:.1f} | "
                      f"{lim['mb_per_s']:.0f} | | | | | | | |")
+        if "reused" in lim:
+            lines.append(f"| {workload} | server limit (raw GET loop, each body into a reused buffer) | — | "
+                         f"{lim['reused']['requests_per_s']:.1f} | {lim['reused']['mb_per_s']:.0f} | | | | | | | |")
         if "fresh" in lim:
             lines.append(f"| {workload} | server limit (raw GET loop, one connection, each body into a new buffer) | — | "
                          f"{lim['fresh']['requests_per_s']:.1f} | {lim['fresh']['mb_per_s']:.0f} | | | | | | | |")

@@ -3,11 +3,13 @@ the timed phase's wall and CPU seconds (every thread) and per-request latencies.
 reads the process's peak RSS from the OS, so nothing else runs in it.
 
 usage: peers_worker.py PEER WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY
-PEER: s3dlio | original | obstore | boto3; OP: get | put | ranges. The objects are
+PEER: s3dlio | original | obstore | boto3; OP: get | put | into | ranges. The objects are
 `WORKLOAD/<i>` for i in range(COUNT); a get reads what the driver wrote, a put writes them.
 `ranges` reads COUNT ranges of SIZE bytes at random aligned offsets of `WORKLOAD/0` (which
 the get before it read): each peer's own many-ranges call where it has one (ours
 `get_ranges`, obstore `get_ranges`), else one ranged GET per range, CONCURRENCY at once.
+`into` reads one object into a buffer the caller allocated and touched once, with each
+peer's read-into call where it has one (ours `get_into`, the original's `get_into_async`).
 A get of one object is timed on its second read (the first warms the process's memory).
 The endpoint and keys come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
 """
@@ -153,6 +155,27 @@ def boto3_peer(op, keys, payload, conc, bucket):
     return n, secs, lat
 
 
+def into_peer(peer, uri, size):
+    """One object into a reused, pre-touched buffer; returns (bytes, seconds, [])."""
+    import s3dlio
+
+    buf = bytearray(size)
+    memoryview(buf)[::4096] = b"\x01" * len(range(0, size, 4096))
+    if peer == "s3dlio":
+        read = lambda: s3dlio.get_into(uri, buf)
+    elif peer == "original":
+        async def one():
+            return await s3dlio.get_into_async(uri, buf, expected_len=size)
+
+        read = lambda: asyncio.run(one())
+    else:
+        raise SystemExit(f"{peer} has no read-into call")
+    read()  # untimed, as a one-object get
+    CPU[0] = 0.0
+    n, secs = timed(read)
+    return n, secs, []
+
+
 def range_offsets(count, size, total):
     """The same COUNT aligned offsets for every peer."""
     import random
@@ -203,6 +226,8 @@ def main():
             offsets = range_offsets(count, size, int(os.environ["S3DLIO_BENCH_RANGES_OF"]))
             key = f"{workload}/0"
             return ranges_peer(peer, f"s3://{bucket}/{key}", bucket, key, offsets, size, conc)
+        if op == "into":
+            return into_peer(peer, uris[0], size)
         if peer in ("s3dlio", "original"):
             return s3dlio_peer(op, uris, payload, conc)
         if peer == "obstore":

@@ -324,20 +324,17 @@ fn bench_profile() -> Result<()> {
 }
 
 /// The release wheel's PyTorch dataset beside s3torchconnector and boto3 / open() under
-/// `DataLoader(num_workers=8)` (from PyPI) on file:// and the local S3 server, in one run:
+/// `DataLoader` (from PyPI) on file:// and the release memory S3 server, in one run:
 /// `python/bench/loader_bench.py`.
 fn bench_loader() -> Result<()> {
+    cargo(&["build", "--release", "-p", "s3dlio-memserver"])?;
     wheel::build(true)?;
     wheel::venv(&["boto3", "s3torchconnector", "torch"])?;
-    let servers = emulators::up()?;
-    let result = (|| {
-        let endpoint = servers.var("S3DLIO_TEST_S3_ENDPOINT")?;
-        run(Command::new("target/py-venv/bin/python")
-            .arg("python/bench/loader_bench.py")
-            .envs(servers.vars.iter().map(|(k, v)| (k, v)))
-            .env("AWS_ENDPOINT_URL", endpoint))
-    })();
-    emulators::stop(servers)?;
+    let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, 0)?;
+    let result = run(Command::new("target/py-venv/bin/python")
+        .arg("python/bench/loader_bench.py")
+        .envs(server.vars.iter().map(|(k, v)| (k, v))));
+    emulators::stop(server)?;
     result
 }
 

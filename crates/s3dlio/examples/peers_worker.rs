@@ -2,15 +2,17 @@
 //! `python/bench/peers_worker.py`, through `store_for_uri` (the one read path), on a
 //! multi-threaded Tokio runtime.
 //!
-//! usage: peers_worker WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY (OP: get | put | ranges;
-//! `ranges` reads COUNT × SIZE at random aligned offsets of `WORKLOAD/0`, whose size is
-//! `S3DLIO_BENCH_RANGES_OF`). A get of one object is timed on its second read. Endpoint
+//! usage: peers_worker WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY (OP: get | put | into |
+//! ranges; `into` reads one object into a reused buffer through `read_into`; `ranges`
+//! reads COUNT × SIZE at random aligned offsets of `WORKLOAD/0`, whose size is
+//! `S3DLIO_BENCH_RANGES_OF`). A read of one object is timed on its second read. Endpoint
 //! and keys come from the AWS variables.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use s3dlio::{ObjectStoreExt, RangesOptions, get_many, store_for_uri, try_join_ordered};
+use s3dlio::buffer::OutputBuffer;
+use s3dlio::{ObjectStoreExt, RangesOptions, ReadOptions, get_many, store_for_uri, try_join_ordered};
 
 fn cpu_seconds() -> f64 {
     let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -58,7 +60,23 @@ async fn main() -> s3dlio::Result<()> {
     } else {
         Vec::new()
     });
-    if op == "get" && count == 1 {
+    // `into`'s buffer: allocated and touched once, before the clock starts.
+    let mut reused = Some(if op == "into" {
+        vec![1u8; size as usize]
+    } else {
+        Vec::new()
+    });
+    let read_into = async |reused: &mut Option<Vec<u8>>| -> s3dlio::Result<u64> {
+        let out = OutputBuffer::from_vec(reused.take().expect("the buffer is back"));
+        let n = store
+            .read_into(&uris[0], ReadOptions::default(), out.clone())
+            .await?;
+        *reused = out.into_vec();
+        Ok(n)
+    };
+    if op == "into" {
+        read_into(&mut reused).await?;
+    } else if op == "get" && count == 1 {
         // As `peers_worker.py`: one untimed read first, so the timed one writes into
         // memory this process has just freed.
         store.get(&uris[0]).await?;
@@ -76,6 +94,7 @@ async fn main() -> s3dlio::Result<()> {
             let got = store.get_ranges(&uri, &ranges, RangesOptions::default()).await?;
             got.iter().map(|b| b.len() as u64).sum()
         }
+        "into" => read_into(&mut reused).await?,
         "get" => {
             // As Python's `get_many`: each read a task of its own.
             let got = get_many(uris.iter().map(|u| (store.clone(), u.clone())), conc).await?;

@@ -39,6 +39,9 @@ struct Readme;
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct RootReadme;
+#[cfg(doctest)]
+#[doc = include_str!("../../checkpoint/README.md")]
+struct CheckpointReadme;
 
 mod cache;
 mod options;
@@ -46,6 +49,7 @@ pub mod transfer;
 
 pub use cache::StoreCache;
 pub use options::StoreOptions;
+pub use s3dlio_checkpoint as checkpoint;
 pub use s3dlio_datagen as datagen;
 pub use s3dlio_loader as loader;
 pub use s3dlio_range_engine::{

@@ -1,11 +1,13 @@
 //! The memory server's own limit, measured with the simplest client that drives it: one
 //! raw HTTP/1.1 connection per worker, unsigned GETs (the server runs without auth here)
-//! in a loop, bodies drained frame by frame and counted, no SDK, no signing, no copies.
-//! With `--fresh-buffer` each body is copied into a newly allocated buffer of the
-//! object's size instead: the ceiling of any client that hands back one contiguous
-//! buffer, which must write every byte into memory it has not touched before.
+//! in a loop, bodies drained frame by frame, no SDK, no signing. Where the bytes go is
+//! `--into`: `none` only counts them (the server's ceiling); `reused` copies each body
+//! into one buffer per connection, allocated and touched once (the ceiling of a client
+//! that reads into memory its caller reuses); `fresh` copies each body into a newly
+//! allocated buffer of the object's size (the ceiling of any client that hands back one
+//! new contiguous buffer, which must write every byte into memory it has not touched).
 //!
-//! `s3dlio-memserver-limit --size BYTES --connections N --seconds S [--fresh-buffer]`
+//! `s3dlio-memserver-limit --size BYTES --connections N --seconds S [--into none|reused|fresh]`
 //! prints requests/s and MB/s; `cargo xtask bench peers` runs it for each workload's
 //! object size.
 
@@ -32,10 +34,19 @@ struct Args {
     connections: usize,
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
-    /// Copy each body into a new buffer of `size` bytes (huge-page advised, as the
-    /// library's own output buffers are) instead of only counting it.
-    #[arg(long)]
-    fresh_buffer: bool,
+    /// Where each body goes (buffers are huge-page advised, as the library's are).
+    #[arg(long, value_enum, default_value_t = Sink::None)]
+    into: Sink,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Sink {
+    /// Nowhere: the bytes are counted.
+    None,
+    /// One buffer of the object's size per connection, touched before the clock starts.
+    Reused,
+    /// A new buffer of the object's size per GET.
+    Fresh,
 }
 
 type Client = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -80,7 +91,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for _ in 0..args.connections {
         let mut client = connect(addr).await?;
         let (stop, requests, bytes) = (stop.clone(), requests.clone(), bytes.clone());
-        let (fresh, size) = (args.fresh_buffer, args.size);
+        let (into, size) = (args.into, args.size);
+        let mut reused = Vec::new();
+        if into == Sink::Reused {
+            reused = large_vec(size);
+            reused.resize(size, 0);
+        }
         workers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 client.ready().await?;
@@ -88,16 +104,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                     .send_request(request("GET", "/limit/object", Bytes::new()))
                     .await?
                     .into_body();
-                let mut out = if fresh { large_vec(size) } else { Vec::new() };
+                let mut fresh = if into == Sink::Fresh {
+                    large_vec(size)
+                } else {
+                    Vec::new()
+                };
+                let mut at = 0;
                 while let Some(frame) = body.frame().await {
                     if let Some(data) = frame?.data_ref() {
                         bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-                        if fresh {
-                            out.extend_from_slice(data);
+                        match into {
+                            Sink::None => {}
+                            Sink::Reused => reused[at..at + data.len()].copy_from_slice(data),
+                            Sink::Fresh => fresh.extend_from_slice(data),
                         }
+                        at += data.len();
                     }
                 }
-                drop(std::hint::black_box(out));
+                std::hint::black_box((&reused, fresh));
                 requests.fetch_add(1, Ordering::Relaxed);
             }
             Ok::<_, hyper::Error>(())
@@ -112,10 +136,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let secs = started.elapsed().as_secs_f64();
     let (n, b) = (requests.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed));
     println!(
-        "{{\"size\": {}, \"connections\": {}, \"fresh_buffer\": {}, \"seconds\": {secs:.3}, \"requests_per_s\": {:.1}, \"mb_per_s\": {:.1}}}",
+        "{{\"size\": {}, \"connections\": {}, \"into\": \"{}\", \"seconds\": {secs:.3}, \"requests_per_s\": {:.1}, \"mb_per_s\": {:.1}}}",
         args.size,
         args.connections,
-        args.fresh_buffer,
+        format!("{:?}", args.into).to_lowercase(),
         n as f64 / secs,
         b as f64 / secs / 1e6
     );
