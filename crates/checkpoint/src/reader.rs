@@ -75,7 +75,12 @@ impl CheckpointReader {
 
     /// Every shard of `m`, in rank order, `max_concurrency` at once.
     pub async fn read_all(&self, m: &Manifest, validate: bool) -> Result<Vec<Bytes>> {
-        let reads = m.shards.iter().map(|s| self.read(s, validate));
+        // Owned items: a closure over `&ShardMeta` defeats the `Send` proof of callers.
+        let reads = m
+            .shards
+            .iter()
+            .cloned()
+            .map(|s| async move { self.read(&s, validate).await });
         try_join_ordered(reads, self.ckpt.config.max_concurrency).await
     }
 
@@ -85,7 +90,8 @@ impl CheckpointReader {
         let checks = m
             .shards
             .iter()
-            .map(|s| async move { self.read(s, true).await.map(drop) });
+            .cloned()
+            .map(|s| async move { self.read(&s, true).await.map(drop) });
         try_join_ordered(checks, self.ckpt.config.max_concurrency).await?;
         Ok(())
     }

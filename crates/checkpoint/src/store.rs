@@ -164,11 +164,7 @@ impl CheckpointStore {
         let reader = self.reader();
         let latest = reader.latest_pointer().await?;
         let keys = self.manifest_keys().await?;
-        let manifests = try_join_ordered(
-            keys.iter().map(|k| reader.manifest_at(k)),
-            self.config.max_concurrency,
-        )
-        .await?;
+        let manifests = self.manifests(&reader, &keys).await?;
         Ok(manifests
             .into_iter()
             .map(|m| CheckpointInfo {
@@ -182,6 +178,16 @@ impl CheckpointStore {
                 manifest: m.key(),
             })
             .collect())
+    }
+
+    /// The manifests at `keys`, read concurrently.
+    async fn manifests(&self, reader: &CheckpointReader, keys: &[String]) -> Result<Vec<Manifest>> {
+        // Owned keys: a closure over `&String` defeats the `Send` proof of callers.
+        let reads = keys
+            .iter()
+            .cloned()
+            .map(|k| async move { reader.manifest_at(&k).await });
+        try_join_ordered(reads, self.config.max_concurrency).await
     }
 
     /// Manifest keys (relative to the base), oldest first.
@@ -214,11 +220,7 @@ impl CheckpointStore {
             ));
         }
         let reader = self.reader();
-        let manifests = try_join_ordered(
-            doomed.iter().map(|k| reader.manifest_at(k)),
-            self.config.max_concurrency,
-        )
-        .await?;
+        let manifests = self.manifests(&reader, &doomed).await?;
         if reader.latest_pointer().await?.is_some_and(|l| l.step == step) {
             match kept.last() {
                 Some(prev) => {

@@ -131,7 +131,8 @@ impl CheckpointWriter {
             ));
         }
         let store = &self.ckpt.store;
-        let checks = shards.iter().map(|s| async move {
+        // Owned items: a closure over `&ShardMeta` defeats the `Send` proof of callers.
+        let checks = shards.iter().cloned().map(|s| async move {
             let uri = self.ckpt.uri(&s.key);
             let meta = store.stat(&uri).await?;
             if meta.size != s.stored_size {

@@ -14,6 +14,7 @@
 //! Every I/O function has an `_async` twin; both run on one Tokio runtime per process
 //! (renewed in a forked child), with the GIL released while they wait.
 
+mod checkpoint;
 mod errors;
 mod inbox;
 mod loader;
@@ -69,6 +70,7 @@ fn _at_exit(py: Python<'_>) {
 fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<view::BytesView>()?;
     m.add_class::<write::Writer>()?;
+    m.add_class::<checkpoint::PyCheckpointStore>()?;
     m.add_class::<loader::PyDataset>()?;
     m.add_class::<loader::PyLoader>()?;
     m.add_function(wrap_pyfunction!(loader::create_dataset, m)?)?;

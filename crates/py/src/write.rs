@@ -16,7 +16,7 @@ use crate::view::{bytes_from, memoryview};
 
 /// A store that keeps the `Bytes` it is given (memory://) would see later changes to a
 /// writable buffer, so that one alone gets a private copy.
-fn keeps_buffers(uri: &str) -> bool {
+pub(crate) fn keeps_buffers(uri: &str) -> bool {
     Scheme::of(uri) == Some(Scheme::Memory)
 }
 

@@ -62,6 +62,18 @@ from ._s3dlio import (
     upload,
     upload_async,
 )
+from .checkpoint import (
+    PyCheckpointInfo,
+    PyCheckpointReader,
+    PyCheckpointStore,
+    PyCheckpointWriter,
+    finalize_distributed_checkpoint,
+    load_checkpoint,
+    load_checkpoint_with_validation,
+    load_checkpoint_with_validation_view,
+    save_checkpoint,
+    save_distributed_shard,
+)
 from .errors import (
     AccessDeniedError,
     AlreadyExistsError,
