@@ -4,7 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use s3dlio_core::{
-    Error, ObjectStoreExt, ObjectWriter, Operation, Result, crc32c_append, run_blocking, try_join_ordered,
+    Error, ObjectStoreExt, ObjectWriter, Operation, Result, crc32c_append, part_slices, run_blocking,
+    try_join_ordered,
 };
 use serde_json::{Map, Value};
 
@@ -61,16 +62,12 @@ impl CheckpointWriter {
             ));
         }
         let mut w = self.shard_stream(step).await?;
-        let part = cfg.writer.part_size_or(None).max(1);
-        let mut off = 0;
-        while off < data.len() {
-            let end = (off + part).min(data.len());
-            if let Err(e) = w.write(data.slice(off..end)).await {
+        for piece in part_slices(&data, cfg.writer.part_size_or(None)) {
+            if let Err(e) = w.write(piece).await {
                 // The write error is the one to report; the abort's adds nothing.
                 let _ = w.abort().await;
                 return Err(e);
             }
-            off = end;
         }
         w.finish().await
     }

@@ -118,15 +118,12 @@ pub trait ObjectStoreExt: ObjectStore {
     async fn put_multipart(&self, uri: &str, data: Bytes, opts: WriterOptions) -> Result<WriteSummary> {
         let part = opts.part_size_or(None).max(1);
         let mut w = self.get_writer(uri, opts).await?;
-        let mut off = 0;
-        while off < data.len() {
-            let end = (off + part).min(data.len());
-            if let Err(e) = w.write(data.slice(off..end)).await {
+        for piece in part_slices(&data, part) {
+            if let Err(e) = w.write(piece).await {
                 // The write error is the one to report; a cancel failure adds nothing.
                 let _ = w.cancel().await;
                 return Err(e);
             }
-            off = end;
         }
         w.finalize().await
     }
@@ -179,5 +176,32 @@ fn check_crc32c(op: Operation, uri: &str, data: Bytes, expected: u32) -> Result<
             expected,
             actual,
         })
+    }
+}
+
+/// `data` in consecutive slices of at most `part` bytes (at least 1), without copies.
+pub fn part_slices(data: &Bytes, part: usize) -> impl Iterator<Item = Bytes> + '_ {
+    let part = part.max(1);
+    (0..data.len())
+        .step_by(part)
+        .map(move |off| data.slice(off..(off + part).min(data.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_slices_cover_the_data_once_in_order() {
+        let data = Bytes::from_static(b"abcdefghij");
+        let lens = |part| part_slices(&data, part).map(|b| b.len()).collect::<Vec<_>>();
+        assert_eq!(lens(4), [4, 4, 2]);
+        assert_eq!(lens(5), [5, 5]);
+        assert_eq!(lens(0), [1; 10], "a zero part size is one byte");
+        assert_eq!(
+            part_slices(&data, 3).flat_map(|b| b.to_vec()).collect::<Vec<_>>(),
+            b"abcdefghij"
+        );
+        assert_eq!(part_slices(&Bytes::new(), 4).count(), 0);
     }
 }

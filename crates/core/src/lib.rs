@@ -62,7 +62,7 @@ pub use batch::{batch_outcome, delete_each, delete_grouped};
 pub use checksum::{crc32c, crc32c_append};
 pub use coalesce::{CoalescePlan, coalesce, fetch_ranges, plan_ranges, slice_fetched};
 pub use error::{BatchFailure, BoxError, Error, Operation, Result};
-pub use ext::{DELETE_PAGE, ObjectStoreExt};
+pub use ext::{DELETE_PAGE, ObjectStoreExt, part_slices};
 pub use many::get_many;
 pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};
 pub use meta::{Capabilities, ListEntry, ObjectMeta};
