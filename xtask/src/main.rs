@@ -142,6 +142,9 @@ fn bench(args: &[String]) -> Result<()> {
     if args.first().is_some_and(|a| a == "loader") {
         return bench_loader();
     }
+    if args.first().is_some_and(|a| a == "checkpoint") {
+        return bench_checkpoint();
+    }
     if args.first().is_some_and(|a| a == "frontends") {
         return bench_frontends();
     }
@@ -159,7 +162,7 @@ fn bench(args: &[String]) -> Result<()> {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
                 format!(
-                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py, loader, frontends, peers or file-limits"
+                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py, loader, checkpoint, frontends, peers or file-limits"
                 )
             })?;
             (vec![group], &args[1..])
@@ -327,12 +330,31 @@ fn bench_profile() -> Result<()> {
 /// `DataLoader` (from PyPI) on file:// and the release memory S3 server, in one run:
 /// `python/bench/loader_bench.py`.
 fn bench_loader() -> Result<()> {
+    bench_on_memserver(
+        "python/bench/loader_bench.py",
+        &["boto3", "s3torchconnector", "torch"],
+    )
+}
+
+/// PyTorch DCP save and load through `s3dlio.dcp` beside s3torchconnector's DCP classes
+/// on the release memory S3 server and torch's own on file://, in one run:
+/// `python/bench/checkpoint_bench.py`.
+fn bench_checkpoint() -> Result<()> {
+    bench_on_memserver(
+        "python/bench/checkpoint_bench.py",
+        &["torch", "s3torchconnector", "tenacity"],
+    )
+}
+
+/// Runs `script` with the release wheel and `packages` (from PyPI) against the release
+/// memory S3 server.
+fn bench_on_memserver(script: &str, packages: &[&str]) -> Result<()> {
     cargo(&["build", "--release", "-p", "s3dlio-memserver"])?;
     wheel::build(true)?;
-    wheel::venv(&["boto3", "s3torchconnector", "torch"])?;
+    wheel::venv(packages)?;
     let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, 0)?;
     let result = run(Command::new("target/py-venv/bin/python")
-        .arg("python/bench/loader_bench.py")
+        .arg(script)
         .envs(server.vars.iter().map(|(k, v)| (k, v))));
     emulators::stop(server)?;
     result

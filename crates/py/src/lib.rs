@@ -21,6 +21,7 @@ mod loader;
 mod manage;
 mod read;
 mod runtime;
+mod stream;
 mod twins;
 mod view;
 mod write;
@@ -71,6 +72,8 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<view::BytesView>()?;
     m.add_class::<write::Writer>()?;
     m.add_class::<checkpoint::PyCheckpointStore>()?;
+    m.add_class::<stream::Reader>()?;
+    m.add_function(wrap_pyfunction!(stream::open_reader, m)?)?;
     m.add_class::<loader::PyDataset>()?;
     m.add_class::<loader::PyLoader>()?;
     m.add_function(wrap_pyfunction!(loader::create_dataset, m)?)?;

@@ -118,14 +118,17 @@ fn contiguous(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<pyo3::buffer::PyUn
 }
 
 /// Any C-contiguous Python buffer as `Bytes`, without a copy: the `Bytes` keeps the
-/// buffer exported until the last clone is dropped. `copy` takes a private copy instead,
-/// for stores that keep what they are given (memory://) when the caller could change it.
+/// buffer exported until the last clone is dropped. `copy` asks for `Bytes` that may
+/// outlive the call (a store that keeps them, a writer that holds parts): then only
+/// memory nobody can change is shared (`bytes`, `BytesView`); any other buffer is
+/// copied, since a read-only export can still be the owner's scratch space (torch.save
+/// hands its writer views of a buffer it reuses).
 pub fn bytes_from(obj: &Bound<'_, PyAny>, what: &str, copy: bool) -> PyResult<Bytes> {
     if let Ok(view) = obj.cast::<BytesView>() {
         return Ok(view.get().data.clone());
     }
     let buffer = contiguous(obj, what)?;
-    if copy && !buffer.readonly() {
+    if copy && !obj.is_exact_instance_of::<PyBytes>() {
         return Ok(Bytes::copy_from_slice(Held(buffer).as_ref()));
     }
     Ok(Bytes::from_owner(Held(buffer)))
@@ -154,9 +157,32 @@ impl Target {
     /// The buffer as a read's output: fill tasks write straight into the caller's memory,
     /// which stays exported (so Python cannot resize or free it) until the last one ends.
     pub fn into_output(self) -> Arc<OutputBuffer> {
-        let (ptr, len) = (self.buffer.buf_ptr() as *mut u8, self.len());
-        // SAFETY: writable and C-contiguous (checked in `new`), `len` bytes long, and held
-        // exported by `self`, which the output keeps until its last fill task ends.
-        unsafe { OutputBuffer::over(ptr, len, self) }
+        let len = self.len();
+        self.into_output_at(0, len)
+    }
+
+    /// Bytes `start..start + len` of the buffer as a read's output.
+    pub fn into_output_at(self, start: usize, len: usize) -> Arc<OutputBuffer> {
+        assert!(start + len <= self.len(), "a window outside the buffer");
+        // SAFETY: writable and C-contiguous (checked in `new`), `start + len` bytes within
+        // it, and held exported by `self`, which the output keeps until its last fill task
+        // ends.
+        unsafe {
+            let ptr = (self.buffer.buf_ptr() as *mut u8).add(start);
+            OutputBuffer::over(ptr, len, self)
+        }
+    }
+
+    /// Copies `data` into the buffer at `at` (the GIL is held: no one else writes it).
+    pub fn copy_in(&self, at: usize, data: &[u8]) {
+        assert!(at + data.len() <= self.len(), "a copy outside the buffer");
+        // SAFETY: writable, C-contiguous, and the range lies inside it (asserted).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                (self.buffer.buf_ptr() as *mut u8).add(at),
+                data.len(),
+            );
+        }
     }
 }

@@ -14,8 +14,8 @@ use crate::runtime::{Op, block, current};
 use crate::twins::{none, store, twins};
 use crate::view::{bytes_from, memoryview};
 
-/// A store that keeps the `Bytes` it is given (memory://) would see later changes to a
-/// writable buffer, so that one alone gets a private copy.
+/// A store that keeps the `Bytes` it is given (memory://) would see later changes to
+/// the caller's buffer, so it gets a private copy of any buffer but `bytes`.
 pub(crate) fn keeps_buffers(uri: &str) -> bool {
     Scheme::of(uri) == Some(Scheme::Memory)
 }
@@ -159,6 +159,8 @@ pub fn generate_data(py: Python<'_>, size: u64, dedup: u64, compress: u64, seed:
 
 /// A streaming upload: `write` any buffers, then `close` makes the object visible.
 /// Nothing is visible before; `abort` (or an exception inside `with`) discards it all.
+/// It speaks the writable-file protocol (`write` returns the count, `tell`, `flush`,
+/// `writable`, `closed`), so `torch.save(obj, writer)` and `shutil.copyfileobj` take it.
 #[pyclass(module = "s3dlio", name = "ObjectWriter")]
 #[derive(Debug)]
 pub struct Writer {
@@ -169,27 +171,39 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// Fails as a write would once the writer is closed or aborted.
+    fn take_check(&self) -> PyResult<()> {
+        match self.slot().is_some() {
+            true => Ok(()),
+            false => Err(self.closed_error()),
+        }
+    }
+
+    fn closed_error(&self) -> PyErr {
+        PyRuntimeError::new_err(format!(
+            "the writer for {} is closed or aborted; open a new one with s3dlio.open_writer",
+            self.uri
+        ))
+    }
+
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<Box<dyn ObjectWriter>>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn take(&mut self) -> PyResult<Box<dyn ObjectWriter>> {
-        self.slot().take().ok_or_else(|| {
-            PyRuntimeError::new_err(format!(
-                "the writer for {} is closed or aborted; open a new one with s3dlio.open_writer",
-                self.uri
-            ))
-        })
+        self.slot().take().ok_or_else(|| self.closed_error())
     }
 }
 
 #[pymethods]
 impl Writer {
-    /// Appends `data` (any C-contiguous buffer, not copied: do not change it until this
-    /// returns). Waits while the writer's parts in flight are full. A failed write aborts
-    /// the upload.
-    fn write(&mut self, py: Python<'_>, data: Bound<'_, PyAny>) -> PyResult<()> {
-        let data = bytes_from(&data, "data", keeps_buffers(&self.uri))?;
+    /// Appends `data` (any C-contiguous buffer) and returns its length. The writer holds
+    /// parts after the call returns, so only `bytes` and `BytesView` are shared; any
+    /// other buffer is copied and may be reused at once, as a file allows. Waits while the writer's parts in flight are
+    /// full. A failed write aborts the upload.
+    fn write(&mut self, py: Python<'_>, data: Bound<'_, PyAny>) -> PyResult<u64> {
+        // A writer holds parts past this call: only immutable memory is shared.
+        let data = bytes_from(&data, "data", true)?;
         let len = data.len() as u64;
         let mut writer = self.take()?;
         let uri = self.uri.clone();
@@ -201,7 +215,37 @@ impl Writer {
         });
         *self.slot() = Some(block(py, op)?);
         self.written += len;
-        Ok(())
+        Ok(len)
+    }
+
+    /// Does nothing: parts upload as they fill, and nothing is visible before `close`
+    /// whatever is flushed (file protocol; `torch.save` calls it).
+    fn flush(&self) -> PyResult<()> {
+        self.take_check()
+    }
+
+    /// Bytes written so far: the stream's position (it only appends).
+    fn tell(&self) -> PyResult<u64> {
+        self.take_check()?;
+        Ok(self.written)
+    }
+
+    fn writable(&self) -> bool {
+        true
+    }
+
+    fn readable(&self) -> bool {
+        false
+    }
+
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    /// True once closed or aborted.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.slot().is_none()
     }
 
     /// Finishes the upload and makes the object visible; returns a summary dict. Its

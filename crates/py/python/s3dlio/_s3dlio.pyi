@@ -1,10 +1,11 @@
 """Type stubs for the native module. Every function here is re-exported by ``s3dlio``.
 
 Reads return read-only ``memoryview`` objects whose ``.obj`` is a ``BytesView`` owning
-the Rust buffer (no copy); ``*_bytes`` variants return ``bytes`` (one copy). Writes take
-any C-contiguous buffer without copying it: do not change the buffer until the call
-returns (memory:// keeps a private copy of writable buffers, since it stores what it is
-given). Each ``*_async`` function returns an awaitable that starts the operation when
+the Rust buffer (no copy); ``*_bytes`` variants return ``bytes`` (one copy). ``put_bytes``
+takes any C-contiguous buffer without copying it: do not change the buffer until the
+call returns. What outlives the call is copied unless it is ``bytes`` (immutable):
+memory:// stores what it is given, and ``ObjectWriter`` holds parts after ``write``
+returns, so a caller may reuse its buffer at once, as with a file. Each ``*_async`` function returns an awaitable that starts the operation when
 awaited; cancelling it aborts the operation.
 
 Errors: ``s3dlio.errors`` (``NotFoundError`` is a ``FileNotFoundError``,
@@ -47,17 +48,54 @@ class BytesView:
 
 class ObjectWriter:
     """A streaming upload; nothing is visible until ``close``. A context manager that
-    closes on success and aborts when the block raises."""
+    closes on success and aborts when the block raises. A writable file to Python
+    (``torch.save(obj, writer)``, ``shutil.copyfileobj``): it only appends."""
 
     @property
     def bytes_written(self) -> int: ...
-    def write(self, data: Buffer) -> None:
-        """Appends ``data``; waits while the parts in flight are full. A failed write aborts."""
+    def write(self, data: Buffer) -> int:
+        """Appends ``data`` and returns its length; waits while the parts in flight are
+        full. A failed write aborts."""
+    def flush(self) -> None:
+        """Does nothing: parts upload as they fill; nothing is visible before ``close``."""
+    def tell(self) -> int:
+        """Bytes written so far."""
+    def writable(self) -> bool: ...
+    def readable(self) -> bool: ...
+    def seekable(self) -> bool: ...
+    @property
+    def closed(self) -> bool: ...
     def close(self) -> WriteSummary:
         """Makes the object visible; raises the upload's error."""
     def abort(self) -> None:
         """Discards the upload; no object is left behind."""
     def __enter__(self) -> ObjectWriter: ...
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
+
+class ObjectReader:
+    """An object as a readable, seekable file (``torch.load(reader)``): reads of up to
+    ``read_ahead`` bytes come from one ranged request of ``read_ahead`` bytes, larger
+    ``readinto`` calls go straight into the caller's buffer; every range is pinned to
+    the version seen at open (a replaced object raises instead of mixing versions).
+    One thread at a time."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def uri(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def readinto(self, buffer: Buffer) -> int: ...
+    def read(self, size: int | None = -1) -> bytes: ...
+    def readall(self) -> bytes: ...
+    def readline(self, size: int | None = -1) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0) -> int: ...
+    def tell(self) -> int: ...
+    def readable(self) -> bool: ...
+    def seekable(self) -> bool: ...
+    def writable(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> ObjectReader: ...
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
 
 class Dataset:
@@ -178,6 +216,8 @@ def open_writer(
     uri: str, part_size: int | None = None, max_in_flight: int | None = None, zstd_level: int | None = None
 ) -> ObjectWriter:
     """A streaming upload; memory stays within ``max_in_flight × part_size``."""
+def open_reader(uri: str, read_ahead: int = 8 << 20) -> ObjectReader:
+    """Opens ``uri`` as a seekable file; one ``stat`` learns its size and version."""
 def generate_data(size: int, dedup: int = 1, compress: int = 1, seed: int = 0) -> memoryview:
     """``size`` synthetic bytes: 1/``dedup`` of the 64 KiB blocks unique, zstd ratio
     ``compress``, the same bytes for the same seed."""

@@ -1,0 +1,125 @@
+"""PyTorch Distributed Checkpoint save and load of one state dict, side by side in one run
+(`cargo xtask bench checkpoint`): s3dlio's `s3dlio.dcp` writer and reader, and
+s3torchconnector's `S3StorageWriter` / `S3StorageReader`, on the memory S3 server; torch's
+own `FileSystemWriter` / `FileSystemReader` and `s3dlio.dcp` on file://.
+
+The state dict is 16 float32 tensors, 1 GiB in all (S3DLIO_BENCH_SCALE scales it); every
+writer uses 4 threads. Each (client, op) runs in a fresh process, so its CPU seconds and
+peak RSS come from the OS (`wait4`); the state dict itself (built before the clock starts)
+is part of that RSS. A load fills zero tensors of the same shapes and is checked against
+the saved values. Writes target/bench/checkpoint.json and target/bench/checkpoint.md.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+SCALE = float(os.environ.get("S3DLIO_BENCH_SCALE", "1"))
+TENSORS = 16
+TOTAL = int((1 << 30) * SCALE)
+THREADS = 4
+BUCKET = "ckpt-bench"
+CLIENTS = [("s3dlio", "s3"), ("s3torchconnector", "s3"), ("s3dlio", "file"), ("torch", "file")]
+
+
+def state_dict(torch, fill):
+    n = TOTAL // TENSORS // 4
+    if fill:
+        return {f"layer{i}.weight": torch.full((n,), float(i + 1)) for i in range(TENSORS)}
+    return {f"layer{i}.weight": torch.zeros(n) for i in range(TENSORS)}
+
+
+def storage(client, op, where, path):
+    """The DCP storage writer or reader for a client."""
+    if client == "s3dlio":
+        from s3dlio.dcp import StorageReader, StorageWriter
+
+        return StorageWriter(path, thread_count=THREADS) if op == "save" else StorageReader(path)
+    if client == "torch":
+        from torch.distributed.checkpoint import FileSystemReader, FileSystemWriter
+
+        # No fsync, as no object store client does one.
+        return FileSystemWriter(path, thread_count=THREADS, sync_files=False) if op == "save" else FileSystemReader(path)
+    from s3torchconnector import S3ClientConfig
+    from s3torchconnector._s3client import S3Client
+    from s3torchconnector.dcp import S3FileSystem, S3StorageReader, S3StorageWriter
+
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    made = S3StorageWriter(region, path, thread_count=THREADS) if op == "save" else S3StorageReader(region, path)
+    # Its DCP classes take no endpoint: give them a client that has one (path style).
+    client = S3Client(region, endpoint=os.environ["AWS_ENDPOINT_URL"], s3client_config=S3ClientConfig(force_path_style=True))
+    made.fs = S3FileSystem(region, s3_client=client)
+    return made
+
+
+def worker(client, op, where, path):
+    import torch
+    import torch.distributed.checkpoint as dcp
+
+    state = state_dict(torch, fill=op == "save")
+    t = time.perf_counter()
+    if op == "save":
+        dcp.save(state, storage_writer=storage(client, op, where, path))
+    else:
+        dcp.load(state, storage_reader=storage(client, op, where, path))
+    secs = time.perf_counter() - t
+    if op == "load":
+        for i in range(TENSORS):
+            assert bool((state[f"layer{i}.weight"] == float(i + 1)).all()), f"{client} loaded wrong values"
+    print(json.dumps({"seconds": secs}))
+
+
+def measure(client, op, where, path):
+    proc = subprocess.Popen([sys.executable, __file__, "--worker", client, op, where, path], stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    out = proc.stdout.read().strip().splitlines()
+    if status != 0 or not out:
+        raise SystemExit(f"{client} {op} on {where} failed (wait status {status})")
+    secs = json.loads(out[-1])["seconds"]
+    row = {
+        "client": client, "where": where, "op": op, "seconds": secs, "gb_per_s": TOTAL / secs / 1e9,
+        "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024,
+    }
+    print(f"{client:<17} {where:<5} {op:<5} {row['gb_per_s']:6.2f} GB/s cpu {row['cpu_s']:6.2f} s rss {row['peak_rss_mib']:7.0f} MiB", flush=True)
+    return row
+
+
+def markdown(rows):
+    lines = ["| where | op | client | GB/s | ÷ peer | CPU s | peak RSS MiB |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        peer = next(x for x in rows if (x["where"], x["op"]) == (r["where"], r["op"]) and x["client"] != "s3dlio")
+        ratio = f"{r['gb_per_s'] / peer['gb_per_s']:.2f}" if r["client"] == "s3dlio" else ""
+        lines.append(f"| {r['where']} | {r['op']} | {r['client']} | {r['gb_per_s']:.2f} | {ratio} | {r['cpu_s']:.1f} | {r['peak_rss_mib']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    import s3dlio
+
+    s3dlio.create_bucket(BUCKET)
+    rows = []
+    with tempfile.TemporaryDirectory(dir="target") as tmp:
+        for client, where in CLIENTS:
+            path = f"s3://{BUCKET}/{client}" if where == "s3" else (
+                f"file://{os.path.abspath(tmp)}/{client}" if client == "s3dlio" else f"{os.path.abspath(tmp)}/{client}")
+            for op in ("save", "load"):
+                rows.append(measure(client, op, where, path))
+    s3dlio.delete(f"s3://{BUCKET}/", recursive=True)
+    s3dlio.delete_bucket(BUCKET)
+    os.makedirs("target/bench", exist_ok=True)
+    with open("target/bench/checkpoint.json", "w") as f:
+        json.dump({"bytes": TOTAL, "tensors": TENSORS, "threads": THREADS, "rows": rows}, f, indent=1)
+    table = markdown(rows)
+    with open("target/bench/checkpoint.md", "w") as f:
+        f.write(table)
+    print(table, flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        worker(*sys.argv[2:6])
+    else:
+        main()
