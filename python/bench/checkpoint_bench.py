@@ -23,6 +23,8 @@ TOTAL = int((1 << 30) * SCALE)
 THREADS = 4
 BUCKET = "ckpt-bench"
 CLIENTS = [("s3dlio", "s3"), ("s3torchconnector", "s3"), ("s3dlio", "file"), ("torch", "file")]
+# S3DLIO_BENCH_CLIENTS=s3dlio runs only those clients (a quick look at one side).
+ONLY = os.environ.get("S3DLIO_BENCH_CLIENTS")
 
 
 def state_dict(torch, fill):
@@ -90,8 +92,8 @@ def measure(client, op, where, path):
 def markdown(rows):
     lines = ["| where | op | client | GB/s | ÷ peer | CPU s | peak RSS MiB |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        peer = next(x for x in rows if (x["where"], x["op"]) == (r["where"], r["op"]) and x["client"] != "s3dlio")
-        ratio = f"{r['gb_per_s'] / peer['gb_per_s']:.2f}" if r["client"] == "s3dlio" else ""
+        peer = next((x for x in rows if (x["where"], x["op"]) == (r["where"], r["op"]) and x["client"] != "s3dlio"), None)
+        ratio = f"{r['gb_per_s'] / peer['gb_per_s']:.2f}" if r["client"] == "s3dlio" and peer else ""
         lines.append(f"| {r['where']} | {r['op']} | {r['client']} | {r['gb_per_s']:.2f} | {ratio} | {r['cpu_s']:.1f} | {r['peak_rss_mib']:.0f} |")
     return "\n".join(lines) + "\n"
 
@@ -103,6 +105,8 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory(dir="target") as tmp:
         for client, where in CLIENTS:
+            if ONLY and client not in ONLY.split(","):
+                continue
             path = f"s3://{BUCKET}/{client}" if where == "s3" else (
                 f"file://{os.path.abspath(tmp)}/{client}" if client == "s3dlio" else f"{os.path.abspath(tmp)}/{client}")
             for op in ("save", "load"):

@@ -311,7 +311,7 @@ fn bench_peers() -> Result<()> {
 }
 
 /// Flame graphs of ours (release wheel) on the release memory server:
-/// `python/bench/profile.py` under `perf`, folded by `inferno` (installed once into the
+/// `python/bench/flame_profile.py` under `perf`, folded by `inferno` (installed once into the
 /// tools directory) into `target/bench/flame-*.svg`.
 fn bench_profile() -> Result<()> {
     cargo(&["build", "--release", "-p", "s3dlio-memserver"])?;
@@ -319,7 +319,7 @@ fn bench_profile() -> Result<()> {
     let inferno = emulators::ensure_cargo_binary(("inferno", "0.12.8"), "cli")?;
     let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, 0)?;
     let result = run(Command::new("target/py-venv/bin/python")
-        .arg("python/bench/profile.py")
+        .arg("python/bench/flame_profile.py")
         .envs(server.vars.iter().map(|(k, v)| (k, v)))
         .env("S3DLIO_INFERNO_BIN", inferno));
     emulators::stop(server)?;

@@ -185,8 +185,23 @@ pub(crate) async fn read_parallel(
     chunk: u64,
     concurrency: usize,
 ) -> s3dlio_core::Result<Bytes> {
+    let out = OutputBuffer::new((range.end - range.start) as usize);
+    let written = read_parallel_into(op, uri, file, range, chunk, concurrency, &out).await?;
+    Ok(out.finish(written))
+}
+
+/// As [`read_parallel`], into the first bytes of `out` (which must have room for the
+/// range); returns the bytes written.
+pub(crate) async fn read_parallel_into(
+    op: Operation,
+    uri: &str,
+    file: Arc<File>,
+    range: Range<u64>,
+    chunk: u64,
+    concurrency: usize,
+    out: &Arc<OutputBuffer>,
+) -> s3dlio_core::Result<usize> {
     let len = (range.end - range.start) as usize;
-    let out = OutputBuffer::new(len);
     let chunk = chunk.max(1) as usize;
     let reads = (0..len).step_by(chunk).map(|at| {
         let (file, n) = (file.clone(), chunk.min(len - at));
@@ -196,11 +211,10 @@ pub(crate) async fn read_parallel(
         let filled = unsafe { out.fill(op, uri, at, n, read) };
         async move { filled.await?.map_err(|e| Error::from_io(op, uri, e)).map(|()| n) }
     });
-    let written = stream::iter(reads)
+    stream::iter(reads)
         .buffer_unordered(concurrency.max(1))
         .try_fold(0, |sum, n| async move { Ok(sum + n) })
-        .await?;
-    Ok(out.finish(written))
+        .await
 }
 
 /// `pread` into `ptr[..len]` until it is full; end of file first is `UnexpectedEof`.

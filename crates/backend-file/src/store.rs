@@ -9,10 +9,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
+use s3dlio_core::buffer::OutputBuffer;
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri,
-    ObjectWriter, Operation, PutOptions, PutResult, RangesOptions, Result, Service, WriterOptions, parse_for,
-    run_blocking, run_short_blocking,
+    ObjectWriter, Operation, PutOptions, PutResult, RangesOptions, ReadOptions, Result, Service,
+    WriterOptions, parse_for, run_blocking, run_short_blocking,
 };
 
 use crate::config::{FileConfig, PageCacheHint};
@@ -218,6 +219,48 @@ impl ObjectStore for FileStore {
         } else {
             caps
         }
+    }
+
+    /// Positional reads straight into `out` (concurrent above the range threshold): the
+    /// one copy from the page cache, no buffer of our own. direct:// ranges, which need
+    /// aligned buffers, keep the default (read, then copy in).
+    async fn read_into(&self, uri: &str, opts: ReadOptions, out: Arc<OutputBuffer>) -> Result<u64> {
+        let get = opts.one_request();
+        let op = get.operation();
+        let (_, path) = self.object_path(op, uri)?;
+        let (store, uri_owned) = (self.clone(), uri.to_string());
+        let (file, range, _, direct) =
+            short_blocking(op, uri, move || store.open_range(&path, op, &uri_owned, &get)).await??;
+        let len = range.end - range.start;
+        out.room_for(op, uri, len)?;
+        let file = Arc::new(file);
+        if direct {
+            let (f, r, align) = (file.clone(), range.clone(), self.config.direct_alignment);
+            let data = blocking(op, uri, move || read_range(&f, r, true, align)).await?;
+            // SAFETY: one piece, the whole read, from the buffer's start.
+            unsafe { out.copy_in(op, uri, 0, data) }.await?;
+            return Ok(len);
+        }
+        let cfg = &self.config.range;
+        let written = io::read_parallel_into(
+            op,
+            uri,
+            file.clone(),
+            range.clone(),
+            cfg.chunk_size,
+            cfg.effective_concurrency(),
+            &out,
+        )
+        .await?;
+        let hint = self.config.page_cache;
+        if hint == PageCacheHint::DontNeed {
+            blocking(op, uri, move || {
+                advise_after(&file, &range, hint);
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(written as u64)
     }
 
     /// One trip to the blocking pool opens the file and reads a range up to the

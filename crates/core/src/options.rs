@@ -118,6 +118,15 @@ impl Default for ReadOptions {
 }
 
 impl ReadOptions {
+    /// One request for all of the range, pinned to the version (explicit, else the hint's).
+    pub fn one_request(self) -> GetOptions {
+        GetOptions {
+            range: Some(GetRange::from_offset_length(self.offset, self.length)),
+            if_match: self.version.or(self.hint.and_then(|h| h.version)),
+            place: None,
+        }
+    }
+
     pub fn with_range(mut self, offset: u64, length: Option<u64>) -> Self {
         self.offset = offset;
         self.length = length;

@@ -115,8 +115,9 @@ impl<U: PartUpload> Drop for PartWriter<U> {
     }
 }
 
-/// Cuts writes into parts of `part_size` bytes. Whole parts are sliced out of the
-/// caller's buffer when nothing is pending (no copy); only a partial part is copied.
+/// Cuts writes into parts of `part_size` bytes. A pending partial part is topped up
+/// from the write (a copy of at most one part), then whole parts are sliced out of the
+/// caller's buffer (no copy), and only the tail is copied.
 #[derive(Debug)]
 pub struct PartBuffer {
     part_size: usize,
@@ -134,16 +135,18 @@ impl PartBuffer {
     /// Takes `data`; returns the parts it completed, in order.
     pub fn push(&mut self, mut data: Bytes) -> Vec<Bytes> {
         let mut full = Vec::new();
-        while self.buf.is_empty() && data.len() >= self.part_size {
-            full.push(data.split_to(self.part_size));
-        }
-        while !data.is_empty() {
+        if !self.buf.is_empty() {
             let take = (self.part_size - self.buf.len()).min(data.len());
             self.buf.extend_from_slice(&data.split_to(take));
             if self.buf.len() == self.part_size {
                 full.push(self.buf.split().freeze());
             }
         }
+        // Here the pending part is empty, or `data` is.
+        while data.len() >= self.part_size {
+            full.push(data.split_to(self.part_size));
+        }
+        self.buf.extend_from_slice(&data);
         full
     }
 
@@ -343,9 +346,19 @@ mod tests {
             "a whole part is a slice of the write"
         );
         assert_eq!(p.push(Bytes::from_static(b"k")), Vec::<Bytes>::new());
-        assert_eq!(p.push(Bytes::from_static(b"lmnopq")), ["ijkl", "mnop"]);
-        assert_eq!(p.take_rest(), "q");
+        let after_pending = Bytes::from_static(b"lmnopqrstuv");
+        let parts = p.push(after_pending.clone());
+        assert_eq!(parts, ["ijkl", "mnop", "qrst"]);
+        assert_eq!(
+            parts[2].as_ptr(),
+            after_pending[5..].as_ptr(),
+            "after topping up a pending part, whole parts are slices of the write"
+        );
+        assert_eq!(p.take_rest(), "uv");
         assert!(p.take_rest().is_empty());
+        assert_eq!(p.push(Bytes::from_static(b"w")), Vec::<Bytes>::new());
+        assert_eq!(p.push(Bytes::from_static(b"x")), Vec::<Bytes>::new());
+        assert_eq!(p.take_rest(), "wx");
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@ use futures::{StreamExt, stream};
 use crate::buffer::OutputBuffer;
 use crate::error::{Operation, Result};
 use crate::meta::{Capabilities, ListEntry, ObjectMeta};
-use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, ReadOptions, WriterOptions};
+use crate::options::{GetOptions, PutOptions, RangesOptions, ReadOptions, WriterOptions};
 use crate::writer::ObjectWriter;
 
 /// Deletes that `delete_batch`'s default runs at once.
@@ -135,7 +135,7 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     /// that `s3dlio::store_for_uri` puts on top plans it instead: one request, or
     /// concurrent ranged requests pinned to one version (the one read path, decision 010).
     fn get_stream<'a>(&'a self, uri: &'a str, opts: ReadOptions) -> BoxStream<'a, Result<Bytes>> {
-        stream::once(async move { self.get_opts(uri, whole_read(opts)).await.map(|r| r.data) })
+        stream::once(async move { self.get_opts(uri, opts.one_request()).await.map(|r| r.data) })
             .filter(|r| std::future::ready(!matches!(r, Ok(b) if b.is_empty())))
             .boxed()
     }
@@ -147,20 +147,11 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     /// the read layer fans a large read out and copies each response into place as it
     /// arrives, so no response is assembled twice.
     async fn read_into(&self, uri: &str, opts: ReadOptions, out: Arc<OutputBuffer>) -> Result<u64> {
-        let data = self.get_opts(uri, whole_read(opts)).await?.data;
+        let data = self.get_opts(uri, opts.one_request()).await?.data;
         out.room_for(Operation::Get, uri, data.len() as u64)?;
         let n = data.len() as u64;
         // SAFETY: one piece, the whole read, from the buffer's start.
         unsafe { out.copy_in(Operation::Get, uri, 0, data) }.await?;
         Ok(n)
-    }
-}
-
-/// One request for all of `opts`'s range, pinned to its version.
-fn whole_read(opts: ReadOptions) -> GetOptions {
-    GetOptions {
-        range: Some(GetRange::from_offset_length(opts.offset, opts.length)),
-        if_match: opts.version.or(opts.hint.and_then(|h| h.version)),
-        place: None,
     }
 }

@@ -39,9 +39,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
+use crate::buffer::OutputBuffer;
 use crate::error::{Error, Operation, Result};
 use crate::meta::{Capabilities, ListEntry, ObjectMeta};
-use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, WriterOptions};
+use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, ReadOptions, WriterOptions};
 use crate::store::{GetResult, ObjectStore, PutResult};
 use crate::writer::ObjectWriter;
 
@@ -122,6 +123,16 @@ impl<I: Interceptor> ObjectStore for Layered<I> {
                 let r = inner.get_opts(uri, opts.clone()).await?;
                 check_complete(uri, opts, r)
             })
+            .await
+    }
+
+    /// Forwarded whole, so a backend's own `read_into` (file://: reads straight into
+    /// `out`) is reached; a retried attempt rewrites the whole range from `out`'s start.
+    async fn read_into(&self, uri: &str, opts: ReadOptions, out: Arc<OutputBuffer>) -> Result<u64> {
+        let (inner, op) = (&self.inner, opts.clone().one_request().operation());
+        let (opts, out) = (&opts, &out);
+        self.layer
+            .around(op, uri, || inner.read_into(uri, opts.clone(), out.clone()))
             .await
     }
 
