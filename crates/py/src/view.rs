@@ -117,6 +117,9 @@ fn contiguous(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<pyo3::buffer::PyUn
     Ok(buffer)
 }
 
+/// Copies from this size release the GIL.
+const COPY_WITH_GIL: usize = 1 << 20;
+
 /// Any C-contiguous Python buffer as `Bytes`, without a copy: the `Bytes` keeps the
 /// buffer exported until the last clone is dropped. `copy` asks for `Bytes` that may
 /// outlive the call (a store that keeps them, a writer that holds parts): then only
@@ -129,7 +132,12 @@ pub fn bytes_from(obj: &Bound<'_, PyAny>, what: &str, copy: bool) -> PyResult<By
     }
     let buffer = contiguous(obj, what)?;
     if copy && !obj.is_exact_instance_of::<PyBytes>() {
-        return Ok(Bytes::copy_from_slice(Held(buffer).as_ref()));
+        let held = Held(buffer);
+        if held.as_ref().len() < COPY_WITH_GIL {
+            return Ok(Bytes::copy_from_slice(held.as_ref()));
+        }
+        // A large copy (a 64 MiB tensor from torch.save) lets other threads run.
+        return Ok(obj.py().detach(|| Bytes::copy_from_slice(held.as_ref())));
     }
     Ok(Bytes::from_owner(Held(buffer)))
 }
