@@ -12,10 +12,11 @@ the saved values. Writes target/bench/checkpoint.json and target/bench/checkpoin
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
+
+from worker_proc import run_worker
 
 SCALE = float(os.environ.get("S3DLIO_BENCH_SCALE", "1"))
 TENSORS = 16
@@ -75,15 +76,12 @@ def worker(client, op, where, path):
 
 
 def measure(client, op, where, path):
-    proc = subprocess.Popen([sys.executable, __file__, "--worker", client, op, where, path], stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    out = proc.stdout.read().strip().splitlines()
-    if status != 0 or not out:
-        raise SystemExit(f"{client} {op} on {where} failed (wait status {status})")
-    secs = json.loads(out[-1])["seconds"]
+    cmd = [sys.executable, __file__, "--worker", client, op, where, path]
+    got, cpu_s, rss = run_worker(cmd, f"{client} {op} on {where}")
+    secs = got["seconds"]
     row = {
         "client": client, "where": where, "op": op, "seconds": secs, "gb_per_s": TOTAL / secs / 1e9,
-        "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024,
+        "cpu_s": cpu_s, "peak_rss_mib": rss,
     }
     print(f"{client:<17} {where:<5} {op:<5} {row['gb_per_s']:6.2f} GB/s cpu {row['cpu_s']:6.2f} s rss {row['peak_rss_mib']:7.0f} MiB", flush=True)
     return row

@@ -17,9 +17,10 @@ client, then deleted. Writes target/bench/loader.json and target/bench/loader.md
 
 import json
 import os
-import subprocess
 import sys
 import time
+
+from worker_proc import run_worker
 
 BATCH = 32
 WORKERS = 8
@@ -125,20 +126,14 @@ def worker(client, prefix, n, size):
 
 
 def measure(client, where, prefix, n, size):
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--worker", client, prefix, str(n), str(size)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    out = proc.stdout.read().strip().splitlines()
-    if status != 0 or not out:
-        raise SystemExit(f"{client} on {prefix} failed (wait status {status})")
-    secs = json.loads(out[-1])["seconds"]
+    cmd = [sys.executable, __file__, "--worker", client, prefix, str(n), str(size)]
+    got, cpu_s, rss = run_worker(cmd, f"{client} on {prefix}")
+    secs = got["seconds"]
     row = {
         "dataset": f"{n} x {size >> 10} KiB", "where": where, "client": client,
         "samples_per_s": n / secs, "mb_per_s": n * size / secs / 1e6, "seconds": secs,
         # The whole process, set-up included, and its DataLoader workers (reaped children).
-        "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024,
+        "cpu_s": cpu_s, "peak_rss_mib": rss,
     }
     print(f"{row['dataset']:<16} {where:<5} {client:<20} {row['samples_per_s']:>8.0f} samples/s "
           f"{row['mb_per_s']:>8.1f} MB/s cpu {row['cpu_s']:>6.2f} s rss {row['peak_rss_mib']:>7.0f} MiB", flush=True)

@@ -174,25 +174,11 @@ pub(crate) fn read_ranges_into_one(file: &File, ranges: &[Range<u64>]) -> io::Re
     Ok(bounds.into_iter().map(|b| all.slice(b)).collect())
 }
 
-/// Reads `range` of `file` into one buffer allocated once, `chunk` bytes per positional
-/// read with up to `concurrency` reads in flight on the blocking pool: each byte is
-/// copied once, from the page cache into place, and memory is the object's size.
+/// Reads `range` of `file` into the first bytes of `out` (which must have room for it),
+/// `chunk` bytes per positional read with up to `concurrency` reads in flight on the
+/// blocking pool: each byte is copied once, from the page cache into place. Returns the
+/// bytes written.
 pub(crate) async fn read_parallel(
-    op: Operation,
-    uri: &str,
-    file: Arc<File>,
-    range: Range<u64>,
-    chunk: u64,
-    concurrency: usize,
-) -> s3dlio_core::Result<Bytes> {
-    let out = OutputBuffer::new((range.end - range.start) as usize);
-    let written = read_parallel_into(op, uri, file, range, chunk, concurrency, &out).await?;
-    Ok(out.finish(written))
-}
-
-/// As [`read_parallel`], into the first bytes of `out` (which must have room for the
-/// range); returns the bytes written.
-pub(crate) async fn read_parallel_into(
     op: Operation,
     uri: &str,
     file: Arc<File>,

@@ -124,23 +124,24 @@ impl FileStore {
         Ok(Ok((file, range, md, direct)))
     }
 
-    /// A large buffered read into one buffer by concurrent positional reads
+    /// A large buffered read into `out` by concurrent positional reads
     /// (`S3DLIO_RANGE_CHUNK_SIZE` each, `S3DLIO_RANGE_CONCURRENCY` at once): no chunk
     /// buffers and no assembly copy. One open handle serves every chunk, so a file
     /// replaced by rename during the read (how s3dlio writes) is read whole from the old
-    /// version.
-    async fn read_in_place(&self, op: Operation, uri: &str, file: File, range: Range<u64>) -> Result<Bytes> {
+    /// version. Returns the bytes written.
+    async fn read_in_place(
+        &self,
+        op: Operation,
+        uri: &str,
+        file: File,
+        range: Range<u64>,
+        out: &Arc<OutputBuffer>,
+    ) -> Result<usize> {
         let file = Arc::new(file);
         let cfg = &self.config.range;
-        let data = io::read_parallel(
-            op,
-            uri,
-            file.clone(),
-            range.clone(),
-            cfg.chunk_size,
-            cfg.effective_concurrency(),
-        )
-        .await?;
+        let (chunk, concurrency) = (cfg.chunk_size, cfg.effective_concurrency());
+        let written =
+            io::read_parallel(op, uri, file.clone(), range.clone(), chunk, concurrency, out).await?;
         let hint = self.config.page_cache;
         if hint == PageCacheHint::DontNeed {
             blocking(op, uri, move || {
@@ -149,7 +150,7 @@ impl FileStore {
             })
             .await?;
         }
-        Ok(data)
+        Ok(written)
     }
 }
 
@@ -233,34 +234,14 @@ impl ObjectStore for FileStore {
             short_blocking(op, uri, move || store.open_range(&path, op, &uri_owned, &get)).await??;
         let len = range.end - range.start;
         out.room_for(op, uri, len)?;
-        let file = Arc::new(file);
         if direct {
-            let (f, r, align) = (file.clone(), range.clone(), self.config.direct_alignment);
-            let data = blocking(op, uri, move || read_range(&f, r, true, align)).await?;
+            let align = self.config.direct_alignment;
+            let data = blocking(op, uri, move || read_range(&file, range, true, align)).await?;
             // SAFETY: one piece, the whole read, from the buffer's start.
             unsafe { out.copy_in(op, uri, 0, data) }.await?;
             return Ok(len);
         }
-        let cfg = &self.config.range;
-        let written = io::read_parallel_into(
-            op,
-            uri,
-            file.clone(),
-            range.clone(),
-            cfg.chunk_size,
-            cfg.effective_concurrency(),
-            &out,
-        )
-        .await?;
-        let hint = self.config.page_cache;
-        if hint == PageCacheHint::DontNeed {
-            blocking(op, uri, move || {
-                advise_after(&file, &range, hint);
-                Ok(())
-            })
-            .await?;
-        }
-        Ok(written as u64)
+        Ok(self.read_in_place(op, uri, file, range, &out).await? as u64)
     }
 
     /// One trip to the blocking pool opens the file and reads a range up to the
@@ -291,7 +272,11 @@ impl ObjectStore for FileStore {
         let (opened, range, md) = outcome?;
         let data = match opened {
             Opened::Read(data) => data,
-            Opened::Large(file) => self.read_in_place(op, uri, file, range.clone()).await?,
+            Opened::Large(file) => {
+                let out = OutputBuffer::new((range.end - range.start) as usize);
+                let written = self.read_in_place(op, uri, file, range.clone(), &out).await?;
+                out.finish(written)
+            }
         };
         Ok(GetResult {
             data,
