@@ -96,6 +96,14 @@ def test_bad_arguments_are_refused_with_advice(local):
         store.writer(2, 1).finalize_distributed_checkpoint(1, 0, "torch", [meta])
     with pytest.raises(TypeError, match="user_meta"):
         store.writer(1, 0).finalize_distributed_checkpoint(1, 0, "torch", [meta], user_meta=[1])
+    # The epoch and framework a rank saved with must be the ones finalize records.
+    metas = [store.writer(2, r).save_distributed_shard(3, 1, "torch", b"x") for r in range(2)]
+    assert metas[0]["epoch"] == 1 and metas[0]["framework"] == "torch"
+    with pytest.raises(ValueError, match="epoch 1, not 2"):
+        store.writer(2, 0).finalize_distributed_checkpoint(3, 2, "torch", metas)
+    with pytest.raises(ValueError, match="framework 'torch', not 'jax'"):
+        store.writer(2, 0).finalize_distributed_checkpoint(3, 1, "jax", metas)
+    store.writer(2, 0).finalize_distributed_checkpoint(3, 1, "torch", metas)
 
 
 def _dcp_rank(rank, world, uri, init):

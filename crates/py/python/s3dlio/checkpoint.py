@@ -149,9 +149,10 @@ class PyCheckpointWriter:
 
     def save_distributed_shard(self, step: int, epoch: int, framework: str, data: Any) -> dict[str, Any]:
         """Stores this rank's shard (any buffer, not copied); returns its meta for rank 0.
-        ``epoch`` and ``framework`` go into the manifest at finalize."""
-        del epoch, framework  # the original's signature; the manifest records them
-        return json.loads(self._store._native.save_shard(self.world_size, self.rank, step, data))
+        The meta carries ``epoch`` and ``framework``; finalize refuses a shard saved for
+        another epoch or framework than the one it records."""
+        meta = json.loads(self._store._native.save_shard(self.world_size, self.rank, step, data))
+        return dict(meta, epoch=epoch, framework=framework)
 
     def finalize_distributed_checkpoint(
         self,
@@ -163,6 +164,13 @@ class PyCheckpointWriter:
     ) -> str:
         """Rank 0, with every rank's shard meta: writes the manifest, then ``latest``.
         Returns the manifest key (``manifests/ckpt-<step>-<ms>.json``)."""
+        for s in shard_metas:
+            for field, want in (("epoch", epoch), ("framework", framework)):
+                if field in s and s[field] != want:
+                    raise ValueError(
+                        f"the shard of rank {s.get('rank')} was saved for {field} {s[field]!r}, "
+                        f"not {want!r}; finalize with the values every rank saved with"
+                    )
         key, _ = self._store._native.finalize(
             self.world_size, self.rank, step, epoch, framework,
             json.dumps([dict(s) for s in shard_metas]), _user_meta(user_meta),
