@@ -1,6 +1,6 @@
 """Checkpoints on every backend: single- and multi-rank saves load back byte for byte,
 `latest` only ever names a complete checkpoint, validation catches a corrupted shard,
-deletes keep `latest` valid; a torch.distributed job (gloo, 2 ranks) saves and loads
+deletes keep `latest` valid; a torch.distributed job (gloo, 2 and 3 ranks) saves and loads
 its state dicts."""
 
 import io
@@ -127,14 +127,15 @@ def _dcp_rank(rank, world, uri, init):
     dist.destroy_process_group()
 
 
+@pytest.mark.parametrize("world", [2, 3])
 @pytest.mark.parametrize("where", ["file", "s3"])
-def test_torch_distributed_ranks_save_and_load(where, tmp_path, request):
+def test_torch_distributed_ranks_save_and_load(where, world, tmp_path, request):
     torch = pytest.importorskip("torch")
     import torch.multiprocessing as mp
 
-    uri = f"file://{tmp_path}/dcp/" if where == "file" else f"s3://{request.getfixturevalue('s3_bucket')}/dcp/"
+    uri = f"file://{tmp_path}/dcp/" if where == "file" else f"s3://{request.getfixturevalue('s3_bucket')}/dcp{world}/"
     init = f"file://{tmp_path}/rendezvous"
-    mp.spawn(_dcp_rank, args=(2, uri, init), nprocs=2, join=True)
+    mp.spawn(_dcp_rank, args=(world, uri, init), nprocs=world, join=True)
     m = ck.PyCheckpointStore(uri).reader().load_latest_manifest()
-    assert (m["step"], m["world_size"]) == (42, 2)
+    assert (m["step"], m["world_size"]) == (42, world)
     assert torch.load(io.BytesIO(ck.PyCheckpointStore(uri).reader().read_shard_by_rank(m, 1)))["w"][1] == 2.0
