@@ -38,6 +38,7 @@
 //! # }).unwrap();
 //! ```
 
+mod crc;
 mod layout;
 mod manifest;
 mod reader;

@@ -1,7 +1,9 @@
 //! Finding a checkpoint (latest, by step) and reading its shards.
 
 use bytes::Bytes;
-use s3dlio_core::{Error, ObjectStoreExt, Operation, Result, crc32c, run_blocking, try_join_ordered};
+use s3dlio_core::{Error, ObjectStoreExt, Operation, Result, run_blocking, try_join_ordered};
+
+use crate::crc::crc32c_extend;
 
 use crate::manifest::{LATEST, Latest, MANIFESTS, Manifest, ShardMeta};
 use crate::store::CheckpointStore;
@@ -130,8 +132,7 @@ impl CheckpointReader {
                     format!("unknown checksum {:?} in the manifest", shard.checksum),
                 )
             })?;
-            let piece = data.clone();
-            let actual = run_blocking(Operation::Get, &uri, "CRC32C", move || crc32c(&piece)).await?;
+            let actual = crc32c_extend(Operation::Get, &uri, 0, data.clone()).await?;
             if actual != expected {
                 return Err(Error::ChecksumMismatch {
                     op: Operation::Get,

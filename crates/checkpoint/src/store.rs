@@ -20,9 +20,8 @@ pub struct CheckpointConfig {
     /// Shards of at least this many bytes stream through a multipart writer (bounded by
     /// `writer`'s part size × parts in flight); smaller ones are one atomic PUT.
     pub multipart_threshold: u64,
-    /// Compress each shard with zstd at this level (1..=22).
-    pub zstd_level: Option<i32>,
-    /// Part size and parts in flight of multipart shards.
+    /// Part size and parts in flight of multipart shards, and the zstd level that
+    /// compresses every shard when set (which makes every shard a stream).
     pub writer: WriterOptions,
     /// Shards read, checked or deleted at once.
     pub max_concurrency: usize,
@@ -33,7 +32,6 @@ impl Default for CheckpointConfig {
         CheckpointConfig {
             layout: Layout::Flat,
             multipart_threshold: 32 << 20,
-            zstd_level: None,
             writer: WriterOptions::default(),
             max_concurrency: 16,
         }
@@ -51,8 +49,9 @@ impl CheckpointConfig {
         self
     }
 
+    /// Compresses each shard with zstd at this level (1..=22).
     pub fn with_zstd_level(mut self, level: i32) -> Self {
-        self.zstd_level = Some(level);
+        self.writer = self.writer.with_zstd_level(level);
         self
     }
 
@@ -94,17 +93,10 @@ pub struct CheckpointStore {
 }
 
 impl CheckpointStore {
-    /// Checkpoints under `base` (a `/` is added when missing) of `store`.
+    /// Checkpoints under `base` (a `/` is added when missing) of `store`; the writer
+    /// options are checked here, before any shard is written.
     pub fn new(store: Arc<dyn ObjectStore>, base: &str, config: CheckpointConfig) -> Result<Self> {
-        if let Some(level) = config.zstd_level
-            && !(1..=22).contains(&level)
-        {
-            return Err(Error::invalid_argument(
-                Operation::Put,
-                base,
-                format!("zstd level {level} is outside 1..=22"),
-            ));
-        }
+        config.writer.validate(base)?;
         Ok(CheckpointStore {
             store,
             base: as_prefix(base),

@@ -3,17 +3,12 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use s3dlio_core::{
-    Error, ObjectStoreExt, ObjectWriter, Operation, Result, crc32c_append, part_slices, run_blocking,
-    try_join_ordered,
-};
+use s3dlio_core::{Error, ObjectStoreExt, ObjectWriter, Operation, Result, part_slices, try_join_ordered};
 use serde_json::{Map, Value};
 
+use crate::crc::crc32c_extend;
 use crate::manifest::{FORMAT_VERSION, Manifest, ShardMeta, format_checksum};
 use crate::store::CheckpointStore;
-
-/// From this size a shard's CRC32C is computed on the blocking pool.
-const CRC_INLINE: usize = 1 << 20;
 
 /// Rank `rank` of `world_size`: stores its shards; rank 0 also finalizes.
 #[derive(Debug, Clone)]
@@ -51,10 +46,10 @@ impl CheckpointWriter {
     /// whole shard is stored; a failed upload is aborted.
     pub async fn save_shard(&self, step: u64, data: Bytes) -> Result<ShardMeta> {
         let cfg = &self.ckpt.config;
-        if cfg.zstd_level.is_none() && (data.len() as u64) < cfg.multipart_threshold {
+        if cfg.writer.zstd_level.is_none() && (data.len() as u64) < cfg.multipart_threshold {
             let key = cfg.layout.shard_key(step, self.rank, false);
             let uri = self.ckpt.uri(&key);
-            let crc = crc_of(&uri, data.clone()).await?;
+            let crc = crc32c_extend(Operation::Put, &uri, 0, data.clone()).await?;
             let size = data.len() as u64;
             let put = self.ckpt.store.put(&uri, data).await?;
             return Ok(shard_meta(
@@ -76,12 +71,10 @@ impl CheckpointWriter {
     /// leaves nothing behind.
     pub async fn shard_stream(&self, step: u64) -> Result<ShardWriter> {
         let cfg = &self.ckpt.config;
-        let compressed = cfg.zstd_level.is_some();
+        let compressed = cfg.writer.zstd_level.is_some();
         let key = cfg.layout.shard_key(step, self.rank, compressed);
         let uri = self.ckpt.uri(&key);
-        let mut opts = cfg.writer.clone();
-        opts.zstd_level = cfg.zstd_level;
-        let inner = self.ckpt.store.get_writer(&uri, opts).await?;
+        let inner = self.ckpt.store.get_writer(&uri, cfg.writer.clone()).await?;
         Ok(ShardWriter {
             inner,
             uri,
@@ -194,15 +187,7 @@ impl ShardWriter {
 
     /// Appends `data`; waits while the upload's parts in flight are full.
     pub async fn write(&mut self, data: Bytes) -> Result<()> {
-        self.crc = if data.len() < CRC_INLINE {
-            crc32c_append(self.crc, &data)
-        } else {
-            let (crc, piece) = (self.crc, data.clone());
-            run_blocking(Operation::Write, &self.uri, "CRC32C", move || {
-                crc32c_append(crc, &piece)
-            })
-            .await?
-        };
+        self.crc = crc32c_extend(Operation::Write, &self.uri, self.crc, data.clone()).await?;
         self.inner.write(data).await
     }
 
@@ -226,13 +211,6 @@ impl ShardWriter {
     pub async fn abort(self) -> Result<()> {
         self.inner.cancel().await
     }
-}
-
-async fn crc_of(uri: &str, data: Bytes) -> Result<u32> {
-    if data.len() < CRC_INLINE {
-        return Ok(crc32c_append(0, &data));
-    }
-    run_blocking(Operation::Put, uri, "CRC32C", move || crc32c_append(0, &data)).await
 }
 
 #[allow(clippy::too_many_arguments)] // one place builds the record, from either path

@@ -77,13 +77,13 @@ async fn every_layout_and_path_round_trips() {
                 *key,
                 config
                     .layout
-                    .shard_key(100, r as u32, config.zstd_level.is_some())
+                    .shard_key(100, r as u32, config.writer.zstd_level.is_some())
             );
         }
         let (latest, shards) = c.load_latest(true).await.unwrap().expect("a checkpoint");
         assert_eq!(latest, m);
         assert_eq!(shards, data, "{config:?}");
-        if config.zstd_level.is_some() {
+        if config.writer.zstd_level.is_some() {
             assert!(
                 m.shards
                     .iter()

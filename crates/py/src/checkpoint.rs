@@ -71,15 +71,16 @@ impl PyCheckpointStore {
         if let Some(n) = multipart_threshold {
             config.multipart_threshold = n;
         }
+        let mut writer = WriterOptions::default();
         if let Some(level) = compression_level.filter(|&l| l != 0) {
+            // Checked here to name this argument and its "none" values.
             if !(1..=22).contains(&level) {
                 return Err(PyValueError::new_err(format!(
                     "compression_level {level} is outside 1..=22 (0 or None: no compression)"
                 )));
             }
-            config.zstd_level = Some(level);
+            writer = writer.with_zstd_level(level);
         }
-        let mut writer = WriterOptions::default();
         if let Some(bytes) = part_size {
             writer = writer.with_part_size(bytes);
         }

@@ -80,11 +80,13 @@ impl Reader {
         }
     }
 
-    /// Fetches a new window at `at` (GIL released).
-    fn refill(&self, py: Python<'_>, at: u64) -> PyResult<Bytes> {
+    /// Makes the window the `read_ahead` bytes from `at` (fetched with the GIL released).
+    fn refill(&self, py: Python<'_>, st: &mut State, at: u64) -> PyResult<()> {
         let len = self.read_ahead.min(self.hint.size - at);
         let (store, uri, opts) = (store(py, &self.uri)?, self.uri.clone(), self.opts(at, len));
-        block(py, Box::pin(async move { store.read(&uri, opts).await }))
+        st.window = block(py, Box::pin(async move { store.read(&uri, opts).await }))?;
+        st.window_at = at;
+        Ok(())
     }
 }
 
@@ -110,8 +112,7 @@ impl Reader {
             got = n;
         } else if rest > 0 {
             let at = st.pos + got as u64;
-            st.window = self.refill(py, at)?;
-            st.window_at = at;
+            self.refill(py, &mut st, at)?;
             target.copy_in(got, &st.window[..rest]);
             got = n;
         }
@@ -137,8 +138,7 @@ impl Reader {
         } else {
             let mut out = head.to_vec();
             let at = st.pos + head.len() as u64;
-            st.window = self.refill(py, at)?;
-            st.window_at = at;
+            self.refill(py, &mut st, at)?;
             out.extend_from_slice(&st.window[..n as usize - head.len()]);
             Bytes::from(out)
         };
@@ -157,8 +157,7 @@ impl Reader {
             let mut head = Self::from_window(&st);
             if head.is_empty() {
                 let at = st.pos;
-                st.window = self.refill(py, at)?;
-                st.window_at = at;
+                self.refill(py, &mut st, at)?;
                 head = st.window.clone();
             }
             let room = (limit - line.len() as u64).min(head.len() as u64) as usize;

@@ -172,7 +172,7 @@ pub struct Writer {
 
 impl Writer {
     /// Fails as a write would once the writer is closed or aborted.
-    fn take_check(&self) -> PyResult<()> {
+    fn ensure_open(&self) -> PyResult<()> {
         match self.slot().is_some() {
             true => Ok(()),
             false => Err(self.closed_error()),
@@ -199,8 +199,8 @@ impl Writer {
 impl Writer {
     /// Appends `data` (any C-contiguous buffer) and returns its length. The writer holds
     /// parts after the call returns, so only `bytes` and `BytesView` are shared; any
-    /// other buffer is copied and may be reused at once, as a file allows. Waits while the writer's parts in flight are
-    /// full. A failed write aborts the upload.
+    /// other buffer is copied and may be reused at once, as a file allows. Waits while
+    /// the writer's parts in flight are full. A failed write aborts the upload.
     fn write(&mut self, py: Python<'_>, data: Bound<'_, PyAny>) -> PyResult<u64> {
         // A writer holds parts past this call: only immutable memory is shared.
         let data = bytes_from(&data, "data", true)?;
@@ -221,12 +221,12 @@ impl Writer {
     /// Does nothing: parts upload as they fill, and nothing is visible before `close`
     /// whatever is flushed (file protocol; `torch.save` calls it).
     fn flush(&self) -> PyResult<()> {
-        self.take_check()
+        self.ensure_open()
     }
 
     /// Bytes written so far: the stream's position (it only appends).
     fn tell(&self) -> PyResult<u64> {
-        self.take_check()?;
+        self.ensure_open()?;
         Ok(self.written)
     }
 
