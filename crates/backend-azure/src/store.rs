@@ -181,6 +181,7 @@ impl ObjectStore for AzureStore {
             .with_server_side_copy()
             .with_explicit_containers()
             .with_chunked_reads()
+            .with_resumable_uploads()
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
@@ -291,6 +292,10 @@ impl ObjectStore for AzureStore {
             in_flight,
             opts.part_retry,
         )?;
+        let w = match &opts.journal {
+            Some(path) => w.journaled(path).await?,
+            None => w,
+        };
         Ok(Box::new(PartWriter::new(w, uri)))
     }
 

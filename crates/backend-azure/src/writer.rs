@@ -6,16 +6,23 @@
 //! staging stops and the commit never happens. Azure has no call that discards the
 //! uncommitted blocks of a blob: they stay invisible, are replaced by the next commit
 //! to that name, and the service drops them after 7 days.
+//!
+//! With a journal the upload is resumable ([`s3dlio_core::resume`]): the journal holds
+//! the block-id prefix and each staged block, and a writer given it asks the service for
+//! the blob's uncommitted blocks and stages only those it lacks.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_storage_blob::BlockBlobClient;
 use azure_storage_blob::models::{
-    BlobClientUploadOptions, BlockBlobClientCommitBlockListOptions, BlockLookupList,
+    BlobClientUploadOptions, BlockBlobClientCommitBlockListOptions, BlockListType, BlockLookupList,
 };
 use bytes::Bytes;
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
+use s3dlio_core::resume::{PartPlan, PartRecord, Resume, UploadJournal};
 use s3dlio_core::{Error, Operation, PutOptions, Result, RetryPolicy, WriteSummary};
 
 use crate::error::map_error;
@@ -35,6 +42,8 @@ pub(crate) struct BlockWriter {
     id_prefix: String,
     staged: usize,
     uploading: InFlight<()>,
+    /// Set when the upload is journaled (resumable).
+    resume: Option<Resume>,
 }
 
 impl std::fmt::Debug for BlockWriter {
@@ -72,7 +81,52 @@ impl BlockWriter {
             id_prefix: format!("{:016x}", rand::random::<u64>()),
             staged: 0,
             uploading: InFlight::new(blocks_in_flight, Operation::Write, uri, part_retry),
+            resume: None,
         })
+    }
+
+    /// Makes the upload resumable through the journal at `path`: the blocks it names that
+    /// the service still holds uncommitted are reused, else a new upload is journaled.
+    pub(crate) async fn journaled(mut self, path: &Path) -> Result<Self> {
+        let journal = UploadJournal::new(path, &self.uri, "azure", self.parts.part_size());
+        let resume = match journal.load().await? {
+            Some(journaled) => {
+                self.id_prefix = journaled.upload.clone();
+                let on_service = self.uncommitted().await?;
+                Resume::resumed(journal, journaled, |i| {
+                    on_service
+                        .get(&self.block_id(i as usize))
+                        .map(|&size| (size, None))
+                })
+            }
+            None => {
+                // The prefix is journaled before any block is staged under it.
+                let fresh = Resume::fresh(journal);
+                fresh.begin(&self.id_prefix).await?;
+                fresh
+            }
+        };
+        self.resume = Some(resume);
+        Ok(self)
+    }
+
+    /// The blob's uncommitted blocks: id → size (none when the blob does not exist).
+    async fn uncommitted(&self) -> Result<HashMap<Vec<u8>, u64>> {
+        let listed = match self.client.get_block_list(BlockListType::Uncommitted, None).await {
+            Ok(resp) => resp
+                .into_model()
+                .map_err(|e| map_error(Operation::Write, &self.uri, e))?,
+            Err(e) => match map_error(Operation::Write, &self.uri, e) {
+                Error::NotFound { .. } => return Ok(HashMap::new()),
+                e => return Err(e),
+            },
+        };
+        Ok(listed
+            .uncommitted_blocks
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|b| Some((b.name?, b.size? as u64)))
+            .collect())
     }
 
     fn block_id(&self, n: usize) -> Vec<u8> {
@@ -95,18 +149,42 @@ impl BlockWriter {
                 ),
             ));
         }
-        let id = self.block_id(self.staged);
+        let index = self.staged;
+        let id = self.block_id(index);
         self.staged += 1;
+        let journal = match &mut self.resume {
+            None => None,
+            Some(r) => match r.plan(&self.uri, index as u32, &block).await? {
+                PartPlan::Stored(_) => return Ok(()),
+                PartPlan::Send { crc32c } => Some((r.journal().clone(), crc32c)),
+            },
+        };
         let (client, uri) = (self.client.clone(), self.uri.clone());
         self.uploading
             .spawn(move || {
-                let (client, uri, id, block) = (client.clone(), uri.clone(), id.clone(), block.clone());
+                let (client, uri, id, block, journal) = (
+                    client.clone(),
+                    uri.clone(),
+                    id.clone(),
+                    block.clone(),
+                    journal.clone(),
+                );
                 async move {
+                    let size = block.len() as u64;
                     client
-                        .stage_block(&id, block.len() as u64, block.into(), None)
+                        .stage_block(&id, size, block.into(), None)
                         .await
-                        .map(drop)
-                        .map_err(|e| map_error(Operation::Write, &uri, e))
+                        .map_err(|e| map_error(Operation::Write, &uri, e))?;
+                    if let Some((journal, crc32c)) = journal {
+                        let record = PartRecord {
+                            index: index as u32,
+                            size,
+                            crc32c,
+                            e_tag: None,
+                        };
+                        journal.record(&record).await?;
+                    }
+                    Ok(())
                 }
             })
             .await
@@ -161,6 +239,9 @@ impl PartUpload for BlockWriter {
                 .map_err(|e| map_error(Operation::Finalize, &self.uri, e))?;
             out.headers().get_optional_str(&"etag".into()).map(Into::into)
         };
+        if let Some(r) = &self.resume {
+            r.journal().remove().await?;
+        }
         Ok(WriteSummary {
             uri: self.uri.clone(),
             bytes_written: written,
@@ -169,13 +250,25 @@ impl PartUpload for BlockWriter {
         })
     }
 
-    /// Stops the staging; the commit never happens, so nothing becomes visible.
+    /// Stops the staging; the commit never happens, so nothing becomes visible (and a
+    /// journaled upload's journal goes).
     async fn discard(&mut self) -> Result<()> {
         self.discard_in_background();
-        Ok(())
+        match &self.resume {
+            Some(r) => r.journal().remove().await,
+            None => Ok(()),
+        }
     }
 
     fn discard_in_background(&mut self) {
         self.uploading.abort_all();
+    }
+
+    fn keeps_on_failure(&self) -> bool {
+        self.resume.is_some()
+    }
+
+    fn reused_bytes(&self) -> u64 {
+        self.resume.as_ref().map_or(0, Resume::reused_bytes)
     }
 }

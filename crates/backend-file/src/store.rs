@@ -317,6 +317,7 @@ impl ObjectStore for FileStore {
     async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
         let (_, path) = self.object_path(Operation::Write, uri)?;
         reject_attributes(self.name(), uri, &opts.put)?;
+        opts.refuse_journal(uri, self.name())?;
         let w = FileWriter::create(
             uri,
             path,

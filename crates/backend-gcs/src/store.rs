@@ -181,6 +181,16 @@ impl ObjectStore for GcsStore {
         let u = SERVES.object(op, uri)?;
         let shared = self.shared(op, uri).await?;
         let chunk = opts.part_size_or(self.config().chunk_size);
+        if opts.journal.is_some() {
+            return Err(Error::NotSupported {
+                operation: op,
+                backend: self.name(),
+                uri: uri.to_string(),
+                hint: "a journaled (resumable) upload is not available on GCS yet: resuming a session needs its status query, which the test server \
+                       (fake-gcs-server, issues 1362 and 2354) answers by finishing the upload, so it could not be proven; leave journal unset"
+                    .into(),
+            });
+        }
         let upload = ResumableWriter::new(
             shared,
             uri,

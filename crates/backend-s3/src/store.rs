@@ -17,8 +17,8 @@ use s3dlio_core::wire::{
 };
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt,
-    ObjectUri, ObjectWriter, Operation, PutOptions, PutResult, Result, Serves, Service, WriterOptions,
-    delete_grouped,
+    ObjectUri, ObjectWriter, Operation, PendingUpload, PutOptions, PutResult, Result, Serves, Service,
+    WriterOptions, delete_grouped,
 };
 
 use crate::client::Clients;
@@ -210,6 +210,17 @@ fn frames(
     })
 }
 
+/// The page token of an upload listing: its two markers, the key's length first (a key
+/// may hold any character).
+fn upload_token(key: &str, upload_id: &str) -> String {
+    format!("{}:{key}{upload_id}", key.len())
+}
+
+fn split_upload_token(token: &str) -> (&str, &str) {
+    let (len, rest) = token.split_once(':').unwrap_or(("0", token));
+    rest.split_at(len.parse::<usize>().unwrap_or(0).min(rest.len()))
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
     fn name(&self) -> &'static str {
@@ -222,6 +233,7 @@ impl ObjectStore for S3Store {
             .with_server_side_copy()
             .with_explicit_containers()
             .with_chunked_reads()
+            .with_resumable_uploads()
     }
 
     async fn get_opts(&self, uri: &str, opts: GetOptions) -> Result<GetResult> {
@@ -291,6 +303,10 @@ impl ObjectStore for S3Store {
             cfg.put_verify,
             opts.part_retry,
         )?;
+        let w = match &opts.journal {
+            Some(path) => w.journaled(path).await?,
+            None => w,
+        };
         Ok(Box::new(PartWriter::new(w, uri)))
     }
 
@@ -349,6 +365,72 @@ impl ObjectStore for S3Store {
                 Ok((page, next))
             }
         })
+    }
+
+    fn list_uploads(&self, prefix: &str) -> BoxStream<'_, Result<PendingUpload>> {
+        let u = match SERVES.uri(prefix) {
+            Ok(u) => u,
+            Err(e) => return paging::failed(e),
+        };
+        let prefix = prefix.to_string();
+        paged(move |token| {
+            let (u, prefix) = (u.clone(), prefix.clone());
+            async move {
+                let (key_marker, id_marker) = match token.as_deref().map(split_upload_token) {
+                    Some((k, i)) => (Some(k.to_string()), Some(i.to_string())),
+                    None => (None, None),
+                };
+                let out = self
+                    .client(&u)
+                    .await
+                    .list_multipart_uploads()
+                    .bucket(u.bucket())
+                    .prefix(u.key())
+                    .set_key_marker(key_marker)
+                    .set_upload_id_marker(id_marker)
+                    .send()
+                    .await
+                    .map_err(|e| map_sdk_error(Operation::List, &prefix, e))?;
+                let page = out
+                    .uploads()
+                    .iter()
+                    .filter_map(|up| {
+                        Some(PendingUpload {
+                            uri: u.with_key(up.key()?).to_string(),
+                            upload_id: up.upload_id()?.to_string(),
+                            initiated: up.initiated().and_then(|t| SystemTime::try_from(*t).ok()),
+                        })
+                    })
+                    .collect();
+                let next = match (
+                    out.is_truncated(),
+                    out.next_key_marker(),
+                    out.next_upload_id_marker(),
+                ) {
+                    (Some(true), Some(k), Some(i)) => Some(upload_token(k, i)),
+                    _ => None,
+                };
+                Ok((page, next))
+            }
+        })
+    }
+
+    async fn abort_upload(&self, upload: &PendingUpload) -> Result<()> {
+        let u = SERVES.object(Operation::Delete, &upload.uri)?;
+        let sent = self
+            .client(&u)
+            .await
+            .abort_multipart_upload()
+            .bucket(u.bucket())
+            .key(u.key())
+            .upload_id(&upload.upload_id)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error(Operation::Delete, &upload.uri, e));
+        match sent {
+            Err(Error::NotFound { .. }) => Ok(()),
+            other => other.map(drop),
+        }
     }
 
     async fn delete(&self, uri: &str) -> Result<()> {

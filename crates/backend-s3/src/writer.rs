@@ -4,8 +4,14 @@
 //! that many parts are uploading, `write` waits for one to finish (back-pressure). Any
 //! failure, a `cancel`, or dropping the writer aborts the multipart upload, so no part
 //! of the object ever becomes visible; `finalize` returns the complete call's error.
+//!
+//! With a journal ([`WriterOptions::journal`](s3dlio_core::WriterOptions::journal)) the
+//! upload is resumable instead: its id and each acknowledged part are journaled, a
+//! failure or drop keeps the upload, and a writer given that journal lists the upload's
+//! parts and sends only those the service lacks ([`s3dlio_core::resume`]).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -14,6 +20,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
+use s3dlio_core::resume::{PartPlan, PartRecord, Resume, UploadJournal};
 use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, RetryPolicy, WriteSummary, retry};
 
 use crate::direct::{Direct, Target};
@@ -41,6 +48,8 @@ pub(crate) struct MultipartWriter {
     /// The parts' retry policy, also used for the abort: an abort lost to a blip (or to a
     /// server restarting) would leave the parts stored and billed.
     retry: RetryPolicy,
+    /// Set when the upload is journaled (resumable).
+    resume: Option<Resume>,
 }
 
 impl MultipartWriter {
@@ -78,7 +87,60 @@ impl MultipartWriter {
             next_part: 1,
             uploading: InFlight::new(max_in_flight, Operation::Write, uri, part_retry.clone()),
             retry: part_retry,
+            resume: None,
         })
+    }
+
+    /// Makes the upload resumable through the journal at `path`: an unfinished upload it
+    /// names is continued (its parts listed by the service), else a new one is journaled.
+    pub(crate) async fn journaled(mut self, path: &Path) -> Result<Self> {
+        let journal = UploadJournal::new(path, &self.uri, "s3", self.parts.part_size());
+        let Some(journaled) = journal.load().await? else {
+            self.resume = Some(Resume::fresh(journal));
+            return Ok(self);
+        };
+        match self.list_parts(&journaled.upload).await {
+            Ok(on_service) => {
+                self.upload_id = Some(journaled.upload.clone());
+                self.resume = Some(Resume::resumed(journal, journaled, |i| {
+                    on_service.get(&(i as i32 + 1)).cloned()
+                }));
+            }
+            // Completed, aborted or expired since: start over.
+            Err(Error::NotFound { .. }) => {
+                tracing::info!(uri = %self.uri, upload = %journaled.upload, "the journaled upload is gone; starting a new one");
+                self.resume = Some(Resume::fresh(journal));
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(self)
+    }
+
+    /// The parts the service holds of upload `id`: number → (size, ETag).
+    async fn list_parts(&self, id: &str) -> Result<HashMap<i32, (u64, Option<String>)>> {
+        let mut parts = HashMap::new();
+        let mut marker = None;
+        loop {
+            let out = self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .upload_id(id)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(Operation::Write, &self.uri, e))?;
+            for p in out.parts() {
+                if let Some(n) = p.part_number() {
+                    parts.insert(n, (p.size().unwrap_or(-1) as u64, p.e_tag().map(str::to_string)));
+                }
+            }
+            match out.next_part_number_marker() {
+                Some(m) if out.is_truncated().unwrap_or(false) => marker = Some(m.to_string()),
+                _ => return Ok(parts),
+            }
+        }
     }
 
     fn metadata(&self) -> Option<HashMap<String, String>> {
@@ -103,6 +165,9 @@ impl MultipartWriter {
             .upload_id()
             .ok_or_else(|| self.protocol_error("CreateMultipartUpload returned no UploadId"))?;
         self.upload_id = Some(id.to_string());
+        if let Some(r) = &self.resume {
+            r.begin(id).await?;
+        }
         Ok(id.to_string())
     }
 
@@ -130,6 +195,17 @@ impl MultipartWriter {
         let upload_id = self.upload_id().await?;
         let n = self.next_part;
         self.next_part += 1;
+        let journal = match &mut self.resume {
+            None => None,
+            Some(r) => match r.plan(&self.uri, (n - 1) as u32, &part).await? {
+                PartPlan::Stored(p) => {
+                    self.uploading
+                        .add_done(CompletedPart::builder().part_number(n).set_e_tag(p.e_tag).build());
+                    return Ok(());
+                }
+                PartPlan::Send { crc32c } => Some((r.journal().clone(), crc32c)),
+            },
+        };
         let (client, bucket, key, uri) = (
             self.client.clone(),
             self.bucket.clone(),
@@ -140,16 +216,18 @@ impl MultipartWriter {
             return self
                 .uploading
                 .spawn(move || {
-                    let (direct, target, uri, upload_id, part) = (
+                    let (direct, target, uri, upload_id, part, journal) = (
                         direct.clone(),
                         target.clone(),
                         uri.clone(),
                         upload_id.clone(),
                         part.clone(),
+                        journal.clone(),
                     );
                     async move {
+                        let size = part.len();
                         let e_tag = direct.upload_part(&uri, &target, &upload_id, n, part).await?;
-                        Ok(CompletedPart::builder().part_number(n).set_e_tag(e_tag).build())
+                        acknowledged(journal, n, size, e_tag).await
                     }
                 })
                 .await;
@@ -164,16 +242,13 @@ impl MultipartWriter {
                     .upload_id(&upload_id)
                     .part_number(n)
                     .body(ByteStream::from(part.clone()));
-                let uri = uri.clone();
+                let (uri, size, journal) = (uri.clone(), part.len(), journal.clone());
                 async move {
                     let out = req
                         .send()
                         .await
                         .map_err(|e| map_sdk_error(Operation::Write, &uri, e))?;
-                    Ok(CompletedPart::builder()
-                        .part_number(n)
-                        .set_e_tag(out.e_tag().map(str::to_string))
-                        .build())
+                    acknowledged(journal, n, size, out.e_tag().map(str::to_string)).await
                 }
             })
             .await
@@ -268,6 +343,9 @@ impl PartUpload for MultipartWriter {
                 out.e_tag().map(str::to_string)
             }
         };
+        if let Some(r) = &self.resume {
+            r.journal().remove().await?;
+        }
         if self.verify {
             self.verify_size(written).await?;
         }
@@ -279,13 +357,25 @@ impl PartUpload for MultipartWriter {
         })
     }
 
-    /// Stops part uploads and aborts the multipart upload, if one was started.
+    /// Stops part uploads and aborts the multipart upload, if one was started (and a
+    /// journaled upload's journal goes with it).
     async fn discard(&mut self) -> Result<()> {
         self.uploading.abort_all();
-        let Some(id) = self.upload_id.take() else {
-            return Ok(());
-        };
-        abort(&self.client, &self.bucket, &self.key, &id, &self.uri, &self.retry).await
+        if let Some(id) = self.upload_id.take() {
+            abort(&self.client, &self.bucket, &self.key, &id, &self.uri, &self.retry).await?;
+        }
+        match &self.resume {
+            Some(r) => r.journal().remove().await,
+            None => Ok(()),
+        }
+    }
+
+    fn keeps_on_failure(&self) -> bool {
+        self.resume.is_some()
+    }
+
+    fn reused_bytes(&self) -> u64 {
+        self.resume.as_ref().map_or(0, Resume::reused_bytes)
     }
 
     fn discard_in_background(&mut self) {
@@ -307,6 +397,26 @@ impl PartUpload for MultipartWriter {
             Err(_) => tracing::warn!("a multipart upload was dropped outside a Tokio runtime and could not be aborted"),
         }
     }
+}
+
+/// Part `n` (`size` bytes) as the service acknowledged it, journaled first when the
+/// upload is resumable (`journal`: the journal and the part's CRC32C).
+async fn acknowledged(
+    journal: Option<(UploadJournal, u32)>,
+    n: i32,
+    size: usize,
+    e_tag: Option<String>,
+) -> Result<CompletedPart> {
+    if let Some((journal, crc32c)) = journal {
+        let record = PartRecord {
+            index: (n - 1) as u32,
+            size: size as u64,
+            crc32c,
+            e_tag: e_tag.clone(),
+        };
+        journal.record(&record).await?;
+    }
+    Ok(CompletedPart::builder().part_number(n).set_e_tag(e_tag).build())
 }
 
 /// Aborts upload `id`, retried under `policy`; an upload already gone (an earlier try

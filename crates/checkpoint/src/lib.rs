@@ -38,7 +38,6 @@
 //! # }).unwrap();
 //! ```
 
-mod crc;
 mod layout;
 mod manifest;
 mod reader;

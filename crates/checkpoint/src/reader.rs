@@ -1,9 +1,7 @@
 //! Finding a checkpoint (latest, by step) and reading its shards.
 
 use bytes::Bytes;
-use s3dlio_core::{Error, ObjectStoreExt, Operation, Result, run_blocking, try_join_ordered};
-
-use crate::crc::crc32c_extend;
+use s3dlio_core::{Error, ObjectStoreExt, Operation, Result, crc32c_extend, run_blocking, try_join_ordered};
 
 use crate::manifest::{LATEST, Latest, MANIFESTS, Manifest, ShardMeta};
 use crate::store::CheckpointStore;

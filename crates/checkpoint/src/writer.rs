@@ -3,10 +3,11 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use s3dlio_core::{Error, ObjectStoreExt, ObjectWriter, Operation, Result, part_slices, try_join_ordered};
+use s3dlio_core::{
+    Error, ObjectStoreExt, ObjectWriter, Operation, Result, crc32c_extend, part_slices, try_join_ordered,
+};
 use serde_json::{Map, Value};
 
-use crate::crc::crc32c_extend;
 use crate::manifest::{FORMAT_VERSION, Manifest, ShardMeta, format_checksum};
 use crate::store::CheckpointStore;
 

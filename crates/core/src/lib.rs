@@ -48,6 +48,7 @@ mod options;
 pub mod paging;
 pub mod parts;
 mod range_client;
+pub mod resume;
 mod retry;
 mod store;
 mod task;
@@ -59,13 +60,13 @@ mod writer;
 pub mod testkit;
 
 pub use batch::{batch_outcome, delete_each, delete_grouped};
-pub use checksum::{crc32c, crc32c_append};
+pub use checksum::{crc32c, crc32c_append, crc32c_extend};
 pub use coalesce::{CoalescePlan, coalesce, fetch_ranges, plan_ranges, slice_fetched};
 pub use error::{BatchFailure, BoxError, Error, Operation, Result};
 pub use ext::{DELETE_PAGE, ObjectStoreExt, part_slices};
 pub use many::get_many;
 pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};
-pub use meta::{Capabilities, ListEntry, ObjectMeta};
+pub use meta::{Capabilities, ListEntry, ObjectMeta, PendingUpload};
 pub use options::{
     DEFAULT_PART_SIZE, DEFAULT_PARTS_IN_FLIGHT, ENV_PART_SIZE, ENV_PARTS_IN_FLIGHT, GetOptions, GetRange,
     ObjectHint, PutOptions, RangesOptions, ReadOptions, WriterOptions,

@@ -235,6 +235,7 @@ impl ObjectStore for MemoryStore {
 
     async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
         let u = Self::parse(uri)?;
+        opts.refuse_journal(uri, self.name())?;
         if !self.read(|b| b.contains_key(u.bucket())) {
             return Err(missing_bucket(Operation::Write, uri, &u));
         }

@@ -71,6 +71,9 @@ pub struct Capabilities {
     /// reads in batches), so wrapper stores forward it whole instead of fetching each
     /// range through their own `get_opts`.
     pub batched_ranges: bool,
+    /// Writers take a [`journal`](crate::WriterOptions::journal) and resume the upload it
+    /// names ([`crate::resume`]).
+    pub resumable_uploads: bool,
 }
 
 impl Capabilities {
@@ -83,6 +86,7 @@ impl Capabilities {
             explicit_containers: false,
             chunked_reads: false,
             batched_ranges: false,
+            resumable_uploads: false,
         }
     }
 
@@ -115,4 +119,20 @@ impl Capabilities {
         self.batched_ranges = true;
         self
     }
+
+    pub const fn with_resumable_uploads(mut self) -> Self {
+        self.resumable_uploads = true;
+        self
+    }
+}
+
+/// A multipart upload in progress: started, neither completed nor aborted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    /// The object it would create.
+    pub uri: String,
+    /// The service's id of the upload.
+    pub upload_id: String,
+    /// When it started, where the service says.
+    pub initiated: Option<std::time::SystemTime>,
 }

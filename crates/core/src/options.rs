@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::PathBuf;
 
 use crate::error::{Error, Operation, Result};
 use crate::retry::RetryPolicy;
@@ -244,6 +245,11 @@ pub struct WriterOptions {
     /// hands its own policy down here ([`RetryLayer`](crate::layer::RetryLayer)); a
     /// finalize is never retried (decision 010).
     pub part_retry: RetryPolicy,
+    /// Makes the upload resumable: its id and stored parts are journaled in this local
+    /// file, and a writer given a journal of an unfinished upload of the same URI sends
+    /// only the parts the service lacks ([`crate::resume`]). Multipart services only
+    /// (S3, Azure, GCS); others refuse it.
+    pub journal: Option<PathBuf>,
 }
 
 impl Default for WriterOptions {
@@ -256,6 +262,7 @@ impl Default for WriterOptions {
             zstd_level: None,
             put: PutOptions::default(),
             part_retry: RetryPolicy::none(),
+            journal: None,
         }
     }
 }
@@ -306,6 +313,25 @@ impl WriterOptions {
     pub fn with_put_options(mut self, put: PutOptions) -> Self {
         self.put = put;
         self
+    }
+
+    pub fn with_journal(mut self, path: impl Into<PathBuf>) -> Self {
+        self.journal = Some(path.into());
+        self
+    }
+
+    /// The error of a backend that cannot resume uploads, when a journal was asked for.
+    pub fn refuse_journal(&self, uri: &str, backend: &'static str) -> Result<()> {
+        match self.journal {
+            None => Ok(()),
+            Some(_) => Err(Error::NotSupported {
+                operation: Operation::Write,
+                backend,
+                uri: uri.to_string(),
+                hint: "resumable uploads (a journal) need a multipart service: s3://, az:// or gs://; leave journal unset"
+                    .into(),
+            }),
+        }
     }
 
     /// Rejects options no backend can honour, naming the URI.

@@ -10,15 +10,16 @@ use crate::error::Result;
 use crate::meta::ListEntry;
 
 /// One page of a listing and the token of the next one (`None` after the last page).
-pub type Page = (Vec<ListEntry>, Option<String>);
+pub type Page<T = ListEntry> = (Vec<T>, Option<String>);
 
 /// The entries of a paged listing as one stream. `fetch(None)` asks for the first page,
 /// `fetch(Some(token))` for the page after it; pages are fetched only as the stream is
 /// read, so a listing of any size holds one page. The first error ends the stream.
-pub fn paged<'a, F, Fut>(fetch: F) -> BoxStream<'a, Result<ListEntry>>
+pub fn paged<'a, T, F, Fut>(fetch: F) -> BoxStream<'a, Result<T>>
 where
+    T: Send + 'a,
     F: FnMut(Option<String>) -> Fut + Send + 'a,
-    Fut: Future<Output = Result<Page>> + Send + 'a,
+    Fut: Future<Output = Result<Page<T>>> + Send + 'a,
 {
     // State: the token of the page to fetch next (`None` inside = the first page), or
     // `None` when the last page was read.
@@ -33,7 +34,7 @@ where
 }
 
 /// A listing that fails before its first page (a malformed prefix).
-pub fn failed<'a>(e: crate::Error) -> BoxStream<'a, Result<ListEntry>> {
+pub fn failed<'a, T: Send + 'a>(e: crate::Error) -> BoxStream<'a, Result<T>> {
     stream::once(async { Err(e) }).boxed()
 }
 

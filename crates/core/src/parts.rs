@@ -32,12 +32,23 @@ pub trait PartUpload: Send + Debug + 'static {
     /// Discards the upload without waiting (the writer is being dropped): stop the parts
     /// and leave what the service must be told to a background task.
     fn discard_in_background(&mut self);
+
+    /// A journaled upload outlives a failure or a drop (only `cancel` discards it), so a
+    /// later writer can resume it ([`crate::resume`]).
+    fn keeps_on_failure(&self) -> bool {
+        false
+    }
+
+    /// Bytes of a resumed upload that the service held already and were not sent again.
+    fn reused_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// An [`ObjectWriter`] over a [`PartUpload`], with the rules every backend keeps: a
 /// failed write or finalize discards the upload (the first error is the one returned),
 /// nothing is accepted after finalize, cancel or a failure, and a writer dropped before
-/// `finalize` discards its upload.
+/// `finalize` discards its upload — except a journaled one, kept for its resumption.
 #[derive(Debug)]
 pub struct PartWriter<U: PartUpload> {
     upload: U,
@@ -76,7 +87,9 @@ impl<U: PartUpload> ObjectWriter for PartWriter<U> {
         if let Err(e) = self.upload.push(data).await {
             self.closed = true;
             // The write's error is the one to report; the discard is best effort.
-            let _ = self.upload.discard().await;
+            if !self.upload.keeps_on_failure() {
+                let _ = self.upload.discard().await;
+            }
             return Err(e);
         }
         Ok(())
@@ -88,7 +101,7 @@ impl<U: PartUpload> ObjectWriter for PartWriter<U> {
         }
         self.closed = true;
         let result = self.upload.complete(self.written).await;
-        if result.is_err() {
+        if result.is_err() && !self.upload.keeps_on_failure() {
             let _ = self.upload.discard().await;
         }
         result
@@ -105,11 +118,15 @@ impl<U: PartUpload> ObjectWriter for PartWriter<U> {
     fn bytes_written(&self) -> u64 {
         self.written
     }
+
+    fn reused_bytes(&self) -> u64 {
+        self.upload.reused_bytes()
+    }
 }
 
 impl<U: PartUpload> Drop for PartWriter<U> {
     fn drop(&mut self) {
-        if !self.closed {
+        if !self.closed && !self.upload.keeps_on_failure() {
             self.upload.discard_in_background();
         }
     }
@@ -202,6 +219,12 @@ impl<T: Send + 'static> InFlight<T> {
         Ok(())
     }
 
+    /// Counts a part that needs no upload (a resumed upload's stored part) among the
+    /// results.
+    pub fn add_done(&mut self, value: T) {
+        self.done.push(value);
+    }
+
     /// Waits for every upload; the results in completion order.
     pub async fn finish(&mut self) -> Result<Vec<T>> {
         while !self.tasks.is_empty() {
@@ -242,6 +265,8 @@ mod tests {
         log: Arc<Mutex<Vec<String>>>,
         fail_push: bool,
         fail_complete: bool,
+        /// Journaled: kept on failure and drop.
+        keep: bool,
     }
 
     #[async_trait]
@@ -271,6 +296,9 @@ mod tests {
         }
         fn discard_in_background(&mut self) {
             self.log.lock().unwrap().push("discard in background".into());
+        }
+        fn keeps_on_failure(&self) -> bool {
+            self.keep
         }
     }
 
@@ -332,6 +360,38 @@ mod tests {
                 vec!["discard in background".to_string()]
             )
         );
+    }
+
+    #[tokio::test]
+    async fn a_journaled_upload_is_kept_on_failure_and_drop_and_discarded_only_by_cancel() {
+        let journaled = |fail_push, fail_complete| Script {
+            fail_push,
+            fail_complete,
+            keep: true,
+            ..Default::default()
+        };
+        let failing = journaled(true, false);
+        let mut w = Box::new(PartWriter::new(failing.clone(), "u"));
+        assert!(w.write(Bytes::from_static(b"x")).await.is_err());
+        assert!(w.finalize().await.is_err(), "still closed after a failure");
+        let bad_end = journaled(false, true);
+        assert!(
+            Box::new(PartWriter::new(bad_end.clone(), "u"))
+                .finalize()
+                .await
+                .is_err()
+        );
+        let dropped = journaled(false, false);
+        drop(PartWriter::new(dropped.clone(), "u"));
+        let cancelled = journaled(false, false);
+        Box::new(PartWriter::new(cancelled.clone(), "u"))
+            .cancel()
+            .await
+            .unwrap();
+        assert_eq!(log(&failing), ["push 1"]);
+        assert_eq!(log(&bad_end), ["complete 0"]);
+        assert!(log(&dropped).is_empty());
+        assert_eq!(log(&cancelled), ["discard"]);
     }
 
     #[test]

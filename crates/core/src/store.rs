@@ -17,7 +17,7 @@ use futures::{StreamExt, stream};
 
 use crate::buffer::OutputBuffer;
 use crate::error::{Operation, Result};
-use crate::meta::{Capabilities, ListEntry, ObjectMeta};
+use crate::meta::{Capabilities, ListEntry, ObjectMeta, PendingUpload};
 use crate::options::{GetOptions, PutOptions, RangesOptions, ReadOptions, WriterOptions};
 use crate::writer::ObjectWriter;
 
@@ -105,6 +105,30 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
     async fn rename(&self, src: &str, dst: &str) -> Result<()> {
         self.copy(src, dst).await?;
         self.delete(src).await
+    }
+
+    /// Multipart uploads started under `prefix` and neither completed nor aborted (a
+    /// crashed writer's, or a journaled one waiting to resume), in the service's order,
+    /// as a paged stream. The default: the backend has none to list.
+    fn list_uploads(&self, prefix: &str) -> BoxStream<'_, Result<PendingUpload>> {
+        let e = crate::Error::NotSupported {
+            operation: Operation::List,
+            backend: self.name(),
+            uri: prefix.to_string(),
+            hint: "only S3 lists unfinished multipart uploads (Azure drops uncommitted blocks and GCS resumable sessions after 7 days by itself)".into(),
+        };
+        stream::once(async move { Err(e) }).boxed()
+    }
+
+    /// Aborts an upload [`list_uploads`](ObjectStore::list_uploads) returned: its parts
+    /// are freed and it can no longer complete. One already gone counts as aborted.
+    async fn abort_upload(&self, upload: &PendingUpload) -> Result<()> {
+        Err(crate::Error::NotSupported {
+            operation: Operation::Delete,
+            backend: self.name(),
+            uri: upload.uri.clone(),
+            hint: "this backend lists no unfinished uploads to abort".into(),
+        })
     }
 
     /// Deletes many objects. The default runs [`DEFAULT_DELETE_CONCURRENCY`] deletes at

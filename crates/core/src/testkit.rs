@@ -125,6 +125,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $fixture;
             put_get_round_trip, get_range_edges, get_ranges_order_and_coalescing, put_is_atomic,
             writer_streams_and_finalizes, writer_cancel_leaves_nothing, writer_zstd_round_trip,
+            journaled_writer_resumes_or_is_refused,
             put_multipart_round_trip, list_recursive_and_delimited, list_paginates_past_1000,
             special_character_keys, stat_fields, user_metadata, exists_reports_presence,
             delete_removes, delete_missing_key_succeeds, delete_batch_deletes_listed_keys,
@@ -394,6 +395,49 @@ pub async fn writer_cancel_leaves_nothing(fx: &Fixture) {
         Vec::<String>::new(),
         "listing after cancel"
     );
+}
+
+/// A backend with [`Capabilities::resumable_uploads`](crate::Capabilities) resumes a
+/// dropped journaled upload, sending only what it lacks; any other refuses a journal
+/// with `NotSupported` rather than ignore it.
+pub async fn journaled_writer_resumes_or_is_refused(fx: &Fixture) {
+    let uri = fx.uri("journaled");
+    let dir = std::env::temp_dir().join(format!("s3dlio-journal-{:016x}", rand::random::<u64>()));
+    let journal = dir.join("upload.journal");
+    let opts = WriterOptions::default()
+        .with_part_size(MIN_PART)
+        .with_max_in_flight(1)
+        .with_journal(&journal);
+    if !fx.store.capabilities().resumable_uploads {
+        let err = fx.store.get_writer(&uri, opts).await.unwrap_err();
+        assert!(matches!(err, crate::Error::NotSupported { .. }), "{uri}: {err}");
+        return;
+    }
+    let data = pattern(3 * MIN_PART + 100, 4);
+    let mut w = fx.store.get_writer(&uri, opts.clone()).await.unwrap();
+    // One part in flight: the first is stored before the second starts.
+    w.write(data.slice(..2 * MIN_PART)).await.unwrap();
+    drop(w);
+    assert!(
+        !fx.store.exists(&uri).await.unwrap(),
+        "{uri}: visible before finalize"
+    );
+    let mut w = fx.store.get_writer(&uri, opts).await.unwrap();
+    w.write(data.clone()).await.unwrap();
+    let reused = w.reused_bytes();
+    w.finalize()
+        .await
+        .unwrap_or_else(|e| panic!("finalize {uri}: {e}"));
+    assert!(
+        reused >= MIN_PART as u64,
+        "{uri}: resumed, yet reused {reused} bytes"
+    );
+    assert!(
+        fx.store.get(&uri).await.unwrap() == data,
+        "{uri}: content differs"
+    );
+    assert!(!journal.exists(), "{uri}: the journal outlived the upload");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 pub async fn writer_zstd_round_trip(fx: &Fixture) {

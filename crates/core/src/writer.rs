@@ -36,6 +36,12 @@ pub trait ObjectWriter: Send + Debug {
 
     /// Bytes accepted by `write` so far.
     fn bytes_written(&self) -> u64;
+
+    /// Of those, bytes a resumed upload found stored already and did not send again
+    /// ([`WriterOptions::journal`](crate::WriterOptions::journal)).
+    fn reused_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// Compresses everything written with zstd before handing it to the inner writer.
@@ -137,5 +143,10 @@ impl ObjectWriter for ZstdWriter {
 
     fn bytes_written(&self) -> u64 {
         self.accepted
+    }
+
+    /// Stored bytes, counted after compression.
+    fn reused_bytes(&self) -> u64 {
+        self.inner.reused_bytes()
     }
 }

@@ -434,6 +434,7 @@ impl S3 for MemS3 {
                 parts: BTreeMap::new(),
                 content_type: i.content_type,
                 metadata: i.metadata,
+                initiated: SystemTime::now(),
             },
         );
         Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -518,6 +519,7 @@ impl S3 for MemS3 {
             .map(|(id, u)| MultipartUpload {
                 key: Some(u.key.clone()),
                 upload_id: Some(id.clone()),
+                initiated: Some(u.initiated.into()),
                 ..Default::default()
             })
             .collect();

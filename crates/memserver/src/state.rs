@@ -39,6 +39,7 @@ pub struct Upload {
     pub parts: BTreeMap<i32, Part>,
     pub content_type: Option<String>,
     pub metadata: Option<HashMap<String, String>>,
+    pub initiated: std::time::SystemTime,
 }
 
 #[derive(Debug, Default)]

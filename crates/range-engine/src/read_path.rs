@@ -11,7 +11,8 @@ use s3dlio_core::buffer::OutputBuffer;
 use s3dlio_core::layer::{Layered, LimitLayer, RetryLayer};
 use s3dlio_core::{
     Capabilities, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectWriter,
-    PutOptions, PutResult, RangesOptions, ReadOptions, Result, RetryPolicy, WriterOptions, fetch_ranges,
+    PendingUpload, PutOptions, PutResult, RangesOptions, ReadOptions, Result, RetryPolicy, WriterOptions,
+    fetch_ranges,
 };
 
 use crate::config::RangeEngineConfig;
@@ -150,6 +151,14 @@ impl ObjectStore for ReadPath {
 
     async fn delete(&self, uri: &str) -> Result<()> {
         self.inner.delete(uri).await
+    }
+
+    fn list_uploads(&self, prefix: &str) -> BoxStream<'_, Result<PendingUpload>> {
+        self.inner.list_uploads(prefix)
+    }
+
+    async fn abort_upload(&self, upload: &PendingUpload) -> Result<()> {
+        self.inner.abort_upload(upload).await
     }
 
     async fn delete_batch(&self, uris: &[String]) -> Result<()> {

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use http::Method;
 use s3dlio::testkit::pattern;
 use s3dlio::{
     Error, ObjectStore, ObjectStoreExt, RangeEngineConfig, RetryPolicy, StoreOptions, WriterOptions,
 };
-use s3dlio_faultproxy::{Fault, Proxy, Rule};
+use s3dlio_faultproxy::{Fault, Proxy, Rule, Seen};
 
 const KEY: &str = "fault-key";
 const SECRET: &str = "fault-secret";
@@ -50,8 +51,8 @@ struct Fixture {
     store: Arc<dyn ObjectStore>,
     /// `scheme://bucket/prefix/`
     base: String,
-    /// The in-process memory S3 server (S3 backends).
-    server: Option<s3dlio_memserver::Server>,
+    /// The in-process memory S3 server (S3 backends), kept running until the test ends.
+    _server: Option<s3dlio_memserver::Server>,
 }
 
 impl Fixture {
@@ -59,29 +60,42 @@ impl Fixture {
         format!("{}{name}", self.base)
     }
 
-    /// Multipart uploads left open under this fixture's prefix, as the server lists them
-    /// (ListMultipartUploads, straight to the server); `None` where a server cannot list
-    /// them (Azure's uncommitted blocks, GCS's resumable sessions).
+    /// Multipart uploads left open under this fixture's prefix, as the store lists them;
+    /// `None` where a backend cannot list them (Azure's uncommitted blocks, GCS's
+    /// resumable sessions).
     async fn open_uploads(&self) -> Option<usize> {
-        let server = self.server.as_ref()?;
-        let config = aws_sdk_s3::Config::builder()
-            .endpoint_url(server.endpoint())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                KEY, SECRET, None, None, "test",
-            ))
-            .force_path_style(true)
-            .behavior_version_latest()
-            .build();
-        let (bucket, prefix) = self.base["s3://".len()..].split_once('/').unwrap();
-        let listed = aws_sdk_s3::Client::from_conf(config)
-            .list_multipart_uploads()
-            .bucket(bucket)
-            .prefix(prefix)
-            .send()
-            .await
-            .unwrap();
-        Some(listed.uploads().len())
+        match self.store.list_uploads(&self.base).try_collect::<Vec<_>>().await {
+            Ok(open) => Some(open.len()),
+            Err(Error::NotSupported { .. }) => None,
+            Err(e) => panic!("{:?}: listing uploads: {e}", self.backend),
+        }
+    }
+
+    /// Whether `s` sent bytes of a journaled upload (a part, a block), not a commit.
+    fn is_part(&self, s: &Seen) -> bool {
+        s.method == "PUT"
+            && match self.backend {
+                Backend::S3 | Backend::S3Sdk => s.target.contains("partNumber="),
+                Backend::Azure => s.target.contains("comp=block&") || s.target.ends_with("comp=block"),
+                Backend::Gcs => unreachable!("GCS refuses journaled writers"),
+            }
+    }
+
+    /// A journaled writer of `uri`, or `None` after checking that GCS refuses one
+    /// (`NotSupported`: its test server finishes an upload on a status query, so resuming
+    /// a session could not be proven).
+    async fn journaled_writer(
+        &self,
+        uri: &str,
+        opts: WriterOptions,
+    ) -> Option<Box<dyn s3dlio::ObjectWriter>> {
+        let got = self.store.get_writer(uri, opts).await;
+        if self.backend == Backend::Gcs {
+            let err = got.unwrap_err();
+            assert!(matches!(err, Error::NotSupported { .. }), "{err}");
+            return None;
+        }
+        Some(got.unwrap())
     }
 
     /// The request that makes a multipart/block/resumable upload of `size` bytes visible.
@@ -214,7 +228,7 @@ async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit)
         proxy,
         store,
         base: format!("{base}{name}/"),
-        server,
+        _server: server,
     })
 }
 
@@ -551,5 +565,102 @@ scenario!(
             f.backend
         );
         assert_eq!(f.open_uploads().await, Some(0), "{:?}", f.backend);
+    }
+);
+
+scenario!(
+    /// A journaled upload of six parts loses its server after two (the writer fails and keeps
+    /// the upload), then a new writer with the same journal writes the object again: only
+    /// the bytes the server lacks go over the wire (counted at the proxy), the object is
+    /// byte-identical, the journal is gone and, on S3, no upload is left open.
+    a_killed_upload_resumes_from_its_journal_and_sends_only_what_is_missing,
+    quick_retries(), Limit::Defaults,
+    |f| {
+        let uri = f.uri("resumed");
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("upload.journal");
+        let data = pattern(5 * PART + 1000, 11);
+        let opts = WriterOptions::default()
+            .with_part_size(PART)
+            .with_max_in_flight(1)
+            .with_journal(&journal);
+        let Some(mut w) = f.journaled_writer(&uri, opts.clone()).await else {
+            return;
+        };
+        // One part in flight: the first is stored before the second starts.
+        w.write(data.slice(..2 * PART)).await.unwrap();
+        f.proxy.set_down(true);
+        let failed = match w.write(data.slice(2 * PART..)).await {
+            Ok(()) => w.finalize().await.map(drop),
+            Err(e) => {
+                drop(w);
+                Err(e)
+            }
+        };
+        f.proxy.set_down(false);
+        assert!(failed.is_err(), "{:?}: the upload must fail", f.backend);
+        assert!(journal.exists(), "{:?}: a failed journaled upload keeps its journal", f.backend);
+        // S3 keeps the upload (Azure its blocks, which it cannot list).
+        assert_eq!(f.open_uploads().await.unwrap_or(1), 1, "{:?}", f.backend);
+
+        f.proxy.clear();
+        let mut w = f.store.get_writer(&uri, opts).await.unwrap();
+        w.write(data.clone()).await.unwrap();
+        let reused = w.reused_bytes();
+        w.finalize().await.unwrap();
+        let sent: u64 = f
+            .proxy
+            .seen()
+            .iter()
+            .filter(|s| f.is_part(s))
+            .map(|s| s.body_len.unwrap_or(0))
+            .sum();
+        assert!(reused >= PART as u64, "{:?}: reused only {reused} bytes", f.backend);
+        assert_eq!(
+            sent,
+            data.len() as u64 - reused,
+            "{:?}: only the missing bytes are sent",
+            f.backend
+        );
+        assert!(f.store.get(&uri).await.unwrap() == data, "{:?}: byte-identical", f.backend);
+        assert!(!journal.exists(), "{:?}: a finished upload removes its journal", f.backend);
+        assert_ne!(f.open_uploads().await, Some(1), "{:?}", f.backend);
+    }
+);
+
+scenario!(
+    /// A journaled writer cancelled, and one whose data changed since the journal: cancel
+    /// aborts the upload and removes the journal; changed parts are sent again, and the
+    /// object is never a mix of the two.
+    a_journaled_upload_is_cancelled_cleanly_and_changed_data_is_never_mixed,
+    quick_retries(), Limit::Defaults,
+    |f| {
+        let uri = f.uri("changed");
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("upload.journal");
+        let opts = WriterOptions::default()
+            .with_part_size(PART)
+            .with_max_in_flight(1)
+            .with_journal(&journal);
+        let first = pattern(3 * PART, 21);
+        let Some(mut w) = f.journaled_writer(&uri, opts.clone()).await else {
+            return;
+        };
+        w.write(first.clone()).await.unwrap();
+        drop(w);
+        assert!(journal.exists(), "{:?}: a dropped journaled writer keeps its journal", f.backend);
+
+        let second = pattern(3 * PART, 22);
+        let mut w = f.store.get_writer(&uri, opts.clone()).await.unwrap();
+        w.write(second.clone()).await.unwrap();
+        assert_eq!(w.reused_bytes(), 0, "{:?}: no part of the old data is reused", f.backend);
+        w.finalize().await.unwrap();
+        assert!(f.store.get(&uri).await.unwrap() == second, "{:?}", f.backend);
+
+        let mut w = f.store.get_writer(&uri, opts).await.unwrap();
+        w.write(first.slice(..2 * PART)).await.unwrap();
+        w.cancel().await.unwrap();
+        assert!(!journal.exists(), "{:?}: cancel removes the journal", f.backend);
+        assert_ne!(f.open_uploads().await, Some(1), "{:?}: cancel aborts", f.backend);
     }
 );

@@ -41,7 +41,7 @@ use futures::stream::BoxStream;
 
 use crate::buffer::OutputBuffer;
 use crate::error::{Error, Operation, Result};
-use crate::meta::{Capabilities, ListEntry, ObjectMeta};
+use crate::meta::{Capabilities, ListEntry, ObjectMeta, PendingUpload};
 use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, ReadOptions, WriterOptions};
 use crate::store::{GetResult, ObjectStore, PutResult};
 use crate::writer::ObjectWriter;
@@ -178,6 +178,18 @@ impl<I: Interceptor> ObjectStore for Layered<I> {
 
     fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
         self.layer.list(&*self.inner, prefix, recursive)
+    }
+
+    /// Forwarded: a listing of uploads is an administrator's call, not retried per page.
+    fn list_uploads(&self, prefix: &str) -> BoxStream<'_, Result<PendingUpload>> {
+        self.inner.list_uploads(prefix)
+    }
+
+    async fn abort_upload(&self, upload: &PendingUpload) -> Result<()> {
+        let inner = &self.inner;
+        self.layer
+            .around(Operation::Delete, &upload.uri, || inner.abort_upload(upload))
+            .await
     }
 
     async fn delete(&self, uri: &str) -> Result<()> {

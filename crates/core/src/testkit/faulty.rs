@@ -13,7 +13,7 @@ use futures::stream::BoxStream;
 
 use crate::{
     Capabilities, Error, GetOptions, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectWriter, Operation,
-    PutOptions, PutResult, Result, WriteSummary, WriterOptions,
+    PendingUpload, PutOptions, PutResult, Result, WriteSummary, WriterOptions,
 };
 
 /// What happens to one `get_opts` call.
@@ -197,6 +197,14 @@ impl ObjectStore for FaultyStore {
         self.inner.delete(uri).await
     }
 
+    fn list_uploads(&self, prefix: &str) -> BoxStream<'_, Result<PendingUpload>> {
+        self.inner.list_uploads(prefix)
+    }
+
+    async fn abort_upload(&self, upload: &PendingUpload) -> Result<()> {
+        self.inner.abort_upload(upload).await
+    }
+
     async fn copy(&self, src: &str, dst: &str) -> Result<()> {
         self.inner.copy(src, dst).await
     }
@@ -238,5 +246,9 @@ impl ObjectWriter for Recorded {
 
     fn bytes_written(&self) -> u64 {
         self.inner.bytes_written()
+    }
+
+    fn reused_bytes(&self) -> u64 {
+        self.inner.reused_bytes()
     }
 }
