@@ -64,7 +64,7 @@ pub enum Command {
     /// Upload local files, directories (-r) or globs to a destination prefix.
     Upload(UploadArgs),
     /// Copy an object or a prefix (-r), in any direction: local↔remote, remote→remote.
-    Cp(CpArgs),
+    Cp(CpCommand),
     /// Delete an object, or every object under a prefix (-r).
     #[command(alias = "delete")]
     Rm(RmArgs),
@@ -80,6 +80,29 @@ pub enum Command {
     Put(PutArgs),
     /// Write, read (whole and ranged), stat, list and delete objects; print one table.
     Bench(BenchArgs),
+    /// List unfinished multipart uploads under a prefix (S3), or abort them (--abort).
+    Uploads(UploadsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UploadsArgs {
+    pub uri: String,
+    /// Abort the uploads listed (they can no longer complete; their parts are freed).
+    #[arg(long)]
+    pub abort: bool,
+    /// Only uploads started longer ago than this (e.g. 90m, 24h, 7d).
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+}
+
+/// Resumable uploads, shared by `upload` and `cp`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ResumeArgs {
+    /// Journal each upload in this local directory (S3, Azure): if the command dies, the
+    /// same command again sends only the parts the service lacks. Uploads that fail stay
+    /// open for that; `s3-cli uploads --abort` clears those never resumed.
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +174,8 @@ pub struct UploadArgs {
     /// Upload directories with everything in them.
     #[arg(short, long)]
     pub recursive: bool,
+    #[command(flatten)]
+    pub resume: ResumeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +190,14 @@ pub struct CpArgs {
     /// Copy everything under the prefix, keeping the key hierarchy.
     #[arg(short, long)]
     pub recursive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CpCommand {
+    #[command(flatten)]
+    pub copy: CpArgs,
+    #[command(flatten)]
+    pub resume: ResumeArgs,
 }
 
 #[derive(Debug, Args)]

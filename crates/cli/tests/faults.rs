@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use s3dlio::{ObjectStore, ObjectStoreExt};
 use s3dlio_faultproxy::{Fault, Proxy, Rule};
 
@@ -98,25 +99,11 @@ impl Setup {
 
     /// Multipart uploads open in `bucket`, as the server lists them.
     fn open_uploads(&self, bucket: &str) -> usize {
-        let config = aws_sdk_s3::Config::builder()
-            .endpoint_url(self.server.as_ref().unwrap().endpoint())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                KEY, SECRET, None, None, "test",
-            ))
-            .force_path_style(true)
-            .behavior_version_latest()
-            .build();
-        let listed = self
+        let listed: Vec<_> = self
             .rt
-            .block_on(
-                aws_sdk_s3::Client::from_conf(config)
-                    .list_multipart_uploads()
-                    .bucket(bucket)
-                    .send(),
-            )
+            .block_on(self.direct.list_uploads(&format!("s3://{bucket}/")).try_collect())
             .unwrap();
-        listed.uploads().len()
+        listed.len()
     }
 }
 
@@ -281,4 +268,79 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// `upload --journal-dir`: a run whose third part fails for good exits 1 and keeps its
+/// upload (listed by `s3-cli uploads`); the same command again sends only the parts the
+/// server lacks and the object is byte-identical. `uploads --abort --older-than` keeps
+/// young uploads and `uploads --abort` clears them.
+#[test]
+fn an_upload_with_a_journal_resumes_where_it_failed_and_stale_uploads_are_aborted() {
+    let s = Setup::new("resume");
+    let dir = tempfile::tempdir().unwrap();
+    let journals = dir.path().join("journals");
+    let part = 5usize << 20;
+    let data = content(3, 4 * part + 777);
+    let file = dir.path().join("big.bin");
+    std::fs::write(&file, &data).unwrap();
+    let (file, journals) = (file.to_str().unwrap(), journals.to_str().unwrap());
+    let env = [
+        ("S3DLIO_MULTIPART_PART_SIZE", "5242880"),
+        ("S3DLIO_MULTIPART_IN_FLIGHT", "1"),
+        ("S3DLIO_RETRY_MAX_ATTEMPTS", "1"),
+    ];
+    let args = ["upload", "--journal-dir", journals, file, "s3://resume/"];
+    let is_part =
+        |seen: &s3dlio_faultproxy::Seen| seen.method == "PUT" && seen.target.contains("partNumber=");
+    s.proxy().add(
+        Rule::new(Fault::Status(500))
+            .method(http::Method::PUT)
+            .query("partNumber=3"),
+    );
+    let (out, _) = s.run(&args, &env);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        s.open_uploads("resume"),
+        1,
+        "the failed journaled upload stays open"
+    );
+    let listed = s.run(&["uploads", "s3://resume/"], &[]).0;
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+
+    s.proxy().clear();
+    let (out, _) = s.run(&args, &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sent: Vec<String> = s
+        .proxy()
+        .seen()
+        .into_iter()
+        .filter(|x| is_part(x))
+        .map(|x| x.target)
+        .collect();
+    assert_eq!(sent.len(), 3, "parts 3, 4 and 5 only: {sent:?}");
+    let got = s.rt.block_on(s.direct.get("s3://resume/big.bin")).unwrap();
+    assert!(got == data, "byte-identical");
+    assert_eq!(s.open_uploads("resume"), 0);
+    assert_eq!(
+        std::fs::read_dir(journals).unwrap().count(),
+        0,
+        "no journal is left"
+    );
+
+    // A failed upload nobody resumes: kept while young, aborted on request.
+    s.proxy().add(
+        Rule::new(Fault::Status(500))
+            .method(http::Method::PUT)
+            .query("partNumber=2"),
+    );
+    assert_eq!(s.run(&args, &env).0.status.code(), Some(1));
+    s.proxy().clear();
+    let young = s
+        .run(&["uploads", "--abort", "--older-than", "1h", "s3://resume/"], &[])
+        .0;
+    assert_eq!(young.status.code(), Some(0), "{}", stderr(&young));
+    assert_eq!(s.open_uploads("resume"), 1, "an upload seconds old is not stale");
+    let all = s.run(&["uploads", "--abort", "s3://resume/"], &[]).0;
+    assert_eq!(all.status.code(), Some(0), "{}", stderr(&all));
+    assert_eq!(s.open_uploads("resume"), 0);
 }

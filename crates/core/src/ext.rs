@@ -2,6 +2,7 @@
 //! `ObjectStore` primitives.
 
 use std::ops::Range;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -9,7 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::checksum::crc32c;
 use crate::error::{Error, Operation, Result};
-use crate::meta::ListEntry;
+use crate::meta::{ListEntry, PendingUpload};
 use crate::options::{GetOptions, GetRange, PutOptions, RangesOptions, ReadOptions, WriterOptions};
 use crate::store::{ObjectStore, PutResult};
 use crate::writer::{ObjectWriter, WriteSummary, ZstdWriter};
@@ -160,6 +161,27 @@ pub trait ObjectStoreExt: ObjectStore {
             deleted += page.len() as u64;
         }
         Ok(deleted)
+    }
+
+    /// Aborts the unfinished multipart uploads under `prefix` that started more than
+    /// `older_than` ago (all of them with `None`; an upload the service does not date is
+    /// kept when an age is given); returns those aborted. Streams the listing.
+    async fn abort_uploads(&self, prefix: &str, older_than: Option<Duration>) -> Result<Vec<PendingUpload>> {
+        let cutoff = older_than.map(|age| SystemTime::now() - age);
+        let mut uploads = self.list_uploads(prefix);
+        let mut aborted = Vec::new();
+        while let Some(upload) = uploads.try_next().await? {
+            let stale = match (cutoff, upload.initiated) {
+                (None, _) => true,
+                (Some(cutoff), Some(started)) => started <= cutoff,
+                (Some(_), None) => false,
+            };
+            if stale {
+                self.abort_upload(&upload).await?;
+                aborted.push(upload);
+            }
+        }
+        Ok(aborted)
     }
 }
 

@@ -122,6 +122,10 @@ impl<U: PartUpload> ObjectWriter for PartWriter<U> {
     fn reused_bytes(&self) -> u64 {
         self.upload.reused_bytes()
     }
+
+    fn resumable(&self) -> bool {
+        self.upload.keeps_on_failure()
+    }
 }
 
 impl<U: PartUpload> Drop for PartWriter<U> {

@@ -138,7 +138,9 @@ impl UploadJournal {
                 // Torn by a crash while appending: that part is simply sent again.
                 Err(_) if i + 1 == records.len() => {}
                 Err(e) => {
-                    return Err(self.invalid(format!("record {} is corrupt ({e}); delete the journal", i + 1)));
+                    return Err(
+                        self.invalid(format!("record {} is corrupt ({e}); delete the journal", i + 1))
+                    );
                 }
             }
         }

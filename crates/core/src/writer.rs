@@ -42,6 +42,12 @@ pub trait ObjectWriter: Send + Debug {
     fn reused_bytes(&self) -> u64 {
         0
     }
+
+    /// A journaled upload: a failure or a drop keeps it for a later writer to resume,
+    /// so a caller giving up on it drops it instead of cancelling.
+    fn resumable(&self) -> bool {
+        false
+    }
 }
 
 /// Compresses everything written with zstd before handing it to the inner writer.
@@ -148,5 +154,9 @@ impl ObjectWriter for ZstdWriter {
     /// Stored bytes, counted after compression.
     fn reused_bytes(&self) -> u64 {
         self.inner.reused_bytes()
+    }
+
+    fn resumable(&self) -> bool {
+        self.inner.resumable()
     }
 }

@@ -5,13 +5,16 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use futures::{TryStreamExt, stream};
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use regex::Regex;
 use s3dlio::as_prefix;
 use s3dlio::transfer::{Plan, copy_between, copy_object, run_jobs};
-use s3dlio::{Error, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt, Operation, Result, StoreCache};
+use s3dlio::{
+    Error, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt, Operation, PendingUpload, Result, StoreCache,
+};
 
 use crate::runtime::{Op, current};
 use crate::twins::{none, plain, store, twins};
@@ -42,6 +45,60 @@ twins! {
     /// or every object with `recursive`; `pattern` keeps those whose URI matches the regex.
     list / list_async (uri: String, recursive: bool = false, pattern: Option<String> = None)
         => list_op -> plain
+}
+
+fn uploads_op(py: Python<'_>, prefix: String) -> PyResult<Op<Vec<PendingUpload>>> {
+    let store = store(py, &prefix)?;
+    Ok(Box::pin(async move {
+        store.list_uploads(&prefix).try_collect().await
+    }))
+}
+
+fn abort_uploads_op(
+    py: Python<'_>,
+    prefix: String,
+    older_than: Option<f64>,
+) -> PyResult<Op<Vec<PendingUpload>>> {
+    let age = older_than
+        .map(|s| {
+            std::time::Duration::try_from_secs_f64(s)
+                .map_err(|_| PyValueError::new_err(format!("older_than must be seconds >= 0, got {s}")))
+        })
+        .transpose()?;
+    let store = store(py, &prefix)?;
+    Ok(Box::pin(async move { store.abort_uploads(&prefix, age).await }))
+}
+
+fn upload_dicts(py: Python<'_>, uploads: Vec<PendingUpload>) -> PyResult<Py<PyAny>> {
+    let out = uploads
+        .into_iter()
+        .map(|u| {
+            let d = PyDict::new(py);
+            d.set_item("uri", u.uri)?;
+            d.set_item("upload_id", u.upload_id)?;
+            let started = u
+                .initiated
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs_f64());
+            d.set_item("initiated", started)?;
+            Ok(d)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    out.into_py_any(py)
+}
+
+twins! {
+    /// Unfinished multipart uploads under `prefix` (a crashed writer's, or a journaled one
+    /// waiting to resume): dicts of uri, upload_id, initiated (seconds since the epoch or
+    /// None). S3 only; other backends raise NotImplementedError saying why.
+    list_uploads / list_uploads_async (prefix: String) => uploads_op -> upload_dicts
+}
+
+twins! {
+    /// Aborts the unfinished uploads under `prefix` started more than `older_than` seconds
+    /// ago (all with None; undated ones are kept when an age is given); returns them.
+    abort_uploads / abort_uploads_async (prefix: String, older_than: Option<f64> = None)
+        => abort_uploads_op -> upload_dicts
 }
 
 fn stat_op(py: Python<'_>, uri: String) -> PyResult<Op<ObjectMeta>> {

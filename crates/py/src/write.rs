@@ -276,11 +276,28 @@ impl Writer {
         self.written
     }
 
+    /// Of those, bytes a resumed upload found stored and did not send again.
+    #[getter]
+    fn reused_bytes(&self) -> PyResult<u64> {
+        match self.slot().as_ref() {
+            Some(w) => Ok(w.reused_bytes()),
+            None => Err(self.closed_error()),
+        }
+    }
+
+    /// True for a journaled writer: an exception inside `with` (or a failed write)
+    /// keeps the upload for a resume instead of discarding it; `abort` still discards.
+    #[getter]
+    fn resumable(&self) -> bool {
+        self.slot().as_ref().is_some_and(|w| w.resumable())
+    }
+
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
-    /// Closes on a clean exit (raising its error), aborts when the block raised.
+    /// Closes on a clean exit (raising its error), aborts when the block raised (a
+    /// journaled writer keeps its upload for a resume instead).
     fn __exit__(
         &mut self,
         py: Python<'_>,
@@ -288,7 +305,10 @@ impl Writer {
         _exc: Option<Bound<'_, PyAny>>,
         _tb: Option<Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        if exc_type.is_some() {
+        if exc_type.is_some() && self.resumable() {
+            let kept = self.slot().take();
+            drop_on_runtime(py, kept);
+        } else if exc_type.is_some() {
             self.abort(py)?;
         } else if self.slot().is_some() {
             self.close(py)?;
@@ -299,32 +319,42 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // An unclosed writer is discarded: its own drop starts the cleanup, which spawns
-        // on the runtime, so it must run inside it.
-        if let Some(writer) = self.slot().take() {
-            Python::attach(|py| match current(py) {
-                Ok(generation) => {
-                    let _entered = generation.runtime.enter();
-                    drop(writer);
-                }
-                Err(_) => std::mem::forget(writer),
-            });
+        let writer = self.slot().take();
+        Python::attach(|py| drop_on_runtime(py, writer));
+    }
+}
+
+/// Drops an unclosed writer inside the runtime: its drop discards the upload (or keeps a
+/// journaled one) by spawning the cleanup there.
+fn drop_on_runtime(py: Python<'_>, writer: Option<Box<dyn ObjectWriter>>) {
+    let Some(writer) = writer else { return };
+    match current(py) {
+        Ok(generation) => {
+            let _entered = generation.runtime.enter();
+            drop(writer);
         }
+        Err(_) => std::mem::forget(writer),
     }
 }
 
 /// Opens a streaming upload to `uri`. `part_size` and `max_in_flight` bound memory
-/// (`max_in_flight × part_size`); `zstd_level` compresses the stream.
+/// (`max_in_flight × part_size`); `zstd_level` compresses the stream. `journal` (a local
+/// path) makes it resumable on S3 and Azure: a writer given the journal of an unfinished
+/// upload of `uri` sends only the parts the service lacks.
 #[pyfunction]
-#[pyo3(signature = (uri, part_size = None, max_in_flight = None, zstd_level = None))]
+#[pyo3(signature = (uri, part_size = None, max_in_flight = None, zstd_level = None, journal = None))]
 pub fn open_writer(
     py: Python<'_>,
     uri: String,
     part_size: Option<usize>,
     max_in_flight: Option<usize>,
     zstd_level: Option<i32>,
+    journal: Option<std::path::PathBuf>,
 ) -> PyResult<Writer> {
     let mut opts = WriterOptions::default();
+    if let Some(path) = journal {
+        opts = opts.with_journal(path);
+    }
     if let Some(bytes) = part_size {
         opts = opts.with_part_size(bytes);
     }

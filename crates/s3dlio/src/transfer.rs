@@ -9,6 +9,7 @@
 //! failed transfer cancels its writer: nothing partial is left under the final name.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,6 +28,9 @@ pub struct Plan {
     /// Transfers running at once: each read gets this share of the store's read budget.
     pub jobs: usize,
     pub writer: WriterOptions,
+    /// Uploads are journaled here, one journal per destination, so the same transfer run
+    /// again after a crash resumes them ([`WriterOptions::journal`]).
+    pub journal_dir: Option<PathBuf>,
 }
 
 impl Plan {
@@ -38,7 +42,38 @@ impl Plan {
         Plan {
             jobs,
             writer: WriterOptions::default().with_concurrent_writers(jobs),
+            journal_dir: None,
         }
+    }
+
+    pub fn with_journal_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.journal_dir = Some(dir.into());
+        self
+    }
+
+    /// The writer options of an upload to `dst`: with a journal in
+    /// [`journal_dir`](Self::journal_dir) named after `dst` (its CRC32C and last segment;
+    /// a journal holds its URI, so a clash is refused, never mixed up).
+    pub fn writer_for(&self, dst: &str) -> WriterOptions {
+        let Some(dir) = &self.journal_dir else {
+            return self.writer.clone();
+        };
+        let tail: String = dst
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect();
+        let name = format!("{:08x}-{tail}.journal", crate::crc32c(dst.as_bytes()));
+        self.writer.clone().with_journal(dir.join(name))
     }
 
     /// The read options of one transfer of `span` (the whole object when `None`).
@@ -87,7 +122,7 @@ pub async fn copy_object(
         progress(size);
         return Ok(size);
     }
-    let mut writer = dst_store.get_writer(dst, plan.writer.clone()).await?;
+    let mut writer = dst_store.get_writer(dst, plan.writer_for(dst)).await?;
     let mut chunks = src_store.get_stream(src, plan.read(span, hint));
     let mut moved = 0u64;
     while let Some(chunk) = chunks.next().await {
@@ -111,8 +146,13 @@ pub async fn copy_object(
 }
 
 /// Cancels an upload that failed with `error` (so nothing is left behind) and gives the
-/// error back; a failed cancel is logged, the original error is what the caller sees.
+/// error back; a failed cancel is logged, the original error is what the caller sees. A
+/// journaled upload is kept instead, for a later writer to resume.
 pub async fn abandon(writer: Box<dyn ObjectWriter>, uri: &str, error: Error) -> Error {
+    if writer.resumable() {
+        tracing::info!("the journaled upload to {uri} stays for a resume after `{error}`");
+        return error;
+    }
     if let Err(cancel) = writer.cancel().await {
         tracing::warn!("cancelling the upload to {uri} after `{error}` failed too: {cancel}");
     }

@@ -657,10 +657,26 @@ scenario!(
         w.finalize().await.unwrap();
         assert!(f.store.get(&uri).await.unwrap() == second, "{:?}", f.backend);
 
-        let mut w = f.store.get_writer(&uri, opts).await.unwrap();
+        let mut w = f.store.get_writer(&uri, opts.clone()).await.unwrap();
         w.write(first.slice(..2 * PART)).await.unwrap();
         w.cancel().await.unwrap();
         assert!(!journal.exists(), "{:?}: cancel removes the journal", f.backend);
         assert_ne!(f.open_uploads().await, Some(1), "{:?}: cancel aborts", f.backend);
+
+        // A stale upload is aborted by age; a journal of an aborted upload starts over.
+        let mut w = f.store.get_writer(&uri, opts.clone()).await.unwrap();
+        w.write(first.slice(..2 * PART)).await.unwrap();
+        drop(w);
+        if f.open_uploads().await.is_some() {
+            let young = f.store.abort_uploads(&f.base, Some(Duration::from_secs(3600))).await.unwrap();
+            assert!(young.is_empty(), "{:?}: an upload a second old is not stale", f.backend);
+            let all = f.store.abort_uploads(&f.base, None).await.unwrap();
+            assert_eq!(all.iter().map(|u| u.uri.as_str()).collect::<Vec<_>>(), [uri.as_str()]);
+            assert_eq!(f.open_uploads().await, Some(0), "{:?}", f.backend);
+        }
+        let mut w = f.store.get_writer(&uri, opts).await.unwrap();
+        w.write(first.clone()).await.unwrap();
+        w.finalize().await.unwrap();
+        assert!(f.store.get(&uri).await.unwrap() == first, "{:?}", f.backend);
     }
 );

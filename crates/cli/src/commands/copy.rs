@@ -8,7 +8,7 @@ use s3dlio::{Error, ObjectHint, ObjectMeta, Operation};
 
 use super::get::{hint, span};
 use super::{Ctx, store, stores};
-use crate::args::{CpArgs, DownloadArgs, UploadArgs};
+use crate::args::{CpArgs, CpCommand, DownloadArgs, ResumeArgs, UploadArgs};
 use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
@@ -18,15 +18,23 @@ use crate::target::{as_prefix, basename, is_local_dir, objects_under, to_uri};
 use crate::transfer::{Report, Tally, run_jobs};
 
 pub async fn download(args: &DownloadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
-    copy("download", &args.copy, span(args.range), ctx, out).await
+    let local = ResumeArgs::default();
+    copy("download", &args.copy, &local, span(args.range), ctx, out).await
 }
 
-pub async fn cp(args: &CpArgs, ctx: Ctx, out: &mut Out) -> CliResult {
-    copy("cp", args, None, ctx, out).await
+pub async fn cp(args: &CpCommand, ctx: Ctx, out: &mut Out) -> CliResult {
+    copy("cp", &args.copy, &args.resume, None, ctx, out).await
 }
 
 /// `download` and `cp`: one object (optionally a span of it), or a prefix.
-async fn copy(op: &'static str, args: &CpArgs, span: Span, ctx: Ctx, out: &mut Out) -> CliResult {
+async fn copy(
+    op: &'static str,
+    args: &CpArgs,
+    resume: &ResumeArgs,
+    span: Span,
+    ctx: Ctx,
+    out: &mut Out,
+) -> CliResult {
     let src = to_uri(&args.src)?;
     let dest = to_uri(&args.dest)?;
     if is_local_dir(&args.src) && !args.recursive {
@@ -43,10 +51,11 @@ async fn copy(op: &'static str, args: &CpArgs, span: Span, ctx: Ctx, out: &mut O
             ));
         }
         let (src, dest) = (as_prefix(&src), as_prefix(&dest));
-        return copy_tree(op, &src, &dest, args.recursive, args.jobs, ctx, out).await;
+        let plan = plan(args.jobs, resume);
+        return copy_tree(op, &src, &dest, args.recursive, &plan, ctx, out).await;
     }
     let dst = single_dest(&src, &args.dest, &dest);
-    copy_single(op, &src, &dst, span, ctx, out).await
+    copy_single(op, &src, &dst, span, &plan(1, resume), ctx, out).await
 }
 
 pub async fn upload(args: &UploadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
@@ -87,7 +96,7 @@ pub async fn upload(args: &UploadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         "upload",
         stream::iter(items.into_iter().map(Ok)),
         &label,
-        args.jobs,
+        &plan(args.jobs, &args.resume),
         ctx,
         out,
     )
@@ -133,14 +142,14 @@ async fn copy_single(
     src: &str,
     dst: &str,
     span: Span,
+    plan: &Plan,
     ctx: Ctx,
     out: &mut Out,
 ) -> CliResult {
     let (src_store, dst_store) = (store(src)?, store(dst)?);
-    let plan = Plan::for_jobs(1);
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
-    let bytes = copy_object(&*src_store, src, &*dst_store, dst, span, None, &plan, &|n| {
+    let bytes = copy_object(&*src_store, src, &*dst_store, dst, span, None, plan, &|n| {
         progress.inc(n)
     })
     .await?;
@@ -159,7 +168,7 @@ async fn copy_tree(
     src_prefix: &str,
     dst_prefix: &str,
     recursive: bool,
-    jobs: usize,
+    plan: &Plan,
     ctx: Ctx,
     out: &mut Out,
 ) -> CliResult {
@@ -169,23 +178,31 @@ async fn copy_tree(
         let h = hint(&m);
         (m.uri, dst, Some(h))
     });
-    run_copies(op, items, src_prefix, jobs, ctx, out).await
+    run_copies(op, items, src_prefix, plan, ctx, out).await
+}
+
+/// The plan of `jobs` transfers, journaling uploads when asked.
+fn plan(jobs: usize, resume: &ResumeArgs) -> Plan {
+    let plan = Plan::for_jobs(jobs);
+    match &resume.journal_dir {
+        Some(dir) => plan.with_journal_dir(dir),
+        None => plan,
+    }
 }
 
 async fn run_copies(
     op: &'static str,
     items: impl futures::Stream<Item = s3dlio::Result<(String, String, Option<ObjectHint>)>>,
     label: &str,
-    jobs: usize,
+    plan: &Plan,
     ctx: Ctx,
     out: &mut Out,
 ) -> CliResult {
-    let plan = Plan::for_jobs(jobs);
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
     let stores = stores();
-    let tally = run_jobs(items, jobs, &progress, |(src, dst, hint)| {
-        let (plan, progress) = (&plan, &progress);
+    let tally = run_jobs(items, plan.jobs, &progress, |(src, dst, hint)| {
+        let progress = &progress;
         async move {
             let result = copy_between(stores, &src, &dst, hint, plan, &|n| progress.inc(n)).await;
             (src, result)

@@ -7,6 +7,7 @@ mod ls;
 mod put;
 mod rm;
 mod stat;
+mod uploads;
 
 use std::sync::{Arc, OnceLock};
 
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::ListBuckets { uri } => ls::list_buckets(&uri, &mut out).await,
         Command::Put(args) => put::put(&args, ctx, &mut out).await,
         Command::Bench(args) => bench::bench(&args, ctx, &mut out).await,
+        Command::Uploads(args) => uploads::uploads(&args, &mut out).await,
     };
     // Flush what was printed even when the command failed part-way.
     let flushed = out.flush().await;

@@ -251,4 +251,8 @@ impl ObjectWriter for Recorded {
     fn reused_bytes(&self) -> u64 {
         self.inner.reused_bytes()
     }
+
+    fn resumable(&self) -> bool {
+        self.inner.resumable()
+    }
 }

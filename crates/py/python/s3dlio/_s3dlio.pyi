@@ -13,6 +13,7 @@ Errors: ``s3dlio.errors`` (``NotFoundError`` is a ``FileNotFoundError``,
 ``OperationTimeoutError`` a ``TimeoutError``; all are ``S3dlioError``).
 """
 
+import os
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypedDict
 
@@ -36,6 +37,11 @@ class WriteSummary(TypedDict):
     size: int
     etag: str | None
 
+class PendingUpload(TypedDict):
+    uri: str
+    upload_id: str
+    initiated: float | None
+
 class BytesView:
     """Read-only bytes owned by Rust, exported through the buffer protocol."""
 
@@ -48,14 +54,21 @@ class BytesView:
 
 class ObjectWriter:
     """A streaming upload; nothing is visible until ``close``. A context manager that
-    closes on success and aborts when the block raises. A writable file to Python
-    (``torch.save(obj, writer)``, ``shutil.copyfileobj``): it only appends."""
+    closes on success and aborts when the block raises (a journaled writer keeps its
+    upload for a resume instead). A writable file to Python (``torch.save(obj, writer)``,
+    ``shutil.copyfileobj``): it only appends."""
 
     @property
     def bytes_written(self) -> int: ...
+    @property
+    def reused_bytes(self) -> int:
+        """Bytes a resumed upload found stored and did not send again."""
+    @property
+    def resumable(self) -> bool:
+        """True when opened with a ``journal`` on a backend that resumes uploads."""
     def write(self, data: Buffer) -> int:
         """Appends ``data`` and returns its length; waits while the parts in flight are
-        full. A failed write aborts."""
+        full. A failed write aborts (a journaled upload is kept)."""
     def flush(self) -> None:
         """Does nothing: parts upload as they fill; nothing is visible before ``close``."""
     def tell(self) -> int:
@@ -213,9 +226,16 @@ def put_async(
     chunk_size: int = 262144,
 ) -> Awaitable[None]: ...
 def open_writer(
-    uri: str, part_size: int | None = None, max_in_flight: int | None = None, zstd_level: int | None = None
+    uri: str,
+    part_size: int | None = None,
+    max_in_flight: int | None = None,
+    zstd_level: int | None = None,
+    journal: str | os.PathLike[str] | None = None,
 ) -> ObjectWriter:
-    """A streaming upload; memory stays within ``max_in_flight × part_size``."""
+    """A streaming upload; memory stays within ``max_in_flight × part_size``. With
+    ``journal`` (a local path; S3 and Azure) it is resumable: a writer given the journal
+    of an unfinished upload of ``uri``, written again from its first byte, sends only the
+    parts the service lacks."""
 def open_reader(uri: str, read_ahead: int = 8 << 20) -> ObjectReader:
     """Opens ``uri`` as a seekable file; one ``stat`` learns its size and version."""
 def generate_data(size: int, dedup: int = 1, compress: int = 1, seed: int = 0) -> memoryview:
@@ -227,6 +247,13 @@ def list(uri: str, recursive: bool = False, pattern: str | None = None) -> list[
     """URIs under the prefix ``uri``, sorted; sub-prefixes end in ``/`` unless ``recursive``;
     ``pattern`` is a regex searched in each URI."""
 def list_async(uri: str, recursive: bool = False, pattern: str | None = None) -> Awaitable[list[str]]: ...
+def list_uploads(prefix: str) -> list[PendingUpload]:
+    """Unfinished multipart uploads under ``prefix`` (S3 only)."""
+def list_uploads_async(prefix: str) -> Awaitable[list[PendingUpload]]: ...
+def abort_uploads(prefix: str, older_than: float | None = None) -> list[PendingUpload]:
+    """Aborts the unfinished uploads under ``prefix`` older than ``older_than`` seconds
+    (all with None); returns them."""
+def abort_uploads_async(prefix: str, older_than: float | None = None) -> Awaitable[list[PendingUpload]]: ...
 def stat(uri: str) -> Stat: ...
 def stat_async(uri: str) -> Awaitable[Stat]: ...
 def exists(uri: str) -> bool:
