@@ -260,6 +260,10 @@ impl PartUpload for BlockWriter {
         }
     }
 
+    fn part_size(&self) -> usize {
+        self.parts.part_size()
+    }
+
     fn discard_in_background(&mut self) {
         self.uploading.abort_all();
     }

@@ -292,6 +292,10 @@ impl PartUpload for ResumableWriter {
 
     /// The session is cancelled in the background; its result is only logged, since a
     /// session never completed never becomes an object anyway.
+    fn part_size(&self) -> usize {
+        self.parts.part_size()
+    }
+
     fn discard_in_background(&mut self) {
         self.uploading.abort_all();
         if let (Some(session), Ok(rt)) = (self.session.take(), tokio::runtime::Handle::try_current()) {

@@ -378,6 +378,10 @@ impl PartUpload for MultipartWriter {
         self.resume.as_ref().map_or(0, Resume::reused_bytes)
     }
 
+    fn part_size(&self) -> usize {
+        self.parts.part_size()
+    }
+
     fn discard_in_background(&mut self) {
         self.uploading.abort_all();
         let Some(id) = self.upload_id.take() else { return };

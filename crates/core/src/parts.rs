@@ -43,6 +43,9 @@ pub trait PartUpload: Send + Debug + 'static {
     fn reused_bytes(&self) -> u64 {
         0
     }
+
+    /// The size of each part (all but the last).
+    fn part_size(&self) -> usize;
 }
 
 /// An [`ObjectWriter`] over a [`PartUpload`], with the rules every backend keeps: a
@@ -125,6 +128,10 @@ impl<U: PartUpload> ObjectWriter for PartWriter<U> {
 
     fn resumable(&self) -> bool {
         self.upload.keeps_on_failure()
+    }
+
+    fn part_size(&self) -> Option<usize> {
+        Some(self.upload.part_size())
     }
 }
 
@@ -303,6 +310,9 @@ mod tests {
         }
         fn keeps_on_failure(&self) -> bool {
             self.keep
+        }
+        fn part_size(&self) -> usize {
+            4
         }
     }
 

@@ -48,6 +48,13 @@ pub trait ObjectWriter: Send + Debug {
     fn resumable(&self) -> bool {
         false
     }
+
+    /// The size of the parts this writer uploads, if it uploads in parts: a write of
+    /// whole parts at part boundaries is taken without a copy, so callers that stage
+    /// borrowed memory copy it in blocks of this size.
+    fn part_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Compresses everything written with zstd before handing it to the inner writer.

@@ -21,6 +21,7 @@ mod loader;
 mod manage;
 mod read;
 mod runtime;
+mod staging;
 mod stream;
 mod twins;
 mod view;

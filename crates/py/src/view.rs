@@ -142,6 +142,27 @@ pub fn bytes_from(obj: &Bound<'_, PyAny>, what: &str, copy: bool) -> PyResult<By
     Ok(Bytes::from_owner(Held(buffer)))
 }
 
+/// Whether `obj` is immutable memory `bytes_from` shares without a copy (`bytes`,
+/// `BytesView`).
+pub fn is_shared(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_exact_instance_of::<PyBytes>() || obj.cast::<BytesView>().is_ok()
+}
+
+/// Copies any C-contiguous buffer into `staging` (without the GIL when large); returns
+/// its length in bytes and the blocks it completed.
+pub fn stage(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    staging: &mut crate::staging::Staging,
+) -> PyResult<(u64, Vec<Bytes>)> {
+    let held = Held(contiguous(obj, what)?);
+    let len = held.as_ref().len() as u64;
+    if len < COPY_WITH_GIL as u64 {
+        return Ok((len, staging.push(held.as_ref())));
+    }
+    Ok((len, obj.py().detach(|| staging.push(held.as_ref()))))
+}
+
 /// A caller's writable buffer that a read fills.
 pub struct Target {
     buffer: pyo3::buffer::PyUntypedBuffer,

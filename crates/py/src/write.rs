@@ -1,5 +1,6 @@
 //! Writes: bytes from any Python buffer, synthetic objects, and a streaming writer.
 
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -11,8 +12,9 @@ use s3dlio::{ObjectStoreExt, ObjectWriter, Scheme, WriteSummary, WriterOptions};
 
 use crate::manage::ensure_container;
 use crate::runtime::{Op, block, current};
+use crate::staging::Staging;
 use crate::twins::{none, store, twins};
-use crate::view::{bytes_from, memoryview};
+use crate::view::{bytes_from, is_shared, memoryview, stage};
 
 /// A store that keeps the `Bytes` it is given (memory://) would see later changes to
 /// the caller's buffer, so it gets a private copy of any buffer but `bytes`.
@@ -168,7 +170,12 @@ pub struct Writer {
     // A Mutex only to make the class Sync; every method holds it briefly.
     inner: std::sync::Mutex<Option<Box<dyn ObjectWriter>>>,
     written: u64,
+    /// Borrowed buffers copied into part-sized blocks before the writer takes them.
+    staging: Staging,
 }
+
+/// Staging blocks of a writer that does not upload in parts.
+const STAGING_BLOCK: usize = 8 << 20;
 
 impl Writer {
     /// Fails as a write would once the writer is closed or aborted.
@@ -193,27 +200,46 @@ impl Writer {
     fn take(&mut self) -> PyResult<Box<dyn ObjectWriter>> {
         self.slot().take().ok_or_else(|| self.closed_error())
     }
+
+    /// Passes `blocks` to the writer, in order (nothing to do for none: a small write
+    /// only staged). A failed write abandons the upload.
+    fn hand_over(&mut self, py: Python<'_>, blocks: Vec<Bytes>) -> PyResult<()> {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        let mut writer = self.take()?;
+        let uri = self.uri.clone();
+        let op: Op<Box<dyn ObjectWriter>> = Box::pin(async move {
+            for data in blocks {
+                if let Err(e) = writer.write(data).await {
+                    return Err(abandon(writer, &uri, e).await);
+                }
+            }
+            Ok(writer)
+        });
+        *self.slot() = Some(block(py, op)?);
+        Ok(())
+    }
 }
 
 #[pymethods]
 impl Writer {
     /// Appends `data` (any C-contiguous buffer) and returns its length. The writer holds
     /// parts after the call returns, so only `bytes` and `BytesView` are shared; any
-    /// other buffer is copied and may be reused at once, as a file allows. Waits while
-    /// the writer's parts in flight are full. A failed write aborts the upload.
+    /// other buffer is copied (into part-sized blocks) and may be reused at once, as a
+    /// file allows. Waits while the writer's parts in flight are full. A failed write
+    /// aborts the upload.
     fn write(&mut self, py: Python<'_>, data: Bound<'_, PyAny>) -> PyResult<u64> {
-        // A writer holds parts past this call: only immutable memory is shared.
-        let data = bytes_from(&data, "data", true)?;
-        let len = data.len() as u64;
-        let mut writer = self.take()?;
-        let uri = self.uri.clone();
-        let op: Op<Box<dyn ObjectWriter>> = Box::pin(async move {
-            match writer.write(data).await {
-                Ok(()) => Ok(writer),
-                Err(e) => Err(abandon(writer, &uri, e).await),
-            }
-        });
-        *self.slot() = Some(block(py, op)?);
+        self.ensure_open()?;
+        // A writer holds parts past this call: only immutable memory is shared, and only
+        // when nothing is staged (the object's bytes stay in order).
+        let (len, blocks) = if self.staging.is_empty() && is_shared(&data) {
+            let shared = bytes_from(&data, "data", true)?;
+            (shared.len() as u64, vec![shared])
+        } else {
+            stage(&data, "data", &mut self.staging)?
+        };
+        self.hand_over(py, blocks)?;
         self.written += len;
         Ok(len)
     }
@@ -251,6 +277,11 @@ impl Writer {
     /// Finishes the upload and makes the object visible; returns a summary dict. Its
     /// error is the upload's error.
     fn close(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.ensure_open()?;
+        let rest = self.staging.take_rest();
+        if !rest.is_empty() {
+            self.hand_over(py, vec![rest])?;
+        }
         let writer = self.take()?;
         let summary: WriteSummary = block(py, Box::pin(writer.finalize()))?;
         let d = PyDict::new(py);
@@ -369,6 +400,7 @@ pub fn open_writer(
     let writer = block(py, Box::pin(async move { store.get_writer(&target, opts).await }))?;
     Ok(Writer {
         uri,
+        staging: Staging::new(writer.part_size().unwrap_or(STAGING_BLOCK)),
         inner: std::sync::Mutex::new(Some(writer)),
         written: 0,
     })

@@ -255,4 +255,8 @@ impl ObjectWriter for Recorded {
     fn resumable(&self) -> bool {
         self.inner.resumable()
     }
+
+    fn part_size(&self) -> Option<usize> {
+        self.inner.part_size()
+    }
 }
