@@ -117,6 +117,23 @@ def prefix(request, tmp_path):
     return f"s3://{request.getfixturevalue('s3_bucket')}/p{n}/"
 
 
+def shared_prefix(where, request, tmp_path):
+    """A fresh prefix on a backend several processes can share (every scheme but
+    memory://, which lives in one process)."""
+    n = next(_counter)
+    if where == "file":
+        return f"file://{tmp_path}/shared{n}/"
+    if where == "s3":
+        return f"s3://{request.getfixturevalue('s3_bucket')}/shared{n}/"
+    if where == "azure":
+        return f"{request.getfixturevalue('azure_container')}/shared{n}/"
+    return f"{request.getfixturevalue('gcs_bucket')}/shared{n}/"
+
+
+# Ranks per backend in the multi-process tests: world sizes 2 to 4, every shared backend.
+WORLDS = [("file", 2), ("s3", 3), ("azure", 4), ("gcs", 4)]
+
+
 @pytest.fixture
 def local(tmp_path):
     """A fresh file:// prefix."""

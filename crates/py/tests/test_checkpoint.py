@@ -1,7 +1,7 @@
 """Checkpoints on every backend: single- and multi-rank saves load back byte for byte,
 `latest` only ever names a complete checkpoint, validation catches a corrupted shard,
-deletes keep `latest` valid; a torch.distributed job (gloo, 2 and 3 ranks) saves and loads
-its state dicts."""
+deletes keep `latest` valid; a torch.distributed job (gloo, 2 to 4 ranks on file, S3,
+Azure and GCS) saves and loads its state dicts."""
 
 import io
 import os
@@ -10,7 +10,7 @@ import pytest
 
 import s3dlio
 import s3dlio.checkpoint as ck
-from conftest import pattern
+from conftest import WORLDS, pattern, shared_prefix
 
 MIB = 1 << 20
 
@@ -127,13 +127,12 @@ def _dcp_rank(rank, world, uri, init):
     dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("world", [2, 3])
-@pytest.mark.parametrize("where", ["file", "s3"])
+@pytest.mark.parametrize("where,world", WORLDS)
 def test_torch_distributed_ranks_save_and_load(where, world, tmp_path, request):
     torch = pytest.importorskip("torch")
     import torch.multiprocessing as mp
 
-    uri = f"file://{tmp_path}/dcp/" if where == "file" else f"s3://{request.getfixturevalue('s3_bucket')}/dcp{world}/"
+    uri = shared_prefix(where, request, tmp_path)
     init = f"file://{tmp_path}/rendezvous"
     mp.spawn(_dcp_rank, args=(world, uri, init), nprocs=world, join=True)
     m = ck.PyCheckpointStore(uri).reader().load_latest_manifest()

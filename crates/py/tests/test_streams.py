@@ -1,14 +1,15 @@
 """Objects as files: `open_writer` takes `torch.save`, `open_reader` serves `torch.load`
 and seeks, reads ranges on demand (a window of `read_ahead`, larger reads straight into
 the caller's buffer) and never mixes versions; PyTorch DCP saves and loads through
-`s3dlio.dcp` on every backend, and across 2 and 3 `torch.distributed` ranks."""
+`s3dlio.dcp` on every backend, and across 2 to 4 `torch.distributed` ranks (file, S3,
+Azure, GCS)."""
 
 import io
 
 import pytest
 
 import s3dlio
-from conftest import pattern
+from conftest import WORLDS, pattern, shared_prefix
 
 
 def test_writer_speaks_the_file_protocol(local):
@@ -149,13 +150,12 @@ def _dcp_rank(rank, world, uri, init):
     dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("world", [2, 3])
-@pytest.mark.parametrize("where", ["file", "s3"])
+@pytest.mark.parametrize("where,world", WORLDS)
 def test_dcp_across_ranks(where, world, tmp_path, request):
     pytest.importorskip("torch")
     import torch.multiprocessing as mp
 
-    uri = f"file://{tmp_path}/dcp" if where == "file" else f"s3://{request.getfixturevalue('s3_bucket')}/dcp-{world}"
+    uri = shared_prefix(where, request, tmp_path) + "dcp"
     mp.spawn(_dcp_rank, args=(world, uri, f"file://{tmp_path}/rendezvous"), nprocs=world, join=True)
     names = sorted(u.rsplit("/", 1)[1] for u in s3dlio.list(uri + "/", recursive=True))
     assert names == [".metadata"] + [f"__{r}_0.distcp" for r in range(world)], names
