@@ -9,9 +9,15 @@ use anyhow::{Context, Result, bail};
 
 use crate::run;
 
-/// The test environment: pinned build and test tools from PyPI.
+/// The test environment.
 const VENV: &str = "target/py-venv";
-const TOOLS: &[&str] = &["maturin==1.16.0", "numpy==2.3.5", "pytest==8.4.2"];
+/// Pinned build and test tools from PyPI (zstandard reads the op-log files tests write).
+const TOOLS: &[&str] = &[
+    "maturin==1.16.0",
+    "numpy==2.3.5",
+    "pytest==8.4.2",
+    "zstandard==0.25.0",
+];
 /// The frameworks whose zero-copy tests run when they install (CPU is enough). Set
 /// `S3DLIO_SKIP_FRAMEWORKS=1` to leave them out; their tests then skip with the reason.
 const FRAMEWORKS: &[&str] = &["torch", "jax"];

@@ -42,6 +42,10 @@ pub struct Global {
     /// PEM file of extra CA certificates to trust for S3 (beats AWS_CA_BUNDLE).
     #[arg(long, global = true, value_name = "PEM")]
     pub ca_bundle: Option<PathBuf>,
+    /// Record every operation in FILE: MinIO warp's TSV columns, zstd-compressed
+    /// (`zstd -dc FILE`), one row per operation the command issued.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub op_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +86,31 @@ pub enum Command {
     Bench(BenchArgs),
     /// List unfinished multipart uploads under a prefix (S3), or abort them (--abort).
     Uploads(UploadsArgs),
+    /// Issue the operations of an op-log (--op-log) again under another prefix.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The op-log (zstd-compressed or plain TSV).
+    pub log: PathBuf,
+    /// Where the operations go: each logged URI's `--from` prefix is replaced by this.
+    pub target: String,
+    /// The logged prefix to replace (default: the longest common prefix ending in `/`).
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    pub from: String,
+    /// Pace: 2 replays twice as fast as recorded, 0 as fast as possible.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Only these ops, e.g. `GET,PUT` (default: GET, PUT, STAT, DELETE, LIST).
+    #[arg(long, value_delimiter = ',')]
+    pub ops: Vec<String>,
+    /// Count failed operations and keep going instead of stopping at the first.
+    #[arg(long)]
+    pub continue_on_error: bool,
+    /// Operations in flight at once at most.
+    #[arg(short, long, default_value_t = 64)]
+    pub jobs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -40,10 +40,14 @@ const CLEANUP_GRACE: Duration = Duration::from_millis(300);
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
-    match store_options(&cli.global) {
-        Ok(options) => commands::init_stores(options),
+    let op_log = match store_options(&cli.global) {
+        Ok(options) => {
+            let log = options.op_log.clone();
+            commands::init_stores(options);
+            log
+        }
         Err(e) => return failure::Failure::from(e).report(),
-    }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return failure::Failure::Local("starting the async runtime".into(), e).report(),
@@ -59,7 +63,20 @@ fn main() -> ExitCode {
             // A runtime shutting down drops tasks that have not started, so let them start.
             tokio::time::sleep(CLEANUP_GRACE).await;
         }
-        outcome
+        // The log is closed even when the command failed: its rows say why.
+        let closed = match &op_log {
+            Some(log) => log.finish().await.map(drop),
+            None => Ok(()),
+        };
+        match (outcome, closed) {
+            (Some(Ok(())), Err(e)) => Some(Err(failure::Failure::from(e))),
+            (outcome, Err(e)) => {
+                // The command's own failure is the one reported; this one is not lost.
+                eprintln!("s3-cli: closing the op-log failed too: {e}");
+                outcome
+            }
+            (outcome, Ok(())) => outcome,
+        }
     });
     // Blocking cleanups already running get this long to finish.
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -89,6 +106,10 @@ fn store_options(global: &Global) -> s3dlio::Result<s3dlio::StoreOptions> {
             s3 = s3.with_ca_bundle_file(path)?;
         }
         options.s3 = Some(s3);
+    }
+    if let Some(path) = &global.op_log {
+        let log = s3dlio::oplog::OpLog::create(path, s3dlio::oplog::OpLogOptions::default())?;
+        options = options.with_op_log(log);
     }
     Ok(options)
 }

@@ -19,6 +19,7 @@ mod errors;
 mod inbox;
 mod loader;
 mod manage;
+mod oplog;
 mod read;
 mod runtime;
 mod staging;
@@ -86,6 +87,10 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(write::generate_data, m)?)?;
     m.add_function(wrap_pyfunction!(write::open_writer, m)?)?;
+    m.add_function(wrap_pyfunction!(oplog::init_op_log, m)?)?;
+    m.add_function(wrap_pyfunction!(oplog::finalize_op_log, m)?)?;
+    m.add_function(wrap_pyfunction!(oplog::is_op_log_active, m)?)?;
+    m.add_function(wrap_pyfunction!(oplog::op_log_stats, m)?)?;
     macro_rules! add_twins {
         ($($module:ident :: $name:ident / $name_async:ident),* $(,)?) => {
             $(

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use pyo3::prelude::*;
 use s3dlio::env::EnvReader;
+use s3dlio::oplog::OpLog;
 use s3dlio::{StoreCache, StoreOptions};
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
@@ -81,6 +82,10 @@ pub fn before_fork(py: Python<'_>) {
 /// (`cargo xtask bench peers`; test `test_a_script_exits_cleanly_after_many_async_puts`).
 /// Work still running in other threads ends with the process anyway.
 pub fn at_exit(py: Python<'_>) {
+    // An op-log never finalized is closed (its zstd frame ended), so the file reads.
+    if let Err(e) = crate::oplog::finalize_op_log(py) {
+        e.print(py);
+    }
     shut_down(py);
 }
 
@@ -137,19 +142,55 @@ pub fn current(_py: Python<'_>) -> PyResult<Arc<Generation>> {
     let generation = Arc::new(Generation {
         pid,
         runtime,
-        stores: Arc::new(
-            match OPTIONS
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .clone()
-            {
-                Some(options) => StoreCache::with_options(options),
-                None => StoreCache::new(),
-            },
-        ),
+        stores: Arc::new(store_cache(_py, pid)?),
     });
     *slot = Some(generation.clone());
     Ok(generation)
+}
+
+/// The stores of a new generation: `s3dlio.configure`'s options (else the environment's,
+/// read as each store is made), recording into the op-log this process started, if one
+/// is active. A forked child records nothing: the log's writer thread is its parent's.
+fn store_cache(py: Python<'_>, pid: u32) -> PyResult<StoreCache> {
+    let options = OPTIONS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    let log = OP_LOG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+        .filter(|(owner, log)| *owner == pid && log.is_active());
+    Ok(match (options, log) {
+        (Some(options), None) => StoreCache::with_options(options),
+        (None, None) => StoreCache::new(),
+        (options, Some((_, log))) => {
+            let options = match options {
+                Some(o) => o,
+                None => StoreOptions::from_env().map_err(|e| to_py(py, e))?,
+            };
+            StoreCache::with_options(options.with_op_log(log))
+        }
+    })
+}
+
+/// The op-log this process started last (active or finished), with its process id.
+static OP_LOG: Mutex<Option<(u32, Arc<OpLog>)>> = Mutex::new(None);
+
+/// The op-log this process started last, if any.
+pub fn op_log() -> Option<Arc<OpLog>> {
+    OP_LOG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+        .filter(|(owner, _)| *owner == std::process::id())
+        .map(|(_, log)| log)
+}
+
+/// Records every operation from now on into `log`; the stores are rebuilt around it.
+pub fn set_op_log(py: Python<'_>, log: Arc<OpLog>) -> PyResult<()> {
+    *OP_LOG.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((std::process::id(), log));
+    reset_stores(py)
 }
 
 /// Makes every store from now on with `options` (`s3dlio.configure`); calls already
@@ -160,7 +201,7 @@ pub fn set_options(py: Python<'_>, options: StoreOptions) -> PyResult<()> {
 }
 
 /// Drops every cached store, so the next call builds stores anew.
-fn reset_stores(py: Python<'_>) -> PyResult<()> {
+pub fn reset_stores(py: Python<'_>) -> PyResult<()> {
     let old = CURRENT
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -42,6 +42,9 @@ struct RootReadme;
 #[cfg(doctest)]
 #[doc = include_str!("../../checkpoint/README.md")]
 struct CheckpointReadme;
+#[cfg(doctest)]
+#[doc = include_str!("../../oplog/README.md")]
+struct OpLogReadme;
 
 mod cache;
 mod options;
@@ -52,6 +55,7 @@ pub use options::StoreOptions;
 pub use s3dlio_checkpoint as checkpoint;
 pub use s3dlio_datagen as datagen;
 pub use s3dlio_loader as loader;
+pub use s3dlio_oplog as oplog;
 pub use s3dlio_range_engine::{
     ENV_CHUNK_SIZE, ENV_CONCURRENCY, ENV_MAX_BYTES_IN_FLIGHT, ENV_THRESHOLD, RangeEngineConfig, ReadPath,
 };
@@ -116,14 +120,18 @@ pub fn store_for_uri_with(uri: &str, options: &StoreOptions) -> Result<Arc<dyn O
 }
 
 /// The layers every store handle has, over `backend` (see
-/// [`s3dlio_range_engine::layered`]).
+/// [`s3dlio_range_engine::layered`]), and the op-log on top when one is set.
 pub fn layered(backend: Arc<dyn ObjectStore>, options: &StoreOptions) -> Arc<dyn ObjectStore> {
-    s3dlio_range_engine::layered(
+    let store = s3dlio_range_engine::layered(
         backend,
         options.read.clone(),
         options.retry.clone(),
         options.max_requests,
-    )
+    );
+    match &options.op_log {
+        Some(log) => Arc::new(oplog::OpLogStore::new(store, log.clone())),
+        None => store,
+    }
 }
 
 fn service_of(uri: &str) -> Result<Service> {

@@ -44,9 +44,17 @@ pub struct StoreOptions {
     /// Values of knobs (`S3DLIO_*`, `AWS_REGION`, ...) that stand in front of the process
     /// environment wherever a config above is left `None` (Python's `configure()`).
     pub vars: Option<Arc<BTreeMap<String, String>>>,
+    /// Every operation of the stores made is recorded here (the op-log layer, on top).
+    pub op_log: Option<Arc<crate::oplog::OpLog>>,
 }
 
 impl StoreOptions {
+    /// Records every operation of the stores made into `log` ([`crate::oplog`]).
+    pub fn with_op_log(mut self, log: Arc<crate::oplog::OpLog>) -> Self {
+        self.op_log = Some(log);
+        self
+    }
+
     /// The read, retry and limit options from the `S3DLIO_RANGE_*`, `S3DLIO_RETRY_*` and
     /// `S3DLIO_MAX_REQUESTS` variables (backend configs are read when their store is
     /// made); a malformed value is an error naming the variable.

@@ -5,6 +5,7 @@ mod copy;
 mod get;
 mod ls;
 mod put;
+mod replay;
 mod rm;
 mod stat;
 mod uploads;
@@ -44,6 +45,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Put(args) => put::put(&args, ctx, &mut out).await,
         Command::Bench(args) => bench::bench(&args, ctx, &mut out).await,
         Command::Uploads(args) => uploads::uploads(&args, &mut out).await,
+        Command::Replay(args) => replay::replay(&args, &mut out).await,
     };
     // Flush what was printed even when the command failed part-way.
     let flushed = out.flush().await;

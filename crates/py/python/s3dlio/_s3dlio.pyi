@@ -238,6 +238,22 @@ def open_writer(
     parts the service lacks."""
 def open_reader(uri: str, read_ahead: int = 8 << 20) -> ObjectReader:
     """Opens ``uri`` as a seekable file; one ``stat`` learns its size and version."""
+def init_op_log(
+    path: str | os.PathLike[str],
+    *,
+    lossy: bool = False,
+    capacity: int = 8192,
+    client_id: str | None = None,
+    sort_by_start: bool = False,
+    clock_offset_ns: int = 0,
+) -> None:
+    """Records every operation from now on into ``path``: MinIO warp's TSV columns,
+    zstd-compressed (``zstd -dc``). Raises ``RuntimeError`` while another log is active."""
+def finalize_op_log() -> None:
+    """Writes what is queued and closes the op-log; does nothing when none is active."""
+def is_op_log_active() -> bool: ...
+def op_log_stats() -> dict[str, object]:
+    """active, path, recorded, written, dropped, errors of the current (or last) op-log."""
 def generate_data(size: int, dedup: int = 1, compress: int = 1, seed: int = 0) -> memoryview:
     """``size`` synthetic bytes: 1/``dedup`` of the 64 KiB blocks unique, zstd ratio
     ``compress``, the same bytes for the same seed."""

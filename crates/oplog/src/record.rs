@@ -1,0 +1,111 @@
+//! One row of the log: MinIO warp's columns, tab-separated.
+
+use std::time::{Duration, SystemTime};
+
+/// The header line, warp's column names in warp's order.
+pub const HEADER: &str = "idx\tthread\top\tclient_id\tn_objects\tbytes\tendpoint\tfile\terror\tstart\tfirst_byte\tend\tduration_ns";
+
+/// One operation as it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpRecord {
+    /// A small number per OS thread that issued the operation.
+    pub thread: u64,
+    /// `GET`, `PUT`, `STAT`, `DELETE`, `LIST`, `COPY`, ... (warp's names where it has one).
+    pub op: &'static str,
+    pub n_objects: u64,
+    pub bytes: u64,
+    pub endpoint: String,
+    pub uri: String,
+    /// Empty when the operation succeeded.
+    pub error: String,
+    pub start: SystemTime,
+    /// When the first byte arrived (streams); the end for operations answered whole.
+    pub first_byte: SystemTime,
+    pub end: SystemTime,
+}
+
+impl OpRecord {
+    pub fn duration(&self) -> Duration {
+        self.end.duration_since(self.start).unwrap_or_default()
+    }
+
+    /// The row, without its trailing newline, numbered `idx`, for `client_id`, with times
+    /// moved by `offset_ns` (a clock offset to line logs of several hosts up).
+    pub fn tsv(&self, idx: u64, client_id: &str, offset_ns: i64) -> String {
+        let at = |t: SystemTime| {
+            let moved = match offset_ns {
+                n if n >= 0 => t + Duration::from_nanos(n as u64),
+                n => t - Duration::from_nanos(n.unsigned_abs()),
+            };
+            humantime::format_rfc3339_nanos(moved).to_string()
+        };
+        format!(
+            "{idx}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            self.thread,
+            self.op,
+            clean(client_id),
+            self.n_objects,
+            self.bytes,
+            clean(&self.endpoint),
+            clean(&self.uri),
+            clean(&self.error),
+            at(self.start),
+            at(self.first_byte),
+            at(self.end),
+            self.duration().as_nanos(),
+        )
+    }
+}
+
+/// A field with the tabs and line breaks that would break a row replaced by spaces.
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['\t', '\n', '\r']) {
+        s.replace(['\t', '\n', '\r'], " ").into()
+    } else {
+        s.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_has_warps_columns_and_no_stray_separators() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let r = OpRecord {
+            thread: 3,
+            op: "GET",
+            n_objects: 1,
+            bytes: 65536,
+            endpoint: "127.0.0.1:9000".into(),
+            uri: "s3://b/k".into(),
+            error: "bad\tthing\nhappened".into(),
+            start: t0,
+            first_byte: t0 + Duration::from_micros(5),
+            end: t0 + Duration::from_millis(2),
+        };
+        let row = r.tsv(7, "host-a", -1_000);
+        let cols: Vec<&str> = row.split('\t').collect();
+        assert_eq!(cols.len(), HEADER.split('\t').count());
+        assert_eq!(
+            &cols[..9],
+            [
+                "7",
+                "3",
+                "GET",
+                "host-a",
+                "1",
+                "65536",
+                "127.0.0.1:9000",
+                "s3://b/k",
+                "bad thing happened"
+            ]
+        );
+        assert_eq!(
+            cols[9], "2023-11-14T22:13:19.999999000Z",
+            "start moved back by the offset"
+        );
+        assert_eq!(cols[12], "2000000");
+    }
+}
