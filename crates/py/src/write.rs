@@ -170,6 +170,8 @@ pub struct Writer {
     // A Mutex only to make the class Sync; every method holds it briefly.
     inner: std::sync::Mutex<Option<Box<dyn ObjectWriter>>>,
     written: u64,
+    /// `reused_bytes` of the writer when it was closed.
+    reused: u64,
     /// Borrowed buffers copied into part-sized blocks before the writer takes them.
     staging: Staging,
 }
@@ -283,6 +285,7 @@ impl Writer {
             self.hand_over(py, vec![rest])?;
         }
         let writer = self.take()?;
+        self.reused = writer.reused_bytes();
         let summary: WriteSummary = block(py, Box::pin(writer.finalize()))?;
         let d = PyDict::new(py);
         d.set_item("uri", summary.uri)?;
@@ -307,13 +310,11 @@ impl Writer {
         self.written
     }
 
-    /// Of those, bytes a resumed upload found stored and did not send again.
+    /// Of those, bytes a resumed upload found stored and did not send again (kept after
+    /// `close`).
     #[getter]
-    fn reused_bytes(&self) -> PyResult<u64> {
-        match self.slot().as_ref() {
-            Some(w) => Ok(w.reused_bytes()),
-            None => Err(self.closed_error()),
-        }
+    fn reused_bytes(&self) -> u64 {
+        self.slot().as_ref().map_or(self.reused, |w| w.reused_bytes())
     }
 
     /// True for a journaled writer: an exception inside `with` (or a failed write)
@@ -403,5 +404,6 @@ pub fn open_writer(
         staging: Staging::new(writer.part_size().unwrap_or(STAGING_BLOCK)),
         inner: std::sync::Mutex::new(Some(writer)),
         written: 0,
+        reused: 0,
     })
 }

@@ -572,7 +572,8 @@ scenario!(
     /// A journaled upload of six parts loses its server after two (the writer fails and keeps
     /// the upload), then a new writer with the same journal writes the object again: only
     /// the bytes the server lacks go over the wire (counted at the proxy), the object is
-    /// byte-identical, the journal is gone and, on S3, no upload is left open.
+    /// byte-identical, the journal is gone and, on S3, no upload is left open. GCS: a
+    /// journaled writer is refused with `NotSupported` (decision 019).
     a_killed_upload_resumes_from_its_journal_and_sends_only_what_is_missing,
     quick_retries(), Limit::Defaults,
     |f| {
@@ -631,7 +632,7 @@ scenario!(
 scenario!(
     /// A journaled writer cancelled, and one whose data changed since the journal: cancel
     /// aborts the upload and removes the journal; changed parts are sent again, and the
-    /// object is never a mix of the two.
+    /// object is never a mix of the two. GCS: refused with `NotSupported`.
     a_journaled_upload_is_cancelled_cleanly_and_changed_data_is_never_mixed,
     quick_retries(), Limit::Defaults,
     |f| {
