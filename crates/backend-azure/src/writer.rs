@@ -22,7 +22,7 @@ use azure_storage_blob::models::{
 };
 use bytes::Bytes;
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
-use s3dlio_core::resume::{PartPlan, PartRecord, Resume, UploadJournal};
+use s3dlio_core::resume::{self, PartPlan, Resume, UploadJournal};
 use s3dlio_core::{Error, Operation, PutOptions, Result, RetryPolicy, WriteSummary};
 
 use crate::error::map_error;
@@ -152,12 +152,9 @@ impl BlockWriter {
         let index = self.staged;
         let id = self.block_id(index);
         self.staged += 1;
-        let journal = match &mut self.resume {
-            None => None,
-            Some(r) => match r.plan(&self.uri, index as u32, &block).await? {
-                PartPlan::Stored(_) => return Ok(()),
-                PartPlan::Send { crc32c } => Some((r.journal().clone(), crc32c)),
-            },
+        let journal = match resume::plan(self.resume.as_mut(), &self.uri, index as u32, &block).await? {
+            PartPlan::Stored(_) => return Ok(()),
+            PartPlan::Send(pending) => pending,
         };
         let (client, uri) = (self.client.clone(), self.uri.clone());
         self.uploading
@@ -170,21 +167,14 @@ impl BlockWriter {
                     journal.clone(),
                 );
                 async move {
-                    let size = block.len() as u64;
                     client
-                        .stage_block(&id, size, block.into(), None)
+                        .stage_block(&id, block.len() as u64, block.into(), None)
                         .await
                         .map_err(|e| map_error(Operation::Write, &uri, e))?;
-                    if let Some((journal, crc32c)) = journal {
-                        let record = PartRecord {
-                            index: index as u32,
-                            size,
-                            crc32c,
-                            e_tag: None,
-                        };
-                        journal.record(&record).await?;
+                    match journal {
+                        Some(pending) => pending.acknowledged(None).await,
+                        None => Ok(()),
                     }
-                    Ok(())
                 }
             })
             .await

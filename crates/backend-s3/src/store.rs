@@ -17,8 +17,8 @@ use s3dlio_core::wire::{
 };
 use s3dlio_core::{
     Capabilities, Error, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt,
-    ObjectUri, ObjectWriter, Operation, PendingUpload, PutOptions, PutResult, Result, Serves, Service,
-    WriterOptions, delete_grouped,
+    ObjectUri, ObjectWriter, Operation, PendingUpload, PutOptions, PutResult, Result, RetryPolicy, Serves,
+    Service, WriterOptions, delete_grouped,
 };
 
 use crate::client::Clients;
@@ -417,20 +417,17 @@ impl ObjectStore for S3Store {
 
     async fn abort_upload(&self, upload: &PendingUpload) -> Result<()> {
         let u = SERVES.object(Operation::Delete, &upload.uri)?;
-        let sent = self
-            .client(&u)
-            .await
-            .abort_multipart_upload()
-            .bucket(u.bucket())
-            .key(u.key())
-            .upload_id(&upload.upload_id)
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(Operation::Delete, &upload.uri, e));
-        match sent {
-            Err(Error::NotFound { .. }) => Ok(()),
-            other => other.map(drop),
-        }
+        // One try: the retry layer above owns this request.
+        let target = (u.bucket(), u.key(), upload.upload_id.as_str());
+        let client = self.client(&u).await;
+        crate::writer::abort(
+            &client,
+            target,
+            Operation::Delete,
+            &upload.uri,
+            &RetryPolicy::none(),
+        )
+        .await
     }
 
     async fn delete(&self, uri: &str) -> Result<()> {

@@ -20,7 +20,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
-use s3dlio_core::resume::{PartPlan, PartRecord, Resume, UploadJournal};
+use s3dlio_core::resume::{self, PartPlan, Pending, Resume, UploadJournal};
 use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, RetryPolicy, WriteSummary, retry};
 
 use crate::direct::{Direct, Target};
@@ -195,16 +195,13 @@ impl MultipartWriter {
         let upload_id = self.upload_id().await?;
         let n = self.next_part;
         self.next_part += 1;
-        let journal = match &mut self.resume {
-            None => None,
-            Some(r) => match r.plan(&self.uri, (n - 1) as u32, &part).await? {
-                PartPlan::Stored(p) => {
-                    self.uploading
-                        .add_done(CompletedPart::builder().part_number(n).set_e_tag(p.e_tag).build());
-                    return Ok(());
-                }
-                PartPlan::Send { crc32c } => Some((r.journal().clone(), crc32c)),
-            },
+        let journal = match resume::plan(self.resume.as_mut(), &self.uri, (n - 1) as u32, &part).await? {
+            PartPlan::Stored(p) => {
+                self.uploading
+                    .add_done(CompletedPart::builder().part_number(n).set_e_tag(p.e_tag).build());
+                return Ok(());
+            }
+            PartPlan::Send(pending) => pending,
         };
         let (client, bucket, key, uri) = (
             self.client.clone(),
@@ -225,9 +222,8 @@ impl MultipartWriter {
                         journal.clone(),
                     );
                     async move {
-                        let size = part.len();
                         let e_tag = direct.upload_part(&uri, &target, &upload_id, n, part).await?;
-                        acknowledged(journal, n, size, e_tag).await
+                        acknowledged(journal.as_ref(), n, e_tag).await
                     }
                 })
                 .await;
@@ -242,13 +238,13 @@ impl MultipartWriter {
                     .upload_id(&upload_id)
                     .part_number(n)
                     .body(ByteStream::from(part.clone()));
-                let (uri, size, journal) = (uri.clone(), part.len(), journal.clone());
+                let (uri, journal) = (uri.clone(), journal.clone());
                 async move {
                     let out = req
                         .send()
                         .await
                         .map_err(|e| map_sdk_error(Operation::Write, &uri, e))?;
-                    acknowledged(journal, n, size, out.e_tag().map(str::to_string)).await
+                    acknowledged(journal.as_ref(), n, out.e_tag().map(str::to_string)).await
                 }
             })
             .await
@@ -362,7 +358,14 @@ impl PartUpload for MultipartWriter {
     async fn discard(&mut self) -> Result<()> {
         self.uploading.abort_all();
         if let Some(id) = self.upload_id.take() {
-            abort(&self.client, &self.bucket, &self.key, &id, &self.uri, &self.retry).await?;
+            abort(
+                &self.client,
+                (&self.bucket, &self.key, &id),
+                Operation::Write,
+                &self.uri,
+                &self.retry,
+            )
+            .await?;
         }
         match &self.resume {
             Some(r) => r.journal().remove().await,
@@ -394,7 +397,7 @@ impl PartUpload for MultipartWriter {
         );
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => drop(rt.spawn(async move {
-                if let Err(e) = abort(&client, &bucket, &key, &id, &uri, &policy).await {
+                if let Err(e) = abort(&client, (&bucket, &key, &id), Operation::Write, &uri, &policy).await {
                     tracing::warn!(error = %e, "aborting a dropped multipart upload failed; the parts stay until a lifecycle rule removes them");
                 }
             })),
@@ -403,48 +406,31 @@ impl PartUpload for MultipartWriter {
     }
 }
 
-/// Part `n` (`size` bytes) as the service acknowledged it, journaled first when the
-/// upload is resumable (`journal`: the journal and the part's CRC32C).
-async fn acknowledged(
-    journal: Option<(UploadJournal, u32)>,
-    n: i32,
-    size: usize,
-    e_tag: Option<String>,
-) -> Result<CompletedPart> {
-    if let Some((journal, crc32c)) = journal {
-        let record = PartRecord {
-            index: (n - 1) as u32,
-            size: size as u64,
-            crc32c,
-            e_tag: e_tag.clone(),
-        };
-        journal.record(&record).await?;
+/// Part `n` as the service acknowledged it, journaled first when the upload is
+/// resumable.
+async fn acknowledged(pending: Option<&Pending>, n: i32, e_tag: Option<String>) -> Result<CompletedPart> {
+    if let Some(p) = pending {
+        p.acknowledged(e_tag.clone()).await?;
     }
     Ok(CompletedPart::builder().part_number(n).set_e_tag(e_tag).build())
 }
 
-/// Aborts upload `id`, retried under `policy`; an upload already gone (an earlier try
-/// that reached the server but lost its answer) counts as aborted.
-async fn abort(
+/// Aborts upload `id` (for `op`), retried under `policy`; an upload already gone (an
+/// earlier try that reached the server but lost its answer) counts as aborted.
+pub(crate) async fn abort(
     client: &Client,
-    bucket: &str,
-    key: &str,
-    id: &str,
+    (bucket, key, id): (&str, &str, &str),
+    op: Operation,
     uri: &str,
     policy: &RetryPolicy,
 ) -> Result<()> {
-    let sent = retry(policy, Operation::Write, uri, || {
+    let sent = retry(policy, op, uri, || {
         let req = client
             .abort_multipart_upload()
             .bucket(bucket)
             .key(key)
             .upload_id(id);
-        async move {
-            req.send()
-                .await
-                .map(drop)
-                .map_err(|e| map_sdk_error(Operation::Write, uri, e))
-        }
+        async move { req.send().await.map(drop).map_err(|e| map_sdk_error(op, uri, e)) }
     })
     .await;
     match sent {

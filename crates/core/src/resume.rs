@@ -57,7 +57,7 @@ pub struct Journaled {
 }
 
 /// The journal of one writer: where it lives and what it must match.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadJournal {
     path: PathBuf,
     uri: String,
@@ -199,13 +199,41 @@ impl UploadJournal {
     }
 }
 
-/// What to do with one part of a journaled upload.
+/// What to do with one part of an upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartPlan {
     /// The service holds these very bytes already: reuse its record.
     Stored(PartRecord),
-    /// Send it; `crc32c` goes into the journal once the service acknowledged it.
-    Send { crc32c: u32 },
+    /// Send it; a journaled upload journals it once the service acknowledged it.
+    Send(Option<Pending>),
+}
+
+/// A part being sent, to be journaled when the service acknowledges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    journal: UploadJournal,
+    /// Its record, without the service's tag.
+    pub record: PartRecord,
+}
+
+impl Pending {
+    /// Journals the part the service acknowledged with `e_tag`.
+    pub async fn acknowledged(&self, e_tag: Option<String>) -> Result<()> {
+        let record = PartRecord {
+            e_tag,
+            ..self.record.clone()
+        };
+        self.journal.record(&record).await
+    }
+}
+
+/// The plan of part `index` (these bytes) of an upload: journaled by `resume`, or not
+/// journaled at all (`None`: always sent).
+pub async fn plan(resume: Option<&mut Resume>, uri: &str, index: u32, part: &Bytes) -> Result<PartPlan> {
+    match resume {
+        Some(r) => r.plan(uri, index, part).await,
+        None => Ok(PartPlan::Send(None)),
+    }
 }
 
 /// A journaled writer's view of its upload: the journal, and the parts a resumed upload
@@ -276,7 +304,15 @@ impl Resume {
             self.reused += p.size;
             return Ok(PartPlan::Stored(p));
         }
-        Ok(PartPlan::Send { crc32c: crc })
+        Ok(PartPlan::Send(Some(Pending {
+            journal: self.journal.clone(),
+            record: PartRecord {
+                index,
+                size: part.len() as u64,
+                crc32c: crc,
+                e_tag: None,
+            },
+        })))
     }
 
     /// Bytes of parts found stored and not sent again.
@@ -375,26 +411,29 @@ mod tests {
         async fn plan(r: &mut Resume, i: u32, data: &'static [u8]) -> PartPlan {
             r.plan("s3://b/k", i, &Bytes::from_static(data)).await.unwrap()
         }
+        // The CRC32C a part to send will be journaled with.
+        fn sent_crc(p: PartPlan) -> Option<u32> {
+            match p {
+                PartPlan::Send(Some(pending)) => Some(pending.record.crc32c),
+                _ => None,
+            }
+        }
         assert_eq!(
             plan(&mut r, 0, b"abcd").await,
             PartPlan::Stored(record(0, b"abcd", Some("t0")))
         );
         assert_eq!(
-            plan(&mut r, 1, b"efgh").await,
-            PartPlan::Send {
-                crc32c: crate::crc32c(b"efgh")
-            },
+            sent_crc(plan(&mut r, 1, b"efgh").await),
+            Some(crate::crc32c(b"efgh")),
             "another tag: someone else's part"
         );
         assert_eq!(
-            plan(&mut r, 2, b"ijkX").await,
-            PartPlan::Send {
-                crc32c: crate::crc32c(b"ijkX")
-            },
+            sent_crc(plan(&mut r, 2, b"ijkX").await),
+            Some(crate::crc32c(b"ijkX")),
             "changed bytes are sent again"
         );
         assert!(
-            matches!(plan(&mut r, 3, b"mnop").await, PartPlan::Send { .. }),
+            matches!(plan(&mut r, 3, b"mnop").await, PartPlan::Send(Some(_))),
             "not on the service"
         );
         assert_eq!(r.reused_bytes(), 4);

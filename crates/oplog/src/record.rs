@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use s3dlio_core::ObjectUri;
+
 /// The header line, warp's column names in warp's order.
 pub const HEADER: &str = "idx\tthread\top\tclient_id\tn_objects\tbytes\tendpoint\tfile\terror\tstart\tfirst_byte\tend\tduration_ns";
 
@@ -14,7 +16,9 @@ pub struct OpRecord {
     pub op: &'static str,
     pub n_objects: u64,
     pub bytes: u64,
-    pub endpoint: String,
+    /// The store's backend name (`s3`, `file`, ...), the `endpoint` column when the URI
+    /// names none.
+    pub backend: &'static str,
     pub uri: String,
     /// Empty when the operation succeeded.
     pub error: String,
@@ -25,6 +29,15 @@ pub struct OpRecord {
 }
 
 impl OpRecord {
+    /// The `endpoint` column: an S3 URI's explicit `host:port`, an Azure account, else
+    /// the backend's name. Derived when the row is written, off the operation's path.
+    pub fn endpoint(&self) -> String {
+        ObjectUri::parse(&self.uri)
+            .ok()
+            .and_then(|u| u.endpoint().or(u.account()).map(str::to_string))
+            .unwrap_or_else(|| self.backend.to_string())
+    }
+
     pub fn duration(&self) -> Duration {
         self.end.duration_since(self.start).unwrap_or_default()
     }
@@ -46,7 +59,7 @@ impl OpRecord {
             clean(client_id),
             self.n_objects,
             self.bytes,
-            clean(&self.endpoint),
+            clean(&self.endpoint()),
             clean(&self.uri),
             clean(&self.error),
             at(self.start),
@@ -78,8 +91,8 @@ mod tests {
             op: "GET",
             n_objects: 1,
             bytes: 65536,
-            endpoint: "127.0.0.1:9000".into(),
-            uri: "s3://b/k".into(),
+            backend: "s3",
+            uri: "s3://127.0.0.1:9000/b/k".into(),
             error: "bad\tthing\nhappened".into(),
             start: t0,
             first_byte: t0 + Duration::from_micros(5),
@@ -98,7 +111,7 @@ mod tests {
                 "1",
                 "65536",
                 "127.0.0.1:9000",
-                "s3://b/k",
+                "s3://127.0.0.1:9000/b/k",
                 "bad thing happened"
             ]
         );

@@ -17,8 +17,8 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use s3dlio_core::buffer::OutputBuffer;
 use s3dlio_core::{
-    Capabilities, GetOptions, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectUri, ObjectWriter,
-    PendingUpload, PutOptions, PutResult, RangesOptions, ReadOptions, Result, WriteSummary, WriterOptions,
+    Capabilities, GetOptions, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectWriter, PendingUpload,
+    PutOptions, PutResult, RangesOptions, ReadOptions, Result, WriteSummary, WriterOptions,
 };
 
 use crate::log::OpLog;
@@ -57,15 +57,6 @@ fn thread_no() -> u64 {
     })
 }
 
-/// The `endpoint` column: an S3 URI's explicit `host:port`, an Azure account, else the
-/// backend's name.
-fn endpoint(store: &dyn ObjectStore, uri: &str) -> String {
-    ObjectUri::parse(uri)
-        .ok()
-        .and_then(|u| u.endpoint().or(u.account()).map(str::to_string))
-        .unwrap_or_else(|| store.name().to_string())
-}
-
 /// One operation being timed.
 struct Timing {
     op: &'static str,
@@ -86,7 +77,7 @@ impl Timing {
 
     fn row<E: std::fmt::Display>(
         self,
-        store: &dyn ObjectStore,
+        backend: &'static str,
         n_objects: u64,
         bytes: u64,
         error: Option<E>,
@@ -97,7 +88,7 @@ impl Timing {
             op: self.op,
             n_objects,
             bytes,
-            endpoint: endpoint(store, &self.uri),
+            backend,
             uri: self.uri,
             error: error.map(|e| e.to_string()).unwrap_or_default(),
             start: self.start,
@@ -123,7 +114,7 @@ impl OpLogStore {
             Ok(v) => size(v),
             Err(_) => (1, 0),
         };
-        let row = timing.row(&*self.inner, n, bytes, result.as_ref().err());
+        let row = timing.row(self.inner.name(), n, bytes, result.as_ref().err());
         self.log.record(row).await;
         result
     }
@@ -174,7 +165,7 @@ impl OpLogStore {
                 }
                 None => {
                     if let Some(t) = st.timing.take() {
-                        let row = t.row(&*self.inner, st.n, st.bytes, st.error.take());
+                        let row = t.row(self.inner.name(), st.n, st.bytes, st.error.take());
                         self.log.record(row).await;
                     }
                     None
@@ -246,11 +237,13 @@ impl ObjectStore for OpLogStore {
             Ok(inner) => Ok(Box::new(LoggedWriter {
                 inner,
                 timing,
-                store: self.inner.clone(),
+                backend: self.inner.name(),
                 log: self.log.clone(),
             })),
             Err(e) => {
-                self.log.record(timing.row(&*self.inner, 1, 0, Some(&e))).await;
+                self.log
+                    .record(timing.row(self.inner.name(), 1, 0, Some(&e)))
+                    .await;
                 Err(e)
             }
         }
@@ -312,12 +305,41 @@ impl ObjectStore for OpLogStore {
     }
 }
 
+impl LoggedWriter {
+    /// Ends the upload with `how` and records its row: the bytes written, and the end's
+    /// error, else `outcome`.
+    async fn end<T, Fut>(
+        self: Box<Self>,
+        how: impl FnOnce(Box<dyn ObjectWriter>) -> Fut,
+        outcome: Option<&str>,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        let LoggedWriter {
+            inner,
+            timing,
+            backend,
+            log,
+        } = *self;
+        let written = inner.bytes_written();
+        let result = how(inner).await;
+        let error = result
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .or(outcome.map(str::to_string));
+        log.record(timing.row(backend, 1, written, error)).await;
+        result
+    }
+}
+
 /// A writer whose upload becomes one row when it ends.
 #[derive(Debug)]
 struct LoggedWriter {
     inner: Box<dyn ObjectWriter>,
     timing: Timing,
-    store: Arc<dyn ObjectStore>,
+    backend: &'static str,
     log: Arc<OpLog>,
 }
 
@@ -338,36 +360,12 @@ impl ObjectWriter for LoggedWriter {
     }
 
     async fn finalize(self: Box<Self>) -> Result<WriteSummary> {
-        let LoggedWriter {
-            inner,
-            timing,
-            store,
-            log,
-        } = *self;
-        let written = inner.bytes_written();
-        let result = inner.finalize().await;
-        log.record(timing.row(&*store, 1, written, result.as_ref().err()))
-            .await;
-        result
+        self.end(|w| w.finalize(), None).await
     }
 
+    /// A cancelled upload's row carries "cancelled" unless the cancel itself failed.
     async fn cancel(self: Box<Self>) -> Result<()> {
-        let LoggedWriter {
-            inner,
-            timing,
-            store,
-            log,
-        } = *self;
-        let written = inner.bytes_written();
-        let result = inner.cancel().await;
-        let error = Some(
-            result
-                .as_ref()
-                .err()
-                .map_or_else(|| "cancelled".to_string(), |e| e.to_string()),
-        );
-        log.record(timing.row(&*store, 1, written, error)).await;
-        result
+        self.end(|w| w.cancel(), Some("cancelled")).await
     }
 
     fn bytes_written(&self) -> u64 {
