@@ -228,6 +228,32 @@ pub enum Error {
     },
 }
 
+/// The `uri` field of every variant, borrowed as the error is.
+macro_rules! uri_of {
+    ($e:expr) => {
+        match $e {
+            Error::NotFound { uri, .. }
+            | Error::PermissionDenied { uri, .. }
+            | Error::Unauthenticated { uri, .. }
+            | Error::InvalidUri { uri, .. }
+            | Error::InvalidRange { uri, .. }
+            | Error::AlreadyExists { uri, .. }
+            | Error::Precondition { uri, .. }
+            | Error::ChecksumMismatch { uri, .. }
+            | Error::NotSupported { uri, .. }
+            | Error::Timeout { uri, .. }
+            | Error::Transient { uri, .. }
+            | Error::Unreachable { uri, .. }
+            | Error::Io { uri, .. }
+            | Error::InvalidArgument { uri, .. }
+            | Error::Batch { uri, .. }
+            | Error::RangeFailed { uri, .. }
+            | Error::Retried { uri, .. }
+            | Error::Backend { uri, .. } => uri,
+        }
+    };
+}
+
 impl Error {
     /// Maps an `std::io::Error` to the matching kind, keeping it as the source.
     pub fn from_io(op: Operation, uri: impl Into<String>, err: std::io::Error) -> Self {
@@ -329,26 +355,13 @@ impl Error {
 
     /// The URI the error concerns.
     pub fn uri(&self) -> &str {
-        match self {
-            Error::NotFound { uri, .. }
-            | Error::PermissionDenied { uri, .. }
-            | Error::Unauthenticated { uri, .. }
-            | Error::InvalidUri { uri, .. }
-            | Error::InvalidRange { uri, .. }
-            | Error::AlreadyExists { uri, .. }
-            | Error::Precondition { uri, .. }
-            | Error::ChecksumMismatch { uri, .. }
-            | Error::NotSupported { uri, .. }
-            | Error::Timeout { uri, .. }
-            | Error::Transient { uri, .. }
-            | Error::Unreachable { uri, .. }
-            | Error::Io { uri, .. }
-            | Error::InvalidArgument { uri, .. }
-            | Error::Batch { uri, .. }
-            | Error::RangeFailed { uri, .. }
-            | Error::Retried { uri, .. }
-            | Error::Backend { uri, .. } => uri,
-        }
+        uri_of!(self)
+    }
+
+    /// The URI the error concerns, to rewrite: a wrapper store that moved a request's
+    /// URI (the multi-endpoint layer) names the caller's URI in its errors.
+    pub fn uri_mut(&mut self) -> &mut String {
+        uri_of!(self)
     }
 }
 

@@ -37,6 +37,15 @@ struct Header {
     part_size: u64,
 }
 
+/// The URI the journal at `path` was written for, when it holds a readable header: a
+/// wrapper that moves URIs (the multi-endpoint layer) resumes an upload where it began.
+/// Anything else is `None`; the writer's own load reports what is wrong with it.
+pub async fn journal_uri(path: &Path) -> Option<String> {
+    let text = tokio::fs::read_to_string(path).await.ok()?;
+    let header: Header = serde_json::from_str(text.lines().next()?).ok()?;
+    Some(header.uri)
+}
+
 /// One part the service acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartRecord {

@@ -19,6 +19,7 @@
 //! let server = Server::start("127.0.0.1:0", Options {
 //!     credentials: Some(("key".into(), "secret".into())),
 //!     latency: Duration::from_millis(10),
+//!     share: None,
 //! })
 //! .await?;
 //! println!("S3 endpoint: {}", server.endpoint());

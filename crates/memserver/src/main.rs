@@ -35,6 +35,7 @@ async fn main() -> std::io::Result<()> {
         Options {
             credentials: args.access_key.zip(args.secret_key),
             latency: Duration::from_millis(args.latency_ms),
+            share: None,
         },
     )
     .await?;

@@ -1,6 +1,8 @@
 //! Serving [`MemS3`] over HTTP/1.1 and HTTP/2 on a TCP listener, and stopping it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -21,6 +23,9 @@ pub struct Options {
     pub credentials: Option<(String, String)>,
     /// Waited before each answer, to model a store across a network (zero: none).
     pub latency: Duration,
+    /// Serve this store (another server's [`Server::store`]) instead of a new one: several
+    /// servers over one store are the gateways of one cluster (its latency applies).
+    pub share: Option<MemS3>,
 }
 
 /// A running server on the current Tokio runtime.
@@ -28,6 +33,8 @@ pub struct Options {
 pub struct Server {
     addr: SocketAddr,
     s3: MemS3,
+    /// Requests this listener answered (`s3`'s count is every gateway's).
+    requests: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -40,13 +47,14 @@ impl Server {
     pub async fn start(addr: impl ToSocketAddrs, opts: Options) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let s3 = MemS3::new(opts.latency);
+        let s3 = opts.share.unwrap_or_else(|| MemS3::new(opts.latency));
         let mut builder = S3ServiceBuilder::new(s3.clone());
         if let Some((key, secret)) = opts.credentials {
             builder.set_auth(SimpleAuth::from_single(key, secret));
         }
         let s3_service = builder.build();
-        let counter = s3.clone();
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
         // One path outside S3's namespace (bucket names cannot start with `_`) answers
         // the request count, so an out-of-process benchmark can read it.
         let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -54,9 +62,10 @@ impl Server {
             async move {
                 if req.uri().path() == REQUESTS_PATH {
                     return Ok(hyper::Response::new(s3s::Body::from(
-                        counter.requests().to_string(),
+                        counter.load(Ordering::Relaxed).to_string(),
                     )));
                 }
+                counter.fetch_add(1, Ordering::Relaxed);
                 hyper::service::Service::call(&s3_service, req).await
             }
         });
@@ -88,7 +97,13 @@ impl Server {
                 });
             }
         });
-        Ok(Server { addr, s3, stop, task })
+        Ok(Server {
+            addr,
+            s3,
+            requests,
+            stop,
+            task,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -100,9 +115,14 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Requests answered so far.
+    /// Requests this server answered so far (not its store's other gateways').
     pub fn requests(&self) -> u64 {
-        self.s3.requests()
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The store it serves: pass it as [`Options::share`] to start another gateway to it.
+    pub fn store(&self) -> MemS3 {
+        self.s3.clone()
     }
 
     /// Stops accepting and drops every open connection.

@@ -94,6 +94,7 @@ async fn slow_server(latency: std::time::Duration) -> Server {
         Options {
             credentials: Some((KEY.into(), SECRET.into())),
             latency,
+            share: None,
         },
     )
     .await

@@ -54,6 +54,7 @@ pub use cache::StoreCache;
 pub use options::StoreOptions;
 pub use s3dlio_checkpoint as checkpoint;
 pub use s3dlio_datagen as datagen;
+pub use s3dlio_endpoints as endpoints;
 pub use s3dlio_loader as loader;
 pub use s3dlio_oplog as oplog;
 pub use s3dlio_range_engine::{
@@ -114,24 +115,70 @@ pub fn store_for_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
 ///
 /// Every read of the returned store goes through the one read path ([`ReadPath`]), every
 /// request through the one retry owner ([`layer::RetryLayer`]) and, when
-/// `options.max_requests` is set, a [`layer::LimitLayer`] (decision 010).
+/// `options.max_requests` is set, a [`layer::LimitLayer`] (decision 010). With
+/// `options.endpoints`, `uri` must be of the endpoints' service and every request goes
+/// to one of them (decision 022).
 pub fn store_for_uri_with(uri: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
-    Ok(layered(backend(uri, options)?, options))
+    let backend = match &options.endpoints {
+        Some(eps) => endpoints_backend(uri, eps, options)?,
+        None => backend(uri, options)?,
+    };
+    Ok(layered(backend, options))
 }
 
-/// The layers every store handle has, over `backend` (see
-/// [`s3dlio_range_engine::layered`]), and the op-log on top when one is set.
+/// The layers every store handle has, over `backend`, top to bottom: the op-log when
+/// one is set, the read path and the retry owner ([`s3dlio_range_engine::layered`]),
+/// the multi-endpoint layer when endpoints are set, and the request limit.
 pub fn layered(backend: Arc<dyn ObjectStore>, options: &StoreOptions) -> Arc<dyn ObjectStore> {
-    let store = s3dlio_range_engine::layered(
-        backend,
-        options.read.clone(),
-        options.retry.clone(),
-        options.max_requests,
-    );
+    let mut store = backend;
+    if let Some(n) = options.max_requests {
+        store = Arc::new(layer::Layered::new(store, layer::LimitLayer::new(n)));
+    }
+    if let Some(eps) = &options.endpoints {
+        store = Arc::new(endpoints::MultiEndpointStore::new(store, eps.clone()));
+    }
+    let store = s3dlio_range_engine::layered(store, options.read.clone(), options.retry.clone(), None);
     match &options.op_log {
         Some(log) => Arc::new(oplog::OpLogStore::new(store, log.clone())),
         None => store,
     }
+}
+
+/// The backend that serves `eps`: the one of their service, over HTTPS when they were
+/// given as `https://` URLs.
+fn endpoints_backend(
+    uri: &str,
+    eps: &endpoints::Endpoints,
+    options: &StoreOptions,
+) -> Result<Arc<dyn ObjectStore>> {
+    let service = service_of(uri)?;
+    if service != eps.service() {
+        return Err(Error::InvalidUri {
+            uri: uri.to_string(),
+            reason: format!(
+                "the store balances over {} endpoints ({}), so its URIs must be {} URIs",
+                eps.service(),
+                eps.uris().join(", "),
+                eps.service()
+            ),
+        });
+    }
+    #[cfg(feature = "s3")]
+    if let (Service::S3, Some(scheme)) = (service, eps.url_scheme()) {
+        let config = match &options.s3 {
+            Some(c) => c.clone(),
+            None => s3::S3Config::from_reader(&options.source())?,
+        };
+        let options = StoreOptions {
+            s3: Some(s3::S3Config {
+                explicit_endpoint_scheme: scheme.to_string(),
+                ..config
+            }),
+            ..options.clone()
+        };
+        return backend(uri, &options);
+    }
+    backend(uri, options)
 }
 
 fn service_of(uri: &str) -> Result<Service> {

@@ -46,12 +46,22 @@ pub struct StoreOptions {
     pub vars: Option<Arc<BTreeMap<String, String>>>,
     /// Every operation of the stores made is recorded here (the op-log layer, on top).
     pub op_log: Option<Arc<crate::oplog::OpLog>>,
+    /// Every request is sent to one of these endpoints (the multi-endpoint layer, below
+    /// the retry layer so a failed try is retried on another endpoint).
+    pub endpoints: Option<Arc<crate::endpoints::Endpoints>>,
 }
 
 impl StoreOptions {
     /// Records every operation of the stores made into `log` ([`crate::oplog`]).
     pub fn with_op_log(mut self, log: Arc<crate::oplog::OpLog>) -> Self {
         self.op_log = Some(log);
+        self
+    }
+
+    /// Balances every request over `endpoints` ([`crate::endpoints`]); keep a clone of
+    /// the `Arc` to read their statistics.
+    pub fn with_endpoints(mut self, endpoints: Arc<crate::endpoints::Endpoints>) -> Self {
+        self.endpoints = Some(endpoints);
         self
     }
 
