@@ -38,7 +38,16 @@ impl MemS3 {
         }
     }
 
-    /// Requests answered (or being answered) so far.
+    /// Another gateway to this store: the same objects and versions, its own request
+    /// count.
+    pub fn gateway(&self) -> MemS3 {
+        MemS3 {
+            requests: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Requests answered (or being answered) so far, through this gateway.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }

@@ -1,8 +1,6 @@
 //! Serving [`MemS3`] over HTTP/1.1 and HTTP/2 on a TCP listener, and stopping it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -33,8 +31,6 @@ pub struct Options {
 pub struct Server {
     addr: SocketAddr,
     s3: MemS3,
-    /// Requests this listener answered (`s3`'s count is every gateway's).
-    requests: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -47,14 +43,16 @@ impl Server {
     pub async fn start(addr: impl ToSocketAddrs, opts: Options) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let s3 = opts.share.unwrap_or_else(|| MemS3::new(opts.latency));
+        let s3 = match opts.share {
+            Some(store) => store.gateway(),
+            None => MemS3::new(opts.latency),
+        };
         let mut builder = S3ServiceBuilder::new(s3.clone());
         if let Some((key, secret)) = opts.credentials {
             builder.set_auth(SimpleAuth::from_single(key, secret));
         }
         let s3_service = builder.build();
-        let requests = Arc::new(AtomicU64::new(0));
-        let counter = requests.clone();
+        let counter = s3.clone();
         // One path outside S3's namespace (bucket names cannot start with `_`) answers
         // the request count, so an out-of-process benchmark can read it.
         let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -62,10 +60,9 @@ impl Server {
             async move {
                 if req.uri().path() == REQUESTS_PATH {
                     return Ok(hyper::Response::new(s3s::Body::from(
-                        counter.load(Ordering::Relaxed).to_string(),
+                        counter.requests().to_string(),
                     )));
                 }
-                counter.fetch_add(1, Ordering::Relaxed);
                 hyper::service::Service::call(&s3_service, req).await
             }
         });
@@ -97,13 +94,7 @@ impl Server {
                 });
             }
         });
-        Ok(Server {
-            addr,
-            s3,
-            requests,
-            stop,
-            task,
-        })
+        Ok(Server { addr, s3, stop, task })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -117,7 +108,7 @@ impl Server {
 
     /// Requests this server answered so far (not its store's other gateways').
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.s3.requests()
     }
 
     /// The store it serves: pass it as [`Options::share`] to start another gateway to it.
