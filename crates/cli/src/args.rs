@@ -46,6 +46,21 @@ pub struct Global {
     /// (`zstd -dc FILE`), one row per operation the command issued.
     #[arg(long, global = true, value_name = "FILE")]
     pub op_log: Option<PathBuf>,
+    /// Spread every request of the endpoints' service over several endpoints: URLs or
+    /// store URIs, comma-separated (http://10.0.0.1:9000,http://10.0.0.2:9000), a
+    /// template (http://10.0.0.{1...8}:9000) or @FILE (one per line). A failing endpoint
+    /// is taken out for a back-off and its requests are retried on the others;
+    /// per-endpoint statistics are printed at the end.
+    #[arg(long, global = true, value_name = "LIST|TEMPLATE|@FILE")]
+    pub endpoints: Option<String>,
+    /// How each request picks one of --endpoints: round_robin or least_connections.
+    #[arg(long, global = true, value_name = "STRATEGY", requires = "endpoints", value_parser = parse_strategy)]
+    pub lb_strategy: Option<s3dlio::endpoints::Strategy>,
+}
+
+fn parse_strategy(s: &str) -> Result<s3dlio::endpoints::Strategy, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not round_robin or least_connections"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,14 +40,15 @@ const CLEANUP_GRACE: Duration = Duration::from_millis(300);
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
-    let op_log = match store_options(&cli.global) {
+    let (op_log, endpoints) = match store_options(&cli.global) {
         Ok(options) => {
-            let log = options.op_log.clone();
+            let kept = (options.op_log.clone(), options.endpoints.clone());
             commands::init_stores(options);
-            log
+            kept
         }
         Err(e) => return failure::Failure::from(e).report(),
     };
+    let quiet = cli.global.quiet;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return failure::Failure::Local("starting the async runtime".into(), e).report(),
@@ -80,6 +81,9 @@ fn main() -> ExitCode {
     });
     // Blocking cleanups already running get this long to finish.
     runtime.shutdown_timeout(Duration::from_secs(2));
+    if let Some(eps) = endpoints.filter(|_| !quiet) {
+        output::endpoint_stats(&eps.stats());
+    }
     match outcome {
         Some(Ok(())) => ExitCode::SUCCESS,
         Some(Err(failure)) => failure.report(),
@@ -106,6 +110,14 @@ fn store_options(global: &Global) -> s3dlio::Result<s3dlio::StoreOptions> {
             s3 = s3.with_ca_bundle_file(path)?;
         }
         options.s3 = Some(s3);
+    }
+    if let Some(spec) = &global.endpoints {
+        let strategy = global.lb_strategy.unwrap_or_default();
+        let eps = match spec.strip_prefix('@') {
+            Some(file) => s3dlio::endpoints::Endpoints::from_file(file.as_ref(), strategy)?,
+            None => s3dlio::endpoints::Endpoints::new(&s3dlio::endpoints::parse_list(spec)?, strategy)?,
+        };
+        options = options.with_endpoints(std::sync::Arc::new(eps));
     }
     if let Some(path) = &global.op_log {
         let log = s3dlio::oplog::OpLog::create(path, s3dlio::oplog::OpLogOptions::default())?;

@@ -96,3 +96,24 @@ impl Summary {
         .await
     }
 }
+
+/// What each of `--endpoints` served, on stderr (stdout keeps the command's output).
+pub fn endpoint_stats(stats: &[s3dlio::endpoints::EndpointStats]) {
+    for s in stats {
+        eprintln!(
+            "endpoint {}: {} requests, {} read, {} written, {} errors, latency p50 {:.1?} p99 {:.1?}{}",
+            s.uri,
+            s.requests,
+            human_bytes(s.bytes_read),
+            human_bytes(s.bytes_written),
+            s.errors,
+            s.latency_p50,
+            s.latency_p99,
+            if s.available {
+                ""
+            } else {
+                " (taken out after failures)"
+            }
+        );
+    }
+}

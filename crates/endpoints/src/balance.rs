@@ -369,7 +369,6 @@ impl Request<'_> {
     /// Records how the request ended, with the bytes it read and wrote.
     pub fn end<T>(self, result: &Result<T>, read: impl FnOnce(&T) -> u64, written: u64) {
         let c = &self.endpoints.list[self.index].counters;
-        c.record_latency(self.started.elapsed());
         match result {
             Ok(v) => {
                 c.bytes_read.fetch_add(read(v), Ordering::Relaxed);
@@ -386,11 +385,12 @@ impl Request<'_> {
     }
 }
 
+/// A request's latency ends when its guard goes: after its outcome, or, for a listing,
+/// when its stream is dropped.
 impl Drop for Request<'_> {
     fn drop(&mut self) {
-        self.endpoints.list[self.index]
-            .counters
-            .active
-            .fetch_sub(1, Ordering::Relaxed);
+        let c = &self.endpoints.list[self.index].counters;
+        c.record_latency(self.started.elapsed());
+        c.active.fetch_sub(1, Ordering::Relaxed);
     }
 }

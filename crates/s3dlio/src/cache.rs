@@ -44,6 +44,20 @@ impl StoreCache {
             return Ok(store);
         }
         let store = match &self.options {
+            // Endpoints balance their own service; a run's other stores (the local files
+            // of an upload) are made without them.
+            Some(options)
+                if options
+                    .endpoints
+                    .as_ref()
+                    .is_some_and(|e| Some(e.service()) != service) =>
+            {
+                let options = StoreOptions {
+                    endpoints: None,
+                    ..options.clone()
+                };
+                store_for_uri_with(uri, &options)?
+            }
             Some(options) => store_for_uri_with(uri, options)?,
             None => store_for_uri_with(uri, &StoreOptions::from_env()?)?,
         };
