@@ -249,6 +249,13 @@ pub fn up() -> Result<Running> {
             ("S3DLIO_TEST_GCS_ENDPOINT".into(), gcs_endpoint.clone()),
             ("STORAGE_EMULATOR_HOST".into(), gcs_endpoint),
             ("GOOGLE_CLOUD_PROJECT".into(), "s3dlio-test".into()),
+            // Tests that need servers of their own (several gateways) start this.
+            (
+                "S3DLIO_TEST_MEMSERVER".into(),
+                std::path::absolute("target/debug/s3dlio-memserver")?
+                    .display()
+                    .to_string(),
+            ),
             (
                 "S3DLIO_TEST_FAULTPROXY".into(),
                 std::path::absolute("target/debug/s3dlio-faultproxy")?

@@ -25,27 +25,39 @@ struct Args {
     /// Wait this long before answering each request (models a remote store).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Serve the one store through this many gateways: the first on --port, the others
+    /// on free ports; each prints its `listening on` line (multi-endpoint tests).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    gateways: u16,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let server = Server::start(
-        (args.host.as_str(), args.port),
-        Options {
-            credentials: args.access_key.zip(args.secret_key),
-            latency: Duration::from_millis(args.latency_ms),
-            share: None,
-        },
-    )
-    .await?;
-    println!("listening on {}", server.endpoint());
+    let opts = Options {
+        credentials: args.access_key.zip(args.secret_key),
+        latency: Duration::from_millis(args.latency_ms),
+        share: None,
+    };
+    let mut servers = vec![Server::start((args.host.as_str(), args.port), opts.clone()).await?];
+    for _ in 1..args.gateways {
+        let opts = Options {
+            share: Some(servers[0].store()),
+            ..opts.clone()
+        };
+        servers.push(Server::start((args.host.as_str(), 0), opts).await?);
+    }
+    for server in &servers {
+        println!("listening on {}", server.endpoint());
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    eprintln!("{} requests served", server.requests());
-    server.stop().await;
+    for server in servers {
+        eprintln!("{}: {} requests served", server.endpoint(), server.requests());
+        server.stop().await;
+    }
     Ok(())
 }

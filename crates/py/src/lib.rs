@@ -19,6 +19,7 @@ mod errors;
 mod inbox;
 mod loader;
 mod manage;
+mod multi;
 mod oplog;
 mod read;
 mod runtime;
@@ -74,6 +75,14 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<view::BytesView>()?;
     m.add_class::<write::Writer>()?;
     m.add_class::<checkpoint::PyCheckpointStore>()?;
+    m.add_class::<multi::PyMultiEndpointStore>()?;
+    m.add_function(wrap_pyfunction!(multi::create_multi_endpoint_store, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        multi::create_multi_endpoint_store_from_template,
+        m
+    )?)?;
+    m.add_function(wrap_pyfunction!(multi::create_multi_endpoint_store_from_file, m)?)?;
+    m.add_function(wrap_pyfunction!(multi::create_multi_endpoint_store_from_env, m)?)?;
     m.add_class::<stream::Reader>()?;
     m.add_function(wrap_pyfunction!(stream::open_reader, m)?)?;
     m.add_class::<loader::PyDataset>()?;

@@ -148,30 +148,44 @@ pub fn current(_py: Python<'_>) -> PyResult<Arc<Generation>> {
     Ok(generation)
 }
 
-/// The stores of a new generation: `s3dlio.configure`'s options (else the environment's,
-/// read as each store is made), recording into the op-log this process started, if one
-/// is active. A forked child records nothing: the log's writer thread is its parent's.
+/// The stores of a new generation: made with [`store_options`], or, when neither
+/// `s3dlio.configure` nor an op-log set any, with the environment's options read as each
+/// store is made.
 fn store_cache(py: Python<'_>, pid: u32) -> PyResult<StoreCache> {
-    let options = OPTIONS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone();
-    let log = OP_LOG
+    Ok(match (configured(), active_log(pid)) {
+        (None, None) => StoreCache::new(),
+        _ => StoreCache::with_options(store_options(py)?),
+    })
+}
+
+/// The options every store of this process is made with: `s3dlio.configure`'s (else the
+/// environment's), recording into the op-log this process started, if one is active. A
+/// forked child records nothing: the log's writer thread is its parent's.
+pub fn store_options(py: Python<'_>) -> PyResult<StoreOptions> {
+    let options = match configured() {
+        Some(o) => o,
+        None => StoreOptions::from_env().map_err(|e| to_py(py, e))?,
+    };
+    Ok(match active_log(std::process::id()) {
+        Some(log) => options.with_op_log(log),
+        None => options,
+    })
+}
+
+fn configured() -> Option<StoreOptions> {
+    OPTIONS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone()
-        .filter(|(owner, log)| *owner == pid && log.is_active());
-    Ok(match (options, log) {
-        (Some(options), None) => StoreCache::with_options(options),
-        (None, None) => StoreCache::new(),
-        (options, Some((_, log))) => {
-            let options = match options {
-                Some(o) => o,
-                None => StoreOptions::from_env().map_err(|e| to_py(py, e))?,
-            };
-            StoreCache::with_options(options.with_op_log(log))
-        }
-    })
+}
+
+fn active_log(pid: u32) -> Option<Arc<OpLog>> {
+    OP_LOG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+        .filter(|(owner, log)| *owner == pid && log.is_active())
+        .map(|(_, log)| log)
 }
 
 /// The op-log this process started last (active or finished), with its process id.

@@ -119,11 +119,17 @@ pub fn store_for_uri(uri: &str) -> Result<Arc<dyn ObjectStore>> {
 /// `options.endpoints`, `uri` must be of the endpoints' service and every request goes
 /// to one of them (decision 022).
 pub fn store_for_uri_with(uri: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
-    let backend = match &options.endpoints {
-        Some(eps) => endpoints_backend(uri, eps, options)?,
-        None => backend(uri, options)?,
-    };
-    Ok(layered(backend, options))
+    Ok(layered(backend_for(uri, options)?, options))
+}
+
+/// The bare backend store [`store_for_uri_with`] puts its layers on: `uri`'s, or, with
+/// `options.endpoints`, the endpoints' (over HTTPS when they were given as `https://`
+/// URLs). Several stacks can share it (and its connections) through [`layered`].
+pub fn backend_for(uri: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
+    match &options.endpoints {
+        Some(eps) => endpoints_backend(uri, eps, options),
+        None => backend(uri, options),
+    }
 }
 
 /// The layers every store handle has, over `backend`, top to bottom: the op-log when
@@ -144,8 +150,6 @@ pub fn layered(backend: Arc<dyn ObjectStore>, options: &StoreOptions) -> Arc<dyn
     }
 }
 
-/// The backend that serves `eps`: the one of their service, over HTTPS when they were
-/// given as `https://` URLs.
 fn endpoints_backend(
     uri: &str,
     eps: &endpoints::Endpoints,
