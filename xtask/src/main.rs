@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|datagen|oplog|s3|azure|gcs|cli|py|loader|frontends|peers|file-limits] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|py|loader|frontends|peers|file-limits] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`); `bench --profile`: flame graphs of ours on the memory S3 server.
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|reliability|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|oplog|s3|azure|gcs|cli|py|loader|frontends|peers] [criterion args]>"
+                "usage: cargo xtask <test|lint|reliability|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|py|loader|frontends|peers] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -122,6 +122,7 @@ const BENCHES: &[(&str, &str, &str)] = &[
     ("range", "s3dlio-range-engine", "range"),
     ("datagen", "s3dlio-datagen", "datagen"),
     ("oplog", "s3dlio-oplog", "overhead"),
+    ("layers", "s3dlio", "layers"),
 ];
 
 /// Runs one named group, or all of them; the remaining arguments go to criterion.

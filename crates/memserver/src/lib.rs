@@ -20,6 +20,7 @@
 //!     credentials: Some(("key".into(), "secret".into())),
 //!     latency: Duration::from_millis(10),
 //!     share: None,
+//!     max_in_flight: None,
 //! })
 //! .await?;
 //! println!("S3 endpoint: {}", server.endpoint());

@@ -29,6 +29,9 @@ struct Args {
     /// on free ports; each prints its `listening on` line (multi-endpoint tests).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     gateways: u16,
+    /// Requests each gateway works on at once; more wait (models a gateway's capacity).
+    #[arg(long)]
+    max_in_flight: Option<usize>,
 }
 
 #[tokio::main]
@@ -38,6 +41,7 @@ async fn main() -> std::io::Result<()> {
         credentials: args.access_key.zip(args.secret_key),
         latency: Duration::from_millis(args.latency_ms),
         share: None,
+        max_in_flight: args.max_in_flight,
     };
     let mut servers = vec![Server::start((args.host.as_str(), args.port), opts.clone()).await?];
     for _ in 1..args.gateways {

@@ -24,6 +24,9 @@ pub struct Options {
     /// Serve this store (another server's [`Server::store`]) instead of a new one: several
     /// servers over one store are the gateways of one cluster (its latency applies).
     pub share: Option<MemS3>,
+    /// Requests this server works on at once; more wait (a gateway's capacity, so a
+    /// benchmark can show what spreading over several gains). `None`: no limit.
+    pub max_in_flight: Option<usize>,
 }
 
 /// A running server on the current Tokio runtime.
@@ -53,11 +56,23 @@ impl Server {
         }
         let s3_service = builder.build();
         let counter = s3.clone();
+        let capacity = opts
+            .max_in_flight
+            .map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
         // One path outside S3's namespace (bucket names cannot start with `_`) answers
         // the request count, so an out-of-process benchmark can read it.
         let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let (s3_service, counter) = (s3_service.clone(), counter.clone());
+            let (s3_service, counter, capacity) = (s3_service.clone(), counter.clone(), capacity.clone());
             async move {
+                let _permit = match &capacity {
+                    Some(c) => Some(
+                        c.clone()
+                            .acquire_owned()
+                            .await
+                            .expect("the semaphore is never closed"),
+                    ),
+                    None => None,
+                };
                 if req.uri().path() == REQUESTS_PATH {
                     return Ok(hyper::Response::new(s3s::Body::from(
                         counter.requests().to_string(),

@@ -95,6 +95,7 @@ async fn slow_server(latency: std::time::Duration) -> Server {
             credentials: Some((KEY.into(), SECRET.into())),
             latency,
             share: None,
+            max_in_flight: None,
         },
     )
     .await
@@ -209,4 +210,33 @@ async fn the_request_count_is_served_on_its_own_path() {
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
     assert_eq!(body.trim(), "2", "{answer}");
     assert_eq!(server.requests(), 2, "the count path is not an S3 request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_in_flight_queues_requests_beyond_the_gateways_capacity() {
+    let latency = std::time::Duration::from_millis(60);
+    let server = Server::start(
+        "127.0.0.1:0",
+        Options {
+            credentials: Some((KEY.into(), SECRET.into())),
+            latency,
+            share: None,
+            max_in_flight: Some(1),
+        },
+    )
+    .await
+    .unwrap();
+    let store = client(&server, SECRET);
+    store.create_container("s3://capacity").await.unwrap();
+    store
+        .put("s3://capacity/k", bytes::Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let gets = (0..4).map(|_| store.get("s3://capacity/k"));
+    for got in futures::future::join_all(gets).await {
+        assert_eq!(&got.unwrap()[..], b"x");
+    }
+    // One at a time: four answers take four latencies, not one.
+    assert!(started.elapsed() >= latency * 4, "{:?}", started.elapsed());
 }

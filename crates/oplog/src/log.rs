@@ -8,9 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use s3dlio_core::{Error, Operation, Result};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::record::{HEADER, OpRecord};
+
+/// How often the writer looks for rows while they come, and how many empty looks make
+/// it block instead: a full queue waits at most one poll for room.
+const POLL: std::time::Duration = std::time::Duration::from_millis(1);
+const IDLE_POLLS: u32 = 100;
 
 /// How a log records.
 #[derive(Debug, Clone)]
@@ -195,7 +201,25 @@ struct Writer {
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut result = writeln!(self.out, "{HEADER}");
-        while let Some(msg) = rx.blocking_recv() {
+        let mut idle = 0;
+        loop {
+            // Polled rather than woken per row: a woken thread per operation cost more
+            // than the row itself (a futex wake and a context switch each, decision 021).
+            // Idle for a while, it blocks until the next row.
+            let msg = match rx.try_recv() {
+                Ok(msg) => msg,
+                Err(TryRecvError::Empty) if idle < IDLE_POLLS => {
+                    idle += 1;
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+                Err(TryRecvError::Empty) => match rx.blocking_recv() {
+                    Some(msg) => msg,
+                    None => break,
+                },
+                Err(TryRecvError::Disconnected) => break,
+            };
+            idle = 0;
             match msg {
                 Msg::Row(row) if self.opts.sort_by_start => self.held.push(*row),
                 Msg::Row(row) => {
@@ -216,9 +240,13 @@ impl Writer {
     }
 
     fn write(&mut self, row: &OpRecord) -> std::io::Result<()> {
-        let line = row.tsv(self.next_idx, &self.opts.client_id, self.opts.clock_offset_ns);
+        row.write_tsv(
+            &mut self.out,
+            self.next_idx,
+            &self.opts.client_id,
+            self.opts.clock_offset_ns,
+        )?;
         self.next_idx += 1;
-        writeln!(self.out, "{line}")?;
         if !row.error.is_empty() {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
         }

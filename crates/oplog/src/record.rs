@@ -1,5 +1,6 @@
 //! One row of the log: MinIO warp's columns, tab-separated.
 
+use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use s3dlio_core::ObjectUri;
@@ -31,35 +32,50 @@ pub struct OpRecord {
 impl OpRecord {
     /// The `endpoint` column: an S3 URI's explicit `host:port`, an Azure account, else
     /// the backend's name. Derived when the row is written, off the operation's path.
-    pub fn endpoint(&self) -> String {
-        ObjectUri::parse(&self.uri)
-            .ok()
-            .and_then(|u| u.endpoint().or(u.account()).map(str::to_string))
-            .unwrap_or_else(|| self.backend.to_string())
+    fn write_endpoint(&self, out: &mut impl Write) -> std::io::Result<()> {
+        match ObjectUri::parse(&self.uri) {
+            Ok(u) => match u.endpoint().or(u.account()) {
+                Some(e) => out.write_all(clean(e).as_bytes()),
+                None => out.write_all(self.backend.as_bytes()),
+            },
+            Err(_) => out.write_all(self.backend.as_bytes()),
+        }
     }
 
     pub fn duration(&self) -> Duration {
         self.end.duration_since(self.start).unwrap_or_default()
     }
 
-    /// The row, without its trailing newline, numbered `idx`, for `client_id`, with times
-    /// moved by `offset_ns` (a clock offset to line logs of several hosts up).
-    pub fn tsv(&self, idx: u64, client_id: &str, offset_ns: i64) -> String {
+    /// Writes the row and its newline, numbered `idx`, for `client_id`, with times moved
+    /// by `offset_ns` (a clock offset to line logs of several hosts up): straight into
+    /// `out`, without a string per row.
+    pub fn write_tsv(
+        &self,
+        out: &mut impl Write,
+        idx: u64,
+        client_id: &str,
+        offset_ns: i64,
+    ) -> std::io::Result<()> {
         let at = |t: SystemTime| {
             let moved = match offset_ns {
                 n if n >= 0 => t + Duration::from_nanos(n as u64),
                 n => t - Duration::from_nanos(n.unsigned_abs()),
             };
-            humantime::format_rfc3339_nanos(moved).to_string()
+            humantime::format_rfc3339_nanos(moved)
         };
-        format!(
-            "{idx}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        write!(
+            out,
+            "{idx}\t{}\t{}\t{}\t{}\t{}\t",
             self.thread,
             self.op,
             clean(client_id),
             self.n_objects,
             self.bytes,
-            clean(&self.endpoint()),
+        )?;
+        self.write_endpoint(out)?;
+        writeln!(
+            out,
+            "\t{}\t{}\t{}\t{}\t{}\t{}",
             clean(&self.uri),
             clean(&self.error),
             at(self.start),
@@ -98,7 +114,10 @@ mod tests {
             first_byte: t0 + Duration::from_micros(5),
             end: t0 + Duration::from_millis(2),
         };
-        let row = r.tsv(7, "host-a", -1_000);
+        let mut row = Vec::new();
+        r.write_tsv(&mut row, 7, "host-a", -1_000).unwrap();
+        let row = String::from_utf8(row).unwrap();
+        let row = row.strip_suffix('\n').expect("one row, one newline");
         let cols: Vec<&str> = row.split('\t').collect();
         assert_eq!(cols.len(), HEADER.split('\t').count());
         assert_eq!(
