@@ -75,7 +75,9 @@ pub struct ReplayReport {
     pub elapsed: Duration,
 }
 
-/// The rows of a log file (zstd-compressed or plain TSV), in start order.
+/// The rows of a log file, in start order: warp's TSV (with its header) or JSON lines
+/// (one object per line with `op`, `bytes`, `file` or `uri`, and `start` as RFC 3339 or
+/// nanoseconds since the epoch), zstd-compressed or plain, told apart by their content.
 pub fn read_log(path: &Path) -> Result<Vec<LoggedOp>> {
     let uri = path.display().to_string();
     let io = |e| Error::from_io(Operation::Get, &uri, e);
@@ -90,15 +92,25 @@ pub fn read_log(path: &Path) -> Result<Vec<LoggedOp>> {
         String::from_utf8(raw)
             .map_err(|e| Error::invalid_argument(Operation::Get, &uri, format!("not UTF-8 text: {e}")))?
     };
-    let mut lines = text.lines();
     let bad = |m: String| Error::invalid_argument(Operation::Get, &uri, m);
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let mut ops = if first.trim_start().starts_with('{') {
+        jsonl_rows(&text).map_err(bad)?
+    } else {
+        tsv_rows(&text).map_err(bad)?
+    };
+    ops.sort_by_key(|o| o.start);
+    Ok(ops)
+}
+
+fn tsv_rows(text: &str) -> std::result::Result<Vec<LoggedOp>, String> {
+    let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
     let col = |name: &str| {
-        header.iter().position(|h| *h == name).ok_or_else(|| {
-            bad(format!(
-                "no `{name}` column; an op-log starts with the header `{HEADER}`"
-            ))
-        })
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or_else(|| format!("no `{name}` column; an op-log starts with the header `{HEADER}`"))
     };
     let (op, bytes, file, start) = (col("op")?, col("bytes")?, col("file")?, col("start")?);
     let mut ops = Vec::new();
@@ -107,19 +119,57 @@ pub fn read_log(path: &Path) -> Result<Vec<LoggedOp>> {
         let get = |i: usize| {
             cols.get(i)
                 .copied()
-                .ok_or_else(|| bad(format!("row {} has {} columns", n + 1, cols.len())))
+                .ok_or_else(|| format!("row {} has {} columns", n + 1, cols.len()))
         };
         ops.push(LoggedOp {
             op: get(op)?.to_string(),
             bytes: get(bytes)?
                 .parse()
-                .map_err(|e| bad(format!("row {}: bytes: {e}", n + 1)))?,
+                .map_err(|e| format!("row {}: bytes: {e}", n + 1))?,
             uri: get(file)?.to_string(),
-            start: humantime::parse_rfc3339(get(start)?)
-                .map_err(|e| bad(format!("row {}: start: {e}", n + 1)))?,
+            start: humantime::parse_rfc3339(get(start)?).map_err(|e| format!("row {}: start: {e}", n + 1))?,
         });
     }
-    ops.sort_by_key(|o| o.start);
+    Ok(ops)
+}
+
+fn jsonl_rows(text: &str) -> std::result::Result<Vec<LoggedOp>, String> {
+    let mut ops = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let row = || format!("line {}", n + 1);
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("{}: not JSON: {e}", row()))?;
+        let field = |name: &str| v.get(name).filter(|f| !f.is_null());
+        let text_of = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| field(n).and_then(|f| f.as_str()))
+                .ok_or_else(|| format!("{}: no `{}` string", row(), names.join("` or `")))
+        };
+        let start = match field("start") {
+            Some(serde_json::Value::String(t)) => {
+                humantime::parse_rfc3339(t).map_err(|e| format!("{}: start: {e}", row()))?
+            }
+            Some(serde_json::Value::Number(ns)) => {
+                let ns = ns
+                    .as_u64()
+                    .ok_or_else(|| format!("{}: start: {ns} is not whole nanoseconds", row()))?;
+                SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)
+            }
+            _ => {
+                return Err(format!(
+                    "{}: no `start` (RFC 3339 or nanoseconds since the epoch)",
+                    row()
+                ));
+            }
+        };
+        ops.push(LoggedOp {
+            op: text_of(&["op"])?.to_string(),
+            bytes: field("bytes").and_then(|b| b.as_u64()).unwrap_or(0),
+            uri: text_of(&["file", "uri"])?.to_string(),
+            start,
+        });
+    }
     Ok(ops)
 }
 

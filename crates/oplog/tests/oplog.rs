@@ -3,6 +3,7 @@
 //! a queue of 4; a lossy log's counter is exact; rows can be sorted by start time.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -254,4 +255,39 @@ async fn a_replay_reissues_the_logged_operations_in_order_at_their_pace() {
             o.op
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jsonl_log_zstd_or_plain_is_read_in_start_order_and_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Out of start order, `start` as RFC 3339 or nanoseconds, `file` or `uri`.
+    let rows = [
+        r#"{"op":"GET","bytes":5,"file":"s3://src/a","start":"2026-01-01T00:00:00.020000000Z"}"#,
+        r#"{"op":"PUT","bytes":5,"uri":"s3://src/a","start":1767225600000000000,"extra":true}"#,
+        r#"{"op":"STAT","file":"s3://src/a","start":"2026-01-01T00:00:00.040000000Z"}"#,
+    ]
+    .join("\n");
+    let plain = dir.path().join("ops.jsonl");
+    std::fs::write(&plain, &rows).unwrap();
+    let packed = dir.path().join("ops.jsonl.zst");
+    std::fs::write(&packed, zstd::encode_all(rows.as_bytes(), 3).unwrap()).unwrap();
+    for path in [&plain, &packed] {
+        let ops = s3dlio_oplog::read_log(path).unwrap();
+        let seen: Vec<(&str, u64)> = ops.iter().map(|o| (o.op.as_str(), o.bytes)).collect();
+        assert_eq!(seen, [("PUT", 5), ("GET", 5), ("STAT", 0)], "{}", path.display());
+        let target = Arc::new(MemoryStore::new());
+        target.create_container("memory://dst").await.unwrap();
+        let opts = s3dlio_oplog::ReplayOptions {
+            to: "memory://dst/".into(),
+            ..Default::default()
+        };
+        let report = s3dlio_oplog::replay(target.clone(), ops, &opts).await.unwrap();
+        assert_eq!(report.per_op["GET"].bytes, 5, "{report:?}");
+        assert_eq!(target.stat("memory://dst/a").await.unwrap().size, 5);
+        // The recorded pace: the last op 40 ms after the first.
+        assert!(report.elapsed >= Duration::from_millis(40), "{report:?}");
+    }
+    std::fs::write(&plain, "{\"op\":\"GET\",\"file\":\"s3://x\"}\n").unwrap();
+    let e = s3dlio_oplog::read_log(&plain).unwrap_err().to_string();
+    assert!(e.contains("line 1") && e.contains("start"), "{e}");
 }
