@@ -45,6 +45,9 @@ struct CheckpointReadme;
 #[cfg(doctest)]
 #[doc = include_str!("../../oplog/README.md")]
 struct OpLogReadme;
+#[cfg(doctest)]
+#[doc = include_str!("../../endpoints/README.md")]
+struct EndpointsReadme;
 
 mod cache;
 mod options;
