@@ -298,33 +298,21 @@ impl ObjectStore for MultiEndpointStore {
     }
 
     async fn abort_upload(&self, upload: &PendingUpload) -> Result<()> {
-        self.on_one(
-            Operation::Delete,
-            &upload.uri,
-            0,
-            |_| 0,
-            |at| async move {
-                let upload = PendingUpload {
-                    uri: at,
-                    ..upload.clone()
-                };
-                self.inner.abort_upload(&upload).await
-            },
-        )
+        self.on_unit(Operation::Delete, &upload.uri, |at| async move {
+            let upload = PendingUpload {
+                uri: at,
+                ..upload.clone()
+            };
+            self.inner.abort_upload(&upload).await
+        })
         .await
-        .map(|_| ())
     }
 
     async fn delete(&self, uri: &str) -> Result<()> {
-        self.on_one(
-            Operation::Delete,
-            uri,
-            0,
-            |_| 0,
-            |at| async move { self.inner.delete(&at).await },
-        )
+        self.on_unit(Operation::Delete, uri, |at| async move {
+            self.inner.delete(&at).await
+        })
         .await
-        .map(|_| ())
     }
 
     /// The whole batch goes to one endpoint (one batch request on S3).
@@ -336,76 +324,41 @@ impl ObjectStore for MultiEndpointStore {
             .iter()
             .map(|u| self.endpoints.route(Operation::Delete, u).map(|r| r.rel))
             .collect::<Result<Vec<_>>>()?;
-        self.on_one(
-            Operation::Delete,
-            first,
-            0,
-            |_| 0,
-            |at| async move {
-                let base = &at[..at.len() - rels[0].len()];
-                let moved: Vec<String> = rels.iter().map(|rel| format!("{base}{rel}")).collect();
-                self.inner.delete_batch(&moved).await
-            },
-        )
+        self.on_unit(Operation::Delete, first, |at| async move {
+            let base = &at[..at.len() - rels[0].len()];
+            let moved: Vec<String> = rels.iter().map(|rel| format!("{base}{rel}")).collect();
+            self.inner.delete_batch(&moved).await
+        })
         .await
-        .map(|_| ())
     }
 
     /// Both objects on the one endpoint picked (a server-side copy stays inside one).
     async fn copy(&self, src: &str, dst: &str) -> Result<()> {
-        let dst_rel = self.endpoints.route(Operation::Copy, dst)?.rel;
-        self.on_one(
-            Operation::Copy,
-            src,
-            0,
-            |_| 0,
-            |at| async move {
-                let base = self.base_of(&at, src)?;
-                self.inner.copy(&at, &format!("{base}{dst_rel}")).await
-            },
-        )
+        self.on_pair(Operation::Copy, src, dst, |s, d| async move {
+            self.inner.copy(&s, &d).await
+        })
         .await
-        .map(|_| ())
     }
 
     async fn rename(&self, src: &str, dst: &str) -> Result<()> {
-        let dst_rel = self.endpoints.route(Operation::Rename, dst)?.rel;
-        self.on_one(
-            Operation::Rename,
-            src,
-            0,
-            |_| 0,
-            |at| async move {
-                let base = self.base_of(&at, src)?;
-                self.inner.rename(&at, &format!("{base}{dst_rel}")).await
-            },
-        )
+        self.on_pair(Operation::Rename, src, dst, |s, d| async move {
+            self.inner.rename(&s, &d).await
+        })
         .await
-        .map(|_| ())
     }
 
     async fn create_container(&self, uri: &str) -> Result<()> {
-        self.on_one(
-            Operation::CreateContainer,
-            uri,
-            0,
-            |_| 0,
-            |at| async move { self.inner.create_container(&at).await },
-        )
+        self.on_unit(Operation::CreateContainer, uri, |at| async move {
+            self.inner.create_container(&at).await
+        })
         .await
-        .map(|_| ())
     }
 
     async fn delete_container(&self, uri: &str) -> Result<()> {
-        self.on_one(
-            Operation::DeleteContainer,
-            uri,
-            0,
-            |_| 0,
-            |at| async move { self.inner.delete_container(&at).await },
-        )
+        self.on_unit(Operation::DeleteContainer, uri, |at| async move {
+            self.inner.delete_container(&at).await
+        })
         .await
-        .map(|_| ())
     }
 
     async fn list_containers(&self, root: &str) -> Result<Vec<String>> {
@@ -423,10 +376,36 @@ impl ObjectStore for MultiEndpointStore {
 }
 
 impl MultiEndpointStore {
-    /// The endpoint prefix `at` (the caller's `uri` moved) starts with.
-    fn base_of<'s>(&self, at: &'s str, uri: &str) -> Result<&'s str> {
-        let rel = self.endpoints.route(Operation::Open, uri)?.rel;
-        Ok(&at[..at.len() - rel.len()])
+    /// [`on_one`](Self::on_one) for a request that moves no bytes and returns nothing.
+    async fn on_unit<F, Fut>(&self, op: Operation, uri: &str, request: F) -> Result<()>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: Future<Output = Result<()>>,
+    {
+        self.on_one(op, uri, 0, |_| 0, request).await.map(|_| ())
+    }
+
+    /// `request` with `src` and `dst` both moved to the one endpoint picked.
+    async fn on_pair<F, Fut>(&self, op: Operation, src: &str, dst: &str, request: F) -> Result<()>
+    where
+        F: FnOnce(String, String) -> Fut,
+        Fut: Future<Output = Result<()>>,
+    {
+        let dst_rel = self.endpoints.route(op, dst)?.rel;
+        let src_rel = self.endpoints.route(op, src)?.rel;
+        self.on_one(
+            op,
+            src,
+            0,
+            |_| 0,
+            |at| {
+                let base = &at[..at.len() - src_rel.len()];
+                let moved_dst = format!("{base}{dst_rel}");
+                request(at, moved_dst)
+            },
+        )
+        .await
+        .map(|_| ())
     }
 }
 
