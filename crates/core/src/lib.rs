@@ -64,7 +64,7 @@ pub use checksum::{crc32c, crc32c_append, crc32c_extend};
 pub use coalesce::{CoalescePlan, coalesce, fetch_ranges, plan_ranges, slice_fetched};
 pub use error::{BatchFailure, BoxError, Error, Operation, Result};
 pub use ext::{DELETE_PAGE, ObjectStoreExt, part_slices};
-pub use many::get_many;
+pub use many::{get_many, get_many_stats, put_many};
 pub use memory::{DEFAULT_PAGE_SIZE, MemoryStore};
 pub use meta::{Capabilities, ListEntry, ObjectMeta, PendingUpload};
 pub use options::{

@@ -91,6 +91,7 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(loader::create_loader, m)?)?;
     m.add_function(wrap_pyfunction!(loader::create_async_loader, m)?)?;
     m.add_function(wrap_pyfunction!(init_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::parse_s3_uri_full, m)?)?;
     m.add_function(wrap_pyfunction!(_configure, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
     m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
@@ -114,6 +115,9 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
         read::get_range / get_range_async,
         read::get_range_bytes / get_range_bytes_async,
         read::get_many / get_many_async,
+        read::get_many_stats / get_many_stats_async,
+        write::put_many / put_many_async,
+        manage::list_containers / list_containers_async,
         read::get_ranges / get_ranges_async,
         read::get_into / get_into_async,
         write::put_bytes / put_bytes_async,

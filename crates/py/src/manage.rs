@@ -16,6 +16,7 @@ use s3dlio::{
     Error, ListEntry, ObjectMeta, ObjectStore, ObjectStoreExt, Operation, PendingUpload, Result, StoreCache,
 };
 
+use crate::errors::to_py;
 use crate::runtime::{Op, current};
 use crate::twins::{none, plain, store, twins};
 
@@ -120,6 +121,37 @@ fn meta_dict(py: Python<'_>, meta: ObjectMeta) -> PyResult<Py<PyAny>> {
     d.set_item("storage_class", meta.storage_class)?;
     d.set_item("version_id", meta.version)?;
     d.set_item("metadata", meta.metadata)?;
+    Ok(d.into_any().unbind())
+}
+
+fn list_containers_op(py: Python<'_>, uri: String) -> PyResult<Op<Vec<String>>> {
+    let store = store(py, &uri)?;
+    Ok(Box::pin(async move { store.list_containers(&uri).await }))
+}
+
+twins! {
+    /// The buckets, containers or directories under a service root (`s3://`,
+    /// `s3://host:port/`, `az://account`, `gs://`, `file:///dir/`), sorted, as URIs.
+    list_containers / list_containers_async (uri: String) => list_containers_op -> plain
+}
+
+/// `{"bucket", "key"}` of an S3 URI, with `"endpoint"` when it names one
+/// (`s3://host:port/bucket/key`).
+#[pyfunction]
+pub fn parse_s3_uri_full(py: Python<'_>, uri: &str) -> PyResult<Py<PyAny>> {
+    let u = s3dlio::ObjectUri::parse(uri).map_err(|e| to_py(py, e))?;
+    if u.service() != s3dlio::Service::S3 {
+        return Err(to_py(
+            py,
+            Error::invalid_argument(Operation::ParseUri, uri, "not an s3:// URI"),
+        ));
+    }
+    let d = PyDict::new(py);
+    if let Some(endpoint) = u.endpoint() {
+        d.set_item("endpoint", endpoint)?;
+    }
+    d.set_item("bucket", u.bucket())?;
+    d.set_item("key", u.key())?;
     Ok(d.into_any().unbind())
 }
 

@@ -1,11 +1,13 @@
 //! Reads: whole objects, ranges, many objects, and reads into the caller's buffer.
 //! Every read returns a zero-copy `memoryview` (or `bytes` from the `_bytes` variants).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use s3dlio::{Error, ObjectStoreExt, RangesOptions, ReadOptions};
+use s3dlio::{Error, ObjectStore, ObjectStoreExt, RangesOptions, ReadOptions};
 
 use crate::runtime::Op;
 use crate::twins::{plain, store, twins};
@@ -92,19 +94,37 @@ twins! {
     ) => get_ranges_op -> views
 }
 
+/// Each URI with its store, once `max_in_flight` is known to be usable.
+fn jobs(
+    py: Python<'_>,
+    uris: Vec<String>,
+    max_in_flight: usize,
+) -> PyResult<Vec<(Arc<dyn ObjectStore>, String)>> {
+    if max_in_flight == 0 {
+        return Err(PyValueError::new_err("max_in_flight must be at least 1"));
+    }
+    uris.into_iter().map(|uri| Ok((store(py, &uri)?, uri))).collect()
+}
+
 fn get_many_op(
     py: Python<'_>,
     uris: Vec<String>,
     max_in_flight: usize,
 ) -> PyResult<Op<Vec<(String, Bytes)>>> {
-    if max_in_flight == 0 {
-        return Err(PyValueError::new_err("max_in_flight must be at least 1"));
-    }
-    let jobs = uris
-        .into_iter()
-        .map(|uri| Ok((store(py, &uri)?, uri)))
-        .collect::<PyResult<Vec<_>>>()?;
+    let jobs = jobs(py, uris, max_in_flight)?;
     Ok(Box::pin(s3dlio::get_many(jobs, max_in_flight)))
+}
+
+fn get_many_stats_op(py: Python<'_>, uris: Vec<String>, max_in_flight: usize) -> PyResult<Op<(u64, u64)>> {
+    let jobs = jobs(py, uris, max_in_flight)?;
+    Ok(Box::pin(s3dlio::get_many_stats(jobs, max_in_flight)))
+}
+
+twins! {
+    /// Reads every object, `max_in_flight` at a time, and keeps only `(count,
+    /// total_bytes)`: memory holds at most `max_in_flight` objects.
+    get_many_stats / get_many_stats_async (uris: Vec<String>, max_in_flight: usize = 64)
+        => get_many_stats_op -> plain
 }
 
 fn uri_views(py: Python<'_>, items: Vec<(String, Bytes)>) -> PyResult<Py<PyAny>> {

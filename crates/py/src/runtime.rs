@@ -128,9 +128,15 @@ pub fn current(_py: Python<'_>) -> PyResult<Arc<Generation>> {
         // Dropping the parent's runtime would wait for threads that do not exist here.
         std::mem::forget(parents);
     }
-    let threads = EnvReader::process()
-        .positive(ENV_RUNTIME_THREADS)
-        .map_err(|e| to_py(_py, e))?;
+    // `configure(runtime_threads=...)` stands in front of the variable, as every knob does.
+    let vars = configured().and_then(|o| o.vars);
+    let threads = EnvReader::new(|k: &str| {
+        vars.as_ref()
+            .and_then(|v| v.get(k).cloned())
+            .or_else(|| std::env::var(k).ok())
+    })
+    .positive(ENV_RUNTIME_THREADS)
+    .map_err(|e| to_py(_py, e))?;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("s3dlio-rt");
     if let Some(n) = threads {

@@ -33,6 +33,37 @@ twins! {
     put_bytes / put_bytes_async (uri: String, data: Bound<'_, PyAny>) => put_bytes_op -> none
 }
 
+fn put_many_op(
+    py: Python<'_>,
+    items: Vec<(String, Bound<'_, PyAny>)>,
+    max_in_flight: usize,
+    borrow: bool,
+) -> PyResult<Op<()>> {
+    if max_in_flight == 0 {
+        return Err(PyValueError::new_err("max_in_flight must be at least 1"));
+    }
+    // Every payload is checked (a bad type raises TypeError) before any I/O starts.
+    let jobs = items
+        .into_iter()
+        .map(|(uri, data)| {
+            let data = bytes_from(&data, "data", !borrow || keeps_buffers(&uri))?;
+            Ok((store(py, &uri)?, uri, data))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(Box::pin(s3dlio::put_many(jobs, max_in_flight)))
+}
+
+twins! {
+    /// Stores every `(uri, data)` item, `max_in_flight` at a time; every item is tried and
+    /// the first failure (in input order) is raised. `borrow=False` copies each buffer
+    /// first, so the caller may change it while the puts run.
+    put_many / put_many_async (
+        items: Vec<(String, Bound<'_, PyAny>)>,
+        max_in_flight: usize = 64,
+        borrow: bool = true
+    ) => put_many_op -> none
+}
+
 #[allow(clippy::too_many_arguments)]
 fn put_op(
     py: Python<'_>,

@@ -9,7 +9,9 @@ twin that returns an awaitable. URIs: ``s3://bucket/key``, ``file:///path``,
 from __future__ import annotations
 
 import atexit as _atexit
+import importlib.metadata as _metadata
 import os as _os
+import sys as _sys
 
 from . import _s3dlio
 from ._s3dlio import (
@@ -45,9 +47,10 @@ from ._s3dlio import (
     get_bytes,
     get_bytes_async,
     get_into,
-    get_into_async,
     get_many,
     get_many_async,
+    get_many_stats,
+    get_many_stats_async,
     get_ranges,
     get_ranges_async,
     get_range,
@@ -61,6 +64,8 @@ from ._s3dlio import (
     abort_uploads_async,
     list,
     list_async,
+    list_containers,
+    list_containers_async,
     list_uploads,
     list_uploads_async,
     mkdir,
@@ -68,8 +73,11 @@ from ._s3dlio import (
     op_log_stats,
     open_reader,
     open_writer,
+    parse_s3_uri_full,
     put,
     put_async,
+    put_many,
+    put_many_async,
     put_bytes,
     put_bytes_async,
     stat,
@@ -100,7 +108,31 @@ from .errors import (
     S3dlioError,
 )
 
-__version__: str = _s3dlio.__version__
+from .parity import (
+    LengthMismatchError,
+    ObjectMetadata,
+    ObjectNotFoundError,
+    UnsupportedOperationError,
+    configure_s3,
+    configure_tokio_threads,
+    get_into_async,
+    get_object,
+    head_async,
+    list_full_uris,
+    list_keys,
+    object_capabilities,
+    stat_many_async,
+    stat_object,
+)
+
+# The original's native module name: scripts import `s3dlio._pymod` directly.
+_pymod = _core = _s3dlio
+_sys.modules[__name__ + "._pymod"] = _s3dlio
+
+try:
+    __version__: str = _metadata.version("s3dlio")
+except _metadata.PackageNotFoundError:  # imported from a source tree, not installed
+    __version__ = _s3dlio.__version__
 
 # An idle runtime is stopped before fork() so the child inherits no thread mid-lock
 # (see crates/py/src/runtime.rs, before_fork); the next call starts a new one.
@@ -197,15 +229,21 @@ __all__ = [
     "ChecksumMismatchError",
     "InvalidInputError",
     "KNOBS",
-    "NotFoundError",
+    "LengthMismatchError",
     "MultiEndpointStore",
+    "NotFoundError",
     "NotSupportedError",
+    "ObjectMetadata",
+    "ObjectNotFoundError",
     "ObjectWriter",
     "OperationTimeoutError",
     "S3dlioError",
+    "UnsupportedOperationError",
     "abort_uploads",
     "abort_uploads_async",
     "configure",
+    "configure_s3",
+    "configure_tokio_threads",
     "copy",
     "copy_async",
     "create_bucket",
@@ -224,8 +262,6 @@ __all__ = [
     "exists_async",
     "finalize_op_log",
     "generate_data",
-    "init_op_log",
-    "is_op_log_active",
     "get",
     "get_async",
     "get_bytes",
@@ -234,27 +270,43 @@ __all__ = [
     "get_into_async",
     "get_many",
     "get_many_async",
-    "get_ranges",
-    "get_ranges_async",
+    "get_many_stats",
+    "get_many_stats_async",
+    "get_object",
     "get_range",
     "get_range_async",
     "get_range_bytes",
     "get_range_bytes_async",
+    "get_ranges",
+    "get_ranges_async",
+    "head_async",
     "init_logging",
+    "init_op_log",
+    "is_op_log_active",
     "list",
     "list_async",
+    "list_containers",
+    "list_containers_async",
+    "list_full_uris",
+    "list_keys",
     "list_uploads",
     "list_uploads_async",
     "mkdir",
     "mkdir_async",
+    "object_capabilities",
     "op_log_stats",
     "open_writer",
+    "parse_s3_uri_full",
     "put",
     "put_async",
     "put_bytes",
     "put_bytes_async",
+    "put_many",
+    "put_many_async",
     "stat",
     "stat_async",
+    "stat_many_async",
+    "stat_object",
     "upload",
     "upload_async",
 ]

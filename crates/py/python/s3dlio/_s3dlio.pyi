@@ -161,6 +161,16 @@ def get_many(uris: Sequence[str], max_in_flight: int = 64) -> list[tuple[str, me
     """Many objects (any mix of schemes), ``max_in_flight`` at a time, in input order.
     The first failure is raised."""
 def get_many_async(uris: Sequence[str], max_in_flight: int = 64) -> Awaitable[list[tuple[str, memoryview]]]: ...
+def get_many_stats(uris: Sequence[str], max_in_flight: int = 64) -> tuple[int, int]:
+    """Reads every object, ``max_in_flight`` at a time, keeping only ``(count,
+    total_bytes)``: memory holds at most ``max_in_flight`` objects."""
+def get_many_stats_async(uris: Sequence[str], max_in_flight: int = 64) -> Awaitable[tuple[int, int]]: ...
+def put_many(items: Sequence[tuple[str, Buffer]], max_in_flight: int = 64, borrow: bool = True) -> None:
+    """Stores every ``(uri, data)``, ``max_in_flight`` at a time; all are tried and the
+    first failure in input order is raised. ``borrow=False`` copies each buffer first."""
+def put_many_async(
+    items: Sequence[tuple[str, Buffer]], max_in_flight: int = 64, borrow: bool = True
+) -> Awaitable[None]: ...
 def get_ranges(
     uri: str,
     ranges: Sequence[tuple[int, int]],
@@ -263,6 +273,12 @@ def list(uri: str, recursive: bool = False, pattern: str | None = None) -> list[
     """URIs under the prefix ``uri``, sorted; sub-prefixes end in ``/`` unless ``recursive``;
     ``pattern`` is a regex searched in each URI."""
 def list_async(uri: str, recursive: bool = False, pattern: str | None = None) -> Awaitable[list[str]]: ...
+def list_containers(uri: str) -> list[str]:
+    """Buckets, containers or directories under a service root (``s3://``,
+    ``s3://host:port/``, ``az://account``, ``gs://``, ``file:///dir/``), sorted."""
+def list_containers_async(uri: str) -> Awaitable[list[str]]: ...
+def parse_s3_uri_full(uri: str) -> dict[str, str]:
+    """``{"bucket", "key"}`` of an S3 URI, with ``"endpoint"`` when it names one."""
 def list_uploads(prefix: str) -> list[PendingUpload]:
     """Unfinished multipart uploads under ``prefix`` (S3 only)."""
 def list_uploads_async(prefix: str) -> Awaitable[list[PendingUpload]]: ...

@@ -1,0 +1,166 @@
+"""The original s3dlio 0.10.0's core I/O names (issue 20, first group), on every backend:
+put_many, get_many_stats, stat_many_async, head_async, get_into_async(expected_len=),
+object_capabilities, parse_s3_uri_full, list_containers, list_keys, list_full_uris,
+get_object, stat_object, configure_s3, configure_tokio_threads, the error names,
+s3dlio._pymod and __version__."""
+
+import asyncio
+import importlib
+import os
+import time
+
+import pytest
+
+import s3dlio
+from conftest import pattern
+
+
+def run(awaitable):
+    """Awaits one of s3dlio's awaitables (not a coroutine) on a fresh loop."""
+
+    async def wait():
+        return await awaitable
+
+    return asyncio.run(wait())
+
+
+def test_put_many_stores_every_item_and_get_many_stats_counts_them(prefix):
+    items = [(f"{prefix}obj{i:02}", pattern(1000 + i, seed=i)) for i in range(12)]
+    assert s3dlio.put_many(items, max_in_flight=4) is None
+    for uri, data in items:
+        assert bytes(s3dlio.get(uri)) == data
+    uris = [u for u, _ in items]
+    assert s3dlio.get_many_stats(uris, max_in_flight=3) == (12, sum(1000 + i for i in range(12)))
+    assert run(s3dlio.get_many_stats_async(uris)) == (12, sum(1000 + i for i in range(12)))
+    # The async form copies on request, so the caller may reuse its buffer at once.
+    buf = bytearray(b"first")
+    run(s3dlio.put_many_async([(f"{prefix}copied", buf)], borrow=False))
+    buf[:] = b"later"
+    assert bytes(s3dlio.get(f"{prefix}copied")) == b"first"
+
+
+def test_put_many_checks_every_payload_before_any_io_and_reports_a_failure(prefix):
+    with pytest.raises(TypeError):
+        s3dlio.put_many([(f"{prefix}a", b"ok"), (f"{prefix}b", 123)])
+    assert not s3dlio.exists(f"{prefix}a"), "nothing was stored"
+    with pytest.raises(ValueError, match="max_in_flight"):
+        s3dlio.put_many([(f"{prefix}a", b"ok")], max_in_flight=0)
+    with pytest.raises(s3dlio.NotFoundError, match="missing"):
+        s3dlio.get_many_stats([f"{prefix}missing"])
+
+
+def test_head_stat_many_and_object_helpers(prefix):
+    s3dlio.put_bytes(f"{prefix}k", b"12345")
+
+    async def work():
+        head = await s3dlio.head_async(f"{prefix}k")
+        assert isinstance(head, s3dlio.ObjectMetadata) and head.size == 5
+        assert head.etag == s3dlio.stat(f"{prefix}k")["etag"]
+        assert await s3dlio.head_async(f"{prefix}absent") is None
+        stats = await s3dlio.stat_many_async([f"{prefix}k", f"{prefix}k"], max_in_flight=1)
+        assert [s["size"] for s in stats] == [5, 5]
+
+    asyncio.run(work())
+    assert bytes(s3dlio.get_object(f"{prefix}k")) == b"12345"
+    assert s3dlio.stat_object(f"{prefix}k")["size"] == 5
+
+
+def test_get_into_async_checks_the_expected_length(prefix):
+    s3dlio.put_bytes(f"{prefix}k", b"x" * 100)
+    buf = bytearray(100)
+    assert asyncio.run(s3dlio.get_into_async(f"{prefix}k", buf, expected_len=100)) == 100
+    assert bytes(buf) == b"x" * 100
+    with pytest.raises(s3dlio.LengthMismatchError) as small:
+        asyncio.run(s3dlio.get_into_async(f"{prefix}k", bytearray(200), expected_len=200))
+    assert (small.value.expected, small.value.actual) == (200, 100)
+    assert isinstance(small.value, ValueError)
+    # An object larger than the buffer: refused before a byte is written, with its size.
+    with pytest.raises(s3dlio.LengthMismatchError) as large:
+        asyncio.run(s3dlio.get_into_async(f"{prefix}k", bytearray(50), expected_len=50))
+    assert (large.value.expected, large.value.actual) == (50, 100)
+    with pytest.raises(s3dlio.ObjectNotFoundError):
+        asyncio.run(s3dlio.get_into_async(f"{prefix}gone", buf, expected_len=100))
+
+
+def test_listing_helpers_are_one_level(prefix):
+    for key in ["a", "b", "d/c"]:
+        s3dlio.put_bytes(f"{prefix}{key}", b"1")
+    assert s3dlio.list_full_uris(prefix) == [f"{prefix}a", f"{prefix}b", f"{prefix}d/"]
+    assert s3dlio.list_keys(prefix.rstrip("/")) == ["a", "b", "d/"]
+
+
+def test_list_containers_names_the_bucket(prefix):
+    s3dlio.put_bytes(f"{prefix}x", b"1")
+    if prefix.startswith("https://"):
+        pytest.skip("the Azure portal form lists through az://")
+    scheme, rest = prefix.split("://", 1)
+    if scheme == "file":
+        # A directory's "containers" are its subdirectories: the prefix's own.
+        root, container = prefix.rstrip("/").rsplit("/", 1)[0] + "/", prefix
+    elif scheme == "az":
+        account, name = rest.split("/")[:2]
+        root, container = f"az://{account}/", f"az://{account}/{name}/"
+    else:
+        root, container = f"{scheme}://", f"{scheme}://{rest.split('/')[0]}/"
+    assert container in s3dlio.list_containers(root), (root, container)
+    assert container in run(s3dlio.list_containers_async(root))
+
+
+def test_object_capabilities_and_parse_s3_uri_full():
+    for uri, provider in [("s3://b/k", "s3"), ("az://a/c/k", "az"), ("gs://b/k", "gs"),
+                          ("file:///tmp/x", "file"), ("direct:///tmp/x", "direct")]:
+        assert s3dlio.object_capabilities(uri) == {"provider": provider, "get_into": True, "head": True}
+    with pytest.raises(s3dlio.InvalidInputError, match="unknown scheme"):
+        s3dlio.object_capabilities("ftp://x/y")
+    assert s3dlio.parse_s3_uri_full("s3://bucket/a/b.bin") == {"bucket": "bucket", "key": "a/b.bin"}
+    assert s3dlio.parse_s3_uri_full("s3://10.0.0.1:9000/bucket/k") == {
+        "endpoint": "10.0.0.1:9000", "bucket": "bucket", "key": "k"}
+    with pytest.raises(ValueError, match="not an s3:// URI"):
+        s3dlio.parse_s3_uri_full("gs://bucket/k")
+
+
+def _runtime_threads(want):
+    """The s3dlio-rt threads, once `want` are named: a new thread names itself when first
+    scheduled, and the old runtime's end as it shuts down (up to 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        names = []
+        for t in os.listdir("/proc/self/task"):
+            try:
+                names.append(open(f"/proc/self/task/{t}/comm").read().strip())
+            except FileNotFoundError:  # a thread that just ended
+                pass
+        if names.count("s3dlio-rt") == want or time.monotonic() > deadline:
+            return names.count("s3dlio-rt")
+        time.sleep(0.01)
+
+
+def test_configure_tokio_threads_and_configure_s3_take_effect(memory_bucket):
+    # memory:// needs no blocking-pool thread, so every s3dlio-rt thread is a worker.
+    uri = f"memory://{memory_bucket}/threads"
+    try:
+        s3dlio.configure_tokio_threads(3)
+        s3dlio.put_bytes(uri, b"1")
+        assert _runtime_threads(3) == 3
+        s3dlio.configure_tokio_threads(1)
+        s3dlio.get(uri)
+        assert _runtime_threads(1) == 1
+        s3dlio.configure_s3(endpoint_url="http://127.0.0.1:1", region="eu-west-1")
+        assert s3dlio.configure()["endpoint_url"] == "http://127.0.0.1:1"
+        assert s3dlio.configure()["region"] == "eu-west-1"
+        with pytest.raises(ValueError):
+            s3dlio.configure_tokio_threads(-1)
+    finally:
+        s3dlio.configure(runtime_threads=None, endpoint_url=None, region=None)
+
+
+def test_original_module_names():
+    pymod = importlib.import_module("s3dlio._pymod")
+    assert pymod.get is s3dlio.get and s3dlio._core is pymod
+    assert s3dlio.__version__ == importlib.metadata.version("s3dlio")
+    assert s3dlio.ObjectNotFoundError is s3dlio.NotFoundError
+    assert issubclass(s3dlio.ObjectNotFoundError, FileNotFoundError)
+    assert issubclass(s3dlio.UnsupportedOperationError, NotImplementedError)
+    assert issubclass(s3dlio.LengthMismatchError, ValueError)
+    for name in s3dlio.__all__:
+        assert hasattr(s3dlio, name), name
