@@ -286,5 +286,5 @@ pub fn conformance_stack(
     let read = crate::RangeEngineConfig::default()
         .with_chunk_size(1 << 20)
         .with_threshold(1 << 20);
-    crate::layered(store, read, s3dlio_core::RetryPolicy::default(), None)
+    crate::layered(store, read, s3dlio_core::RetryPolicy::default())
 }

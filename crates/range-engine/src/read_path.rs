@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use s3dlio_core::buffer::OutputBuffer;
-use s3dlio_core::layer::{Layered, LimitLayer, RetryLayer};
+use s3dlio_core::layer::{Layered, RetryLayer};
 use s3dlio_core::{
     Capabilities, GetOptions, GetRange, GetResult, ListEntry, ObjectMeta, ObjectStore, ObjectWriter,
     PendingUpload, PutOptions, PutResult, RangesOptions, ReadOptions, Result, RetryPolicy, WriterOptions,
@@ -18,21 +18,16 @@ use s3dlio_core::{
 use crate::config::RangeEngineConfig;
 use crate::engine::{read, read_into, read_stream};
 
-/// The layers every store handle has, over `backend`, top to bottom: the read path,
-/// the one retry owner, and a limit of `max_requests` in flight when set (decision 010).
-/// `s3dlio::store_for_uri_with` builds every store with it; the backends' conformance
-/// tests run through it too.
+/// The two layers every store handle has, over `backend`, top to bottom: the read path
+/// and the one retry owner (decision 010). `s3dlio::layered` puts them over the request
+/// limit and the multi-endpoint layer; the backends' conformance tests run through them
+/// too.
 pub fn layered(
     backend: Arc<dyn ObjectStore>,
     read: RangeEngineConfig,
     retry: RetryPolicy,
-    max_requests: Option<usize>,
 ) -> Arc<dyn ObjectStore> {
-    let mut store = backend;
-    if let Some(n) = max_requests {
-        store = Arc::new(Layered::new(store, LimitLayer::new(n)));
-    }
-    store = Arc::new(Layered::new(store, RetryLayer::new(retry)));
+    let store = Arc::new(Layered::new(backend, RetryLayer::new(retry)));
     Arc::new(ReadPath::new(store, read))
 }
 

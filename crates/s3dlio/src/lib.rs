@@ -146,7 +146,7 @@ pub fn layered(backend: Arc<dyn ObjectStore>, options: &StoreOptions) -> Arc<dyn
     if let Some(eps) = &options.endpoints {
         store = Arc::new(endpoints::MultiEndpointStore::new(store, eps.clone()));
     }
-    let store = s3dlio_range_engine::layered(store, options.read.clone(), options.retry.clone(), None);
+    let store = s3dlio_range_engine::layered(store, options.read.clone(), options.retry.clone());
     match &options.op_log {
         Some(log) => Arc::new(oplog::OpLogStore::new(store, log.clone())),
         None => store,
