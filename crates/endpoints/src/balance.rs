@@ -198,16 +198,22 @@ impl Endpoints {
     /// S3 service roots, `s3://bucket/key`) moved under endpoint `index`'s.
     pub fn uri_on(&self, index: usize, uri: &str) -> Result<String> {
         let route = self.route(Operation::Open, uri)?;
-        let e = self.list.get(index).ok_or_else(|| {
-            invalid(
-                uri,
-                &format!(
-                    "endpoint index {index} is out of range; there are {}",
-                    self.list.len()
-                ),
-            )
-        })?;
-        Ok(format!("{}{}", e.base, route.rel))
+        self.check_index(index, uri)?;
+        Ok(format!("{}{}", self.list[index].base, route.rel))
+    }
+
+    /// An error naming `what` unless endpoint `index` exists.
+    pub(crate) fn check_index(&self, index: usize, what: &str) -> Result<()> {
+        if index < self.list.len() {
+            return Ok(());
+        }
+        Err(invalid(
+            what,
+            &format!(
+                "endpoint index {index} is out of range; there are {}",
+                self.list.len()
+            ),
+        ))
     }
 
     /// The endpoint whose prefix `uri` is under (the longest, where several are).
@@ -218,7 +224,7 @@ impl Endpoints {
     }
 
     /// Where `uri` is relative to the endpoints: the prefix the caller wrote and the rest.
-    pub(crate) fn route<'a>(&self, op: Operation, uri: &'a str) -> Result<Route<'a>> {
+    pub(crate) fn route<'a>(&'a self, op: Operation, uri: &'a str) -> Result<Route<'a>> {
         let under = self
             .list
             .iter()
@@ -227,7 +233,7 @@ impl Endpoints {
                     Some((
                         e.base.len(),
                         Route {
-                            caller: e.base.clone(),
+                            caller: e.base.as_str(),
                             rel,
                         },
                     ))
@@ -235,7 +241,7 @@ impl Endpoints {
                     Some((
                         uri.len(),
                         Route {
-                            caller: e.base.clone(),
+                            caller: e.base.as_str(),
                             rel: "",
                         },
                     ))
@@ -252,7 +258,7 @@ impl Endpoints {
             && !rest.split('/').next().unwrap_or_default().contains(':')
         {
             return Ok(Route {
-                caller: "s3://".into(),
+                caller: "s3://",
                 rel: rest,
             });
         }
@@ -353,7 +359,7 @@ impl Endpoint {
 pub(crate) struct Route<'a> {
     /// The prefix the caller's URI starts with (`s3://` for an S3 URI that names no
     /// endpoint): results are handed back under it.
-    pub caller: String,
+    pub caller: &'a str,
     pub rel: &'a str,
 }
 

@@ -65,16 +65,7 @@ impl MultiEndpointStore {
     /// Sends every request to endpoint `index` (counted in its statistics): the
     /// original's `*_from_endpoint` / `*_to_endpoint` calls.
     pub fn pinned(inner: Arc<dyn ObjectStore>, endpoints: Arc<Endpoints>, index: usize) -> Result<Self> {
-        if index >= endpoints.len() {
-            return Err(Error::InvalidArgument {
-                op: Operation::Open,
-                uri: endpoints.uris().join(","),
-                message: format!(
-                    "endpoint index {index} is out of range; there are {}",
-                    endpoints.len()
-                ),
-            });
-        }
+        endpoints.check_index(index, &endpoints.uris().join(","))?;
         Ok(MultiEndpointStore {
             inner,
             endpoints,
@@ -125,7 +116,7 @@ impl MultiEndpointStore {
         call.end(&result, read, written);
         match result {
             Ok(v) => Ok((v, route, index)),
-            Err(e) => Err(error_back(self.endpoints.base(index), &route.caller, e)),
+            Err(e) => Err(error_back(self.endpoints.base(index), route.caller, e)),
         }
     }
 
@@ -166,7 +157,7 @@ impl ObjectStore for MultiEndpointStore {
                 self.inner.get_opts(&at, opts.clone()).await
             })
             .await?;
-        r.meta = self.meta_back(i, &route.caller, r.meta);
+        r.meta = self.meta_back(i, route.caller, r.meta);
         Ok(r)
     }
 
@@ -234,7 +225,7 @@ impl ObjectStore for MultiEndpointStore {
             inner,
             endpoints: self.endpoints.clone(),
             index,
-            caller: route.caller,
+            caller: route.caller.to_string(),
         }))
     }
 
@@ -248,53 +239,29 @@ impl ObjectStore for MultiEndpointStore {
                 |at| async move { self.inner.stat(&at).await },
             )
             .await?;
-        Ok(self.meta_back(i, &route.caller, meta))
+        Ok(self.meta_back(i, route.caller, meta))
     }
 
     fn list_stream(&self, prefix: &str, recursive: bool) -> BoxStream<'_, Result<ListEntry>> {
-        let (caller, rel) = match self.endpoints.route(Operation::List, prefix) {
-            Ok(r) => (r.caller, r.rel.to_string()),
-            Err(e) => return futures::stream::once(async move { Err(e) }).boxed(),
-        };
-        let index = self.endpoints.pick(self.pin);
-        let at = format!("{}{rel}", self.endpoints.base(index));
-        let call = self.endpoints.begin(index);
-        self.inner
-            .list_stream(&at, recursive)
-            .map(move |entry| {
-                let entry = entry.map(|e| match e {
-                    ListEntry::Object(m) => ListEntry::Object(self.meta_back(index, &caller, m)),
-                    ListEntry::Prefix(p) => ListEntry::Prefix(self.back(index, &caller, p)),
-                });
-                entry.map_err(|e| {
-                    call.error(&e);
-                    self.error_back(index, &caller, e)
-                })
-            })
-            .boxed()
+        self.listed(
+            prefix,
+            |at| self.inner.list_stream(at, recursive),
+            |s, i, caller, entry| match entry {
+                ListEntry::Object(m) => ListEntry::Object(s.meta_back(i, caller, m)),
+                ListEntry::Prefix(p) => ListEntry::Prefix(s.back(i, caller, p)),
+            },
+        )
     }
 
     fn list_uploads(&self, prefix: &str) -> BoxStream<'_, Result<PendingUpload>> {
-        let (caller, rel) = match self.endpoints.route(Operation::List, prefix) {
-            Ok(r) => (r.caller, r.rel.to_string()),
-            Err(e) => return futures::stream::once(async move { Err(e) }).boxed(),
-        };
-        let index = self.endpoints.pick(self.pin);
-        let at = format!("{}{rel}", self.endpoints.base(index));
-        let call = self.endpoints.begin(index);
-        self.inner
-            .list_uploads(&at)
-            .map(move |upload| match upload {
-                Ok(mut u) => {
-                    u.uri = self.back(index, &caller, u.uri);
-                    Ok(u)
-                }
-                Err(e) => {
-                    call.error(&e);
-                    Err(self.error_back(index, &caller, e))
-                }
-            })
-            .boxed()
+        self.listed(
+            prefix,
+            |at| self.inner.list_uploads(at),
+            |s, i, caller, mut upload| {
+                upload.uri = s.back(i, caller, upload.uri);
+                upload
+            },
+        )
     }
 
     async fn abort_upload(&self, upload: &PendingUpload) -> Result<()> {
@@ -371,11 +338,38 @@ impl ObjectStore for MultiEndpointStore {
                 |at| async move { self.inner.list_containers(&at).await },
             )
             .await?;
-        Ok(all.into_iter().map(|u| self.back(i, &route.caller, u)).collect())
+        Ok(all.into_iter().map(|u| self.back(i, route.caller, u)).collect())
     }
 }
 
 impl MultiEndpointStore {
+    /// A listing of `prefix` (`list` of the URI moved) on the endpoint picked for it, as
+    /// one request; `back` hands each item back under the caller's prefix.
+    fn listed<'a, T: Send + 'a>(
+        &'a self,
+        prefix: &str,
+        list: impl FnOnce(&str) -> BoxStream<'a, Result<T>>,
+        back: fn(&Self, usize, &str, T) -> T,
+    ) -> BoxStream<'a, Result<T>> {
+        let (caller, at, index) = match self.endpoints.route(Operation::List, prefix) {
+            Ok(route) => {
+                let index = self.endpoints.pick(self.pin);
+                (route.caller.to_string(), self.at(index, &route), index)
+            }
+            Err(e) => return futures::stream::once(async move { Err(e) }).boxed(),
+        };
+        let call = self.endpoints.begin(index);
+        list(&at)
+            .map(move |item| match item {
+                Ok(v) => Ok(back(self, index, &caller, v)),
+                Err(e) => {
+                    call.error(&e);
+                    Err(self.error_back(index, &caller, e))
+                }
+            })
+            .boxed()
+    }
+
     /// [`on_one`](Self::on_one) for a request that moves no bytes and returns nothing.
     async fn on_unit<F, Fut>(&self, op: Operation, uri: &str, request: F) -> Result<()>
     where
