@@ -455,10 +455,16 @@ pub async fn writer_zstd_round_trip(fx: &Fixture) {
     for chunk in text.chunks(1 << 20) {
         w.write(Bytes::copy_from_slice(chunk)).await.unwrap();
     }
+    let stored_so_far = w.stored_bytes();
     let summary = w.finalize().await.unwrap();
     assert_eq!(summary.bytes_written, text.len() as u64);
     let stored = fx.store.get(&uri).await.unwrap();
     assert_eq!(summary.size, stored.len() as u64);
+    assert!(
+        stored_so_far <= summary.size,
+        "stored_bytes {stored_so_far} before finalize counts more than the {} bytes stored",
+        summary.size
+    );
     assert!(
         stored.len() < text.len() / 10,
         "zstd output is {} bytes",

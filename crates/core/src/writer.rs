@@ -37,6 +37,13 @@ pub trait ObjectWriter: Send + Debug {
     /// Bytes accepted by `write` so far.
     fn bytes_written(&self) -> u64;
 
+    /// Bytes handed on to be stored so far: `bytes_written` unless the writer compresses
+    /// (then the compressed bytes produced so far; the encoder may hold more until
+    /// `finalize`, whose summary has the final `size`).
+    fn stored_bytes(&self) -> u64 {
+        self.bytes_written()
+    }
+
     /// Of those, bytes a resumed upload found stored already and did not send again
     /// ([`WriterOptions::journal`](crate::WriterOptions::journal)).
     fn reused_bytes(&self) -> u64 {
@@ -156,6 +163,10 @@ impl ObjectWriter for ZstdWriter {
 
     fn bytes_written(&self) -> u64 {
         self.accepted
+    }
+
+    fn stored_bytes(&self) -> u64 {
+        self.inner.bytes_written()
     }
 
     /// Stored bytes, counted after compression.

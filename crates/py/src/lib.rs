@@ -22,6 +22,7 @@ mod manage;
 mod multi;
 mod oplog;
 mod read;
+mod reserve;
 mod runtime;
 mod staging;
 mod stream;
@@ -74,6 +75,7 @@ fn _at_exit(py: Python<'_>) {
 fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<view::BytesView>()?;
     m.add_class::<write::Writer>()?;
+    m.add_class::<reserve::ReservedBuffer>()?;
     m.add_class::<checkpoint::PyCheckpointStore>()?;
     m.add_class::<multi::PyMultiEndpointStore>()?;
     m.add_function(wrap_pyfunction!(multi::create_multi_endpoint_store, m)?)?;

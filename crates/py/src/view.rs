@@ -27,25 +27,19 @@ pub struct BytesView {
 impl BytesView {
     unsafe fn __getbuffer__(slf: PyRef<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         let data = &slf.data;
-        // SAFETY: `view` is the caller's Py_buffer. With readonly = 1, PyBuffer_FillInfo
-        // refuses a PyBUF_WRITABLE request (BufferError); on success it stores a new
-        // reference to `slf` in view.obj, which pins this object and so `data`.
-        let rc = unsafe {
-            ffi::PyBuffer_FillInfo(
-                view,
+        // SAFETY: `view` is the caller's Py_buffer; `data` lives as long as this object,
+        // which the filled view pins. Read-only: a PyBUF_WRITABLE request is refused.
+        unsafe {
+            export(
+                slf.py(),
                 slf.as_ptr(),
-                data.as_ptr() as *mut c_void,
-                data.len() as ffi::Py_ssize_t,
-                1,
+                view,
                 flags,
+                data.as_ptr() as *mut u8,
+                data.len(),
+                true,
             )
-        };
-        if rc == -1 {
-            return Err(
-                PyErr::take(slf.py()).unwrap_or_else(|| PyBufferError::new_err("BytesView is read-only"))
-            );
         }
-        Ok(())
     }
 
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
@@ -71,6 +65,39 @@ impl BytesView {
     #[getter]
     fn address(&self) -> usize {
         self.data.as_ptr() as usize
+    }
+}
+
+/// Fills `view` with the `len` bytes at `ptr`, owned by `owner` (the buffer protocol's
+/// `__getbuffer__`). On success view.obj holds a new reference to `owner`, so the memory
+/// must live as long as `owner`; `readonly` buffers refuse a PyBUF_WRITABLE request.
+///
+/// # Safety
+/// `view` is the Py_buffer CPython passed in; `ptr..ptr + len` is memory `owner` keeps
+/// valid (and unmoved) while any view of it is exported.
+pub unsafe fn export(
+    py: Python<'_>,
+    owner: *mut ffi::PyObject,
+    view: *mut ffi::Py_buffer,
+    flags: c_int,
+    ptr: *mut u8,
+    len: usize,
+    readonly: bool,
+) -> PyResult<()> {
+    // SAFETY: the caller's contract above.
+    let rc = unsafe {
+        ffi::PyBuffer_FillInfo(
+            view,
+            owner,
+            ptr as *mut c_void,
+            len as ffi::Py_ssize_t,
+            c_int::from(readonly),
+            flags,
+        )
+    };
+    match rc {
+        -1 => Err(PyErr::take(py).unwrap_or_else(|| PyBufferError::new_err("the buffer request failed"))),
+        _ => Ok(()),
     }
 }
 

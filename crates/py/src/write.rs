@@ -4,13 +4,14 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyMemoryView};
 use s3dlio::as_prefix;
 use s3dlio::datagen::{DataSpec, Generator};
 use s3dlio::transfer::{Generation, Synthetic, abandon, object_name, put_generated};
-use s3dlio::{ObjectStoreExt, ObjectWriter, Scheme, WriteSummary, WriterOptions};
+use s3dlio::{ObjectStoreExt, ObjectWriter, Operation, PutOptions, Scheme, WriteSummary, WriterOptions};
 
 use crate::manage::ensure_container;
+use crate::reserve::ReservedBuffer;
 use crate::runtime::{Op, block, current};
 use crate::staging::Staging;
 use crate::twins::{none, store, twins};
@@ -201,10 +202,15 @@ pub struct Writer {
     // A Mutex only to make the class Sync; every method holds it briefly.
     inner: std::sync::Mutex<Option<Box<dyn ObjectWriter>>>,
     written: u64,
-    /// `reused_bytes` of the writer when it was closed.
+    /// `reused_bytes` and `stored_bytes` of the writer when it was closed.
     reused: u64,
+    stored: u64,
     /// Borrowed buffers copied into part-sized blocks before the writer takes them.
     staging: Staging,
+    /// The running CRC32C of the bytes handed over, when asked for.
+    crc: Option<u32>,
+    /// A `reserve`d buffer not yet committed, and the memoryview given out over it.
+    reserved: Option<(Py<ReservedBuffer>, Py<PyAny>)>,
 }
 
 /// Staging blocks of a writer that does not upload in parts.
@@ -235,22 +241,41 @@ impl Writer {
     }
 
     /// Passes `blocks` to the writer, in order (nothing to do for none: a small write
-    /// only staged). A failed write abandons the upload.
+    /// only staged), extending the checksum over them. A failed write abandons the
+    /// upload.
     fn hand_over(&mut self, py: Python<'_>, blocks: Vec<Bytes>) -> PyResult<()> {
         if blocks.is_empty() {
             return Ok(());
         }
         let mut writer = self.take()?;
         let uri = self.uri.clone();
-        let op: Op<Box<dyn ObjectWriter>> = Box::pin(async move {
+        let mut crc = self.crc;
+        let op: Op<(Box<dyn ObjectWriter>, Option<u32>)> = Box::pin(async move {
             for data in blocks {
+                if let Some(sum) = crc {
+                    crc = Some(s3dlio::crc32c_extend(Operation::Write, &uri, sum, data.clone()).await?);
+                }
                 if let Err(e) = writer.write(data).await {
                     return Err(abandon(writer, &uri, e).await);
                 }
             }
-            Ok(writer)
+            Ok((writer, crc))
         });
-        *self.slot() = Some(block(py, op)?);
+        let (writer, crc) = block(py, op)?;
+        *self.slot() = Some(writer);
+        self.crc = crc;
+        Ok(())
+    }
+
+    /// Hands `data` over after what is staged, so the object's bytes stay in order.
+    fn append(&mut self, py: Python<'_>, data: Bytes) -> PyResult<()> {
+        let len = data.len() as u64;
+        let blocks = match self.staging.is_empty() {
+            true => vec![data],
+            false => self.staging.push(&data),
+        };
+        self.hand_over(py, blocks)?;
+        self.written += len;
         Ok(())
     }
 }
@@ -258,23 +283,70 @@ impl Writer {
 #[pymethods]
 impl Writer {
     /// Appends `data` (any C-contiguous buffer) and returns its length. The writer holds
-    /// parts after the call returns, so only `bytes` and `BytesView` are shared; any
-    /// other buffer is copied (into part-sized blocks) and may be reused at once, as a
-    /// file allows. Waits while the writer's parts in flight are full. A failed write
-    /// aborts the upload.
-    fn write(&mut self, py: Python<'_>, data: Bound<'_, PyAny>) -> PyResult<u64> {
+    /// parts after the call returns, so only `bytes` and `BytesView` are shared (unless
+    /// `copy=True`); any other buffer is copied (into part-sized blocks) and may be
+    /// reused at once, as a file allows. Waits while the writer's parts in flight are
+    /// full. A failed write aborts the upload.
+    #[pyo3(signature = (data, /, *, copy = false))]
+    fn write(&mut self, py: Python<'_>, data: Bound<'_, PyAny>, copy: bool) -> PyResult<u64> {
         self.ensure_open()?;
-        // A writer holds parts past this call: only immutable memory is shared, and only
-        // when nothing is staged (the object's bytes stay in order).
-        let (len, blocks) = if self.staging.is_empty() && is_shared(&data) {
+        if !copy && is_shared(&data) {
             let shared = bytes_from(&data, "data", true)?;
-            (shared.len() as u64, vec![shared])
-        } else {
-            stage(&data, "data", &mut self.staging)?
-        };
+            let len = shared.len() as u64;
+            self.append(py, shared)?;
+            return Ok(len);
+        }
+        let (len, blocks) = stage(&data, "data", &mut self.staging)?;
         self.hand_over(py, blocks)?;
         self.written += len;
         Ok(len)
+    }
+
+    /// A writable `memoryview` of `size` bytes of Rust memory to fill, then `commit`:
+    /// the bytes go to the upload without being copied from Python. One reservation at
+    /// a time.
+    #[pyo3(signature = (size, /))]
+    fn reserve(&mut self, py: Python<'_>, size: usize) -> PyResult<Py<PyAny>> {
+        self.ensure_open()?;
+        if self.reserved.is_some() {
+            return Err(PyRuntimeError::new_err(format!(
+                "reserve() on the writer for {}: the buffer reserved before is not committed; \
+                 call commit(nbytes) first",
+                self.uri
+            )));
+        }
+        let buffer = Bound::new(py, ReservedBuffer::new(size))?;
+        let view = PyMemoryView::from(buffer.as_any())?.into_any().unbind();
+        self.reserved = Some((buffer.unbind(), view.clone_ref(py)));
+        Ok(view)
+    }
+
+    /// Appends the first `nbytes` of the reserved buffer and releases the `memoryview`
+    /// `reserve` returned (using it afterwards raises `ValueError`). Without a copy when
+    /// no other view of the buffer is alive; else the bytes are copied once, so later
+    /// changes through such a view never reach the upload.
+    #[pyo3(signature = (nbytes, /))]
+    fn commit(&mut self, py: Python<'_>, nbytes: usize) -> PyResult<()> {
+        self.ensure_open()?;
+        let Some((buffer, view)) = self.reserved.take() else {
+            return Err(PyRuntimeError::new_err(format!(
+                "commit() on the writer for {}: nothing is reserved; call reserve(size) first",
+                self.uri
+            )));
+        };
+        let size = buffer.get().len();
+        if nbytes > size {
+            self.reserved = Some((buffer, view));
+            return Err(PyValueError::new_err(format!(
+                "commit(nbytes={nbytes}) on the writer for {}: only {size} bytes are reserved",
+                self.uri
+            )));
+        }
+        // A view with exports of its own (an array over it) cannot be released: the
+        // buffer stays shared and `take` copies.
+        let _ = view.bind(py).call_method0("release");
+        let data = buffer.get().take(nbytes);
+        self.append(py, data)
     }
 
     /// Does nothing: parts upload as they fill, and nothing is visible before `close`
@@ -308,9 +380,10 @@ impl Writer {
     }
 
     /// Finishes the upload and makes the object visible; returns a summary dict. Its
-    /// error is the upload's error.
+    /// error is the upload's error. A reserved buffer not committed is dropped.
     fn close(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.ensure_open()?;
+        self.reserved = None;
         let rest = self.staging.take_rest();
         if !rest.is_empty() {
             self.hand_over(py, vec![rest])?;
@@ -318,6 +391,7 @@ impl Writer {
         let writer = self.take()?;
         self.reused = writer.reused_bytes();
         let summary: WriteSummary = block(py, Box::pin(writer.finalize()))?;
+        self.stored = summary.size;
         let d = PyDict::new(py);
         d.set_item("uri", summary.uri)?;
         d.set_item("bytes_written", summary.bytes_written)?;
@@ -346,6 +420,27 @@ impl Writer {
     #[getter]
     fn reused_bytes(&self) -> u64 {
         self.slot().as_ref().map_or(self.reused, |w| w.reused_bytes())
+    }
+
+    /// Bytes handed on to be stored: `bytes_written` unless compressed (then the
+    /// compressed bytes so far; after `close`, the stored object's size).
+    #[getter]
+    fn stored_bytes(&self) -> u64 {
+        self.slot().as_ref().map_or(self.stored, |w| w.stored_bytes())
+    }
+
+    /// The CRC32C of the bytes accepted so far (a writer opened with `checksum=True`),
+    /// else None. Bytes still staged count once handed over, at the latest on `close`.
+    #[getter]
+    fn crc32c(&self) -> Option<u32> {
+        self.crc
+    }
+
+    /// The size of the parts this writer uploads, or None when it does not upload in
+    /// parts (a file, a compressed stream).
+    #[getter]
+    fn part_size(&self) -> Option<usize> {
+        self.slot().as_ref().and_then(|w| w.part_size())
     }
 
     /// True for a journaled writer: an exception inside `with` (or a failed write)
@@ -401,11 +496,17 @@ fn drop_on_runtime(py: Python<'_>, writer: Option<Box<dyn ObjectWriter>>) {
 }
 
 /// Opens a streaming upload to `uri`. `part_size` and `max_in_flight` bound memory
-/// (`max_in_flight × part_size`); `zstd_level` compresses the stream. `journal` (a local
-/// path) makes it resumable on S3 and Azure: a writer given the journal of an unfinished
-/// upload of `uri` sends only the parts the service lacks.
+/// (`max_in_flight × part_size`); `zstd_level` compresses the stream, in pieces of
+/// `buffer_size` bytes. `journal` (a local path) makes it resumable on S3 and Azure: a
+/// writer given the journal of an unfinished upload of `uri` sends only the parts the
+/// service lacks. `checksum=True` keeps a CRC32C of the bytes written (`crc32c`);
+/// `content_type` is stored with the object (object stores only).
 #[pyfunction]
-#[pyo3(signature = (uri, part_size = None, max_in_flight = None, zstd_level = None, journal = None))]
+#[pyo3(signature = (
+    uri, part_size = None, max_in_flight = None, zstd_level = None, journal = None,
+    *, checksum = false, content_type = None, buffer_size = None
+))]
+#[allow(clippy::too_many_arguments)]
 pub fn open_writer(
     py: Python<'_>,
     uri: String,
@@ -413,8 +514,17 @@ pub fn open_writer(
     max_in_flight: Option<usize>,
     zstd_level: Option<i32>,
     journal: Option<std::path::PathBuf>,
+    checksum: bool,
+    content_type: Option<String>,
+    buffer_size: Option<usize>,
 ) -> PyResult<Writer> {
     let mut opts = WriterOptions::default();
+    if let Some(content_type) = content_type {
+        opts = opts.with_put_options(PutOptions::default().with_content_type(content_type));
+    }
+    if let Some(bytes) = buffer_size {
+        opts = opts.with_buffer_size(bytes);
+    }
     if let Some(path) = journal {
         opts = opts.with_journal(path);
     }
@@ -436,5 +546,8 @@ pub fn open_writer(
         inner: std::sync::Mutex::new(Some(writer)),
         written: 0,
         reused: 0,
+        stored: 0,
+        crc: checksum.then_some(0),
+        reserved: None,
     })
 }

@@ -66,9 +66,26 @@ class ObjectWriter:
     @property
     def resumable(self) -> bool:
         """True when opened with a ``journal`` on a backend that resumes uploads."""
-    def write(self, data: Buffer) -> int:
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes handed on to be stored: ``bytes_written`` unless compressed (then the
+        compressed bytes so far; after ``close``, the stored object's size)."""
+    @property
+    def crc32c(self) -> int | None:
+        """CRC32C of the bytes written (opened with ``checksum=True``), else None."""
+    @property
+    def part_size(self) -> int | None:
+        """The size of the uploaded parts; None when the writer does not upload in parts."""
+    def write(self, data: Buffer, /, *, copy: bool = False) -> int:
         """Appends ``data`` and returns its length; waits while the parts in flight are
-        full. A failed write aborts (a journaled upload is kept)."""
+        full. ``bytes`` and ``BytesView`` are shared, other buffers copied (``copy=True``
+        copies every buffer). A failed write aborts (a journaled upload is kept)."""
+    def reserve(self, size: int, /) -> memoryview:
+        """A writable memoryview of ``size`` bytes of Rust memory (its ``.obj`` a
+        ``ReservedBuffer``) to fill, then ``commit``. One reservation at a time."""
+    def commit(self, nbytes: int, /) -> None:
+        """Appends the first ``nbytes`` of the reserved buffer and releases the view
+        ``reserve`` returned: without a copy unless another view of it is alive."""
     def flush(self) -> None:
         """Does nothing: parts upload as they fill; nothing is visible before ``close``."""
     def tell(self) -> int:
@@ -84,6 +101,12 @@ class ObjectWriter:
         """Discards the upload; no object is left behind."""
     def __enter__(self) -> ObjectWriter: ...
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
+
+class ReservedBuffer:
+    """The writable Rust buffer behind ``ObjectWriter.reserve``'s memoryview."""
+
+    def __len__(self) -> int: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
 
 class ObjectReader:
     """An object as a readable, seekable file (``torch.load(reader)``): reads of up to
@@ -241,11 +264,17 @@ def open_writer(
     max_in_flight: int | None = None,
     zstd_level: int | None = None,
     journal: str | os.PathLike[str] | None = None,
+    *,
+    checksum: bool = False,
+    content_type: str | None = None,
+    buffer_size: int | None = None,
 ) -> ObjectWriter:
     """A streaming upload; memory stays within ``max_in_flight × part_size``. With
     ``journal`` (a local path; S3 and Azure) it is resumable: a writer given the journal
     of an unfinished upload of ``uri``, written again from its first byte, sends only the
-    parts the service lacks."""
+    parts the service lacks. ``checksum=True`` keeps a CRC32C of the bytes written;
+    ``content_type`` is stored with the object (object stores); ``buffer_size`` is the
+    size of the pieces a compressed stream (and a file) is written in."""
 def open_reader(uri: str, read_ahead: int = 8 << 20) -> ObjectReader:
     """Opens ``uri`` as a seekable file; one ``stat`` learns its size and version."""
 def init_op_log(
