@@ -24,6 +24,10 @@
 //! assert_eq!(&all[500_000..501_000], &part[..]);
 //! ```
 
+mod threads;
+
+pub use threads::{Threads, default_threads, on_threads, total_cpus};
+
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};

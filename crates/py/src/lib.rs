@@ -16,6 +16,7 @@
 
 mod checkpoint;
 mod errors;
+mod generate;
 mod inbox;
 mod loader;
 mod manage;
@@ -97,7 +98,12 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_configure, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
     m.add_function(wrap_pyfunction!(_at_exit, m)?)?;
-    m.add_function(wrap_pyfunction!(write::generate_data, m)?)?;
+    m.add_class::<generate::PyGenerator>()?;
+    m.add_function(wrap_pyfunction!(generate::generate_data, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::generate_data_with_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::generate_into_buffer, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::py_total_cpus, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::py_default_data_gen_threads, m)?)?;
     m.add_function(wrap_pyfunction!(write::open_writer, m)?)?;
     m.add_function(wrap_pyfunction!(oplog::init_op_log, m)?)?;
     m.add_function(wrap_pyfunction!(oplog::finalize_op_log, m)?)?;

@@ -229,6 +229,18 @@ impl Target {
         }
     }
 
+    /// The buffer as a slice, for a fill that runs without the GIL (Python code must not
+    /// use the buffer meanwhile, as for any `readinto`).
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        let len = self.len();
+        if len == 0 {
+            return &mut [];
+        }
+        // SAFETY: writable and C-contiguous (checked in `new`), `len` bytes from buf_ptr,
+        // held exported by `self` for the borrow's life.
+        unsafe { std::slice::from_raw_parts_mut(self.buffer.buf_ptr() as *mut u8, len) }
+    }
+
     /// Copies `data` into the buffer at `at` (the GIL is held: no one else writes it).
     pub fn copy_in(&self, at: usize, data: &[u8]) {
         assert!(at + data.len() <= self.len(), "a copy outside the buffer");

@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyMemoryView};
 use s3dlio::as_prefix;
-use s3dlio::datagen::{DataSpec, Generator};
+use s3dlio::datagen::DataSpec;
 use s3dlio::transfer::{Generation, Synthetic, abandon, object_name, put_generated};
 use s3dlio::{ObjectStoreExt, ObjectWriter, Operation, PutOptions, Scheme, WriteSummary, WriterOptions};
 
@@ -15,7 +15,7 @@ use crate::reserve::ReservedBuffer;
 use crate::runtime::{Op, block, current};
 use crate::staging::Staging;
 use crate::twins::{none, store, twins};
-use crate::view::{bytes_from, is_shared, memoryview, stage};
+use crate::view::{bytes_from, is_shared, stage};
 
 /// A store that keeps the `Bytes` it is given (memory://) would see later changes to
 /// the caller's buffer, so it gets a private copy of any buffer but `bytes`.
@@ -172,23 +172,6 @@ twins! {
         data_gen_mode: String = "streaming".to_string(),
         chunk_size: usize = 262144,
     ) => put_op -> none
-}
-
-/// `size` bytes of synthetic data: `dedup` = 1 / fraction of unique 64 KiB blocks,
-/// `compress` = the zstd ratio it reaches, `seed` for repeatable data. Returns a
-/// read-only memoryview over the generated Rust buffer.
-#[pyfunction]
-#[pyo3(signature = (size, dedup = 1, compress = 1, seed = 0))]
-pub fn generate_data(py: Python<'_>, size: u64, dedup: u64, compress: u64, seed: u64) -> PyResult<Py<PyAny>> {
-    if dedup == 0 || compress == 0 {
-        return Err(PyValueError::new_err("dedup and compress must be at least 1"));
-    }
-    let spec = DataSpec::default()
-        .with_dedup(dedup)
-        .with_compress(compress)
-        .with_seed(seed);
-    let data = py.detach(|| Generator::new(size, spec).generate());
-    memoryview(py, data)
 }
 
 /// A streaming upload: `write` any buffers, then `close` makes the object visible.

@@ -296,6 +296,46 @@ def op_log_stats() -> dict[str, object]:
 def generate_data(size: int, dedup: int = 1, compress: int = 1, seed: int = 0) -> memoryview:
     """``size`` synthetic bytes: 1/``dedup`` of the 64 KiB blocks unique, zstd ratio
     ``compress``, the same bytes for the same seed."""
+def generate_data_with_threads(
+    size: int, dedup: int = 1, compress: int = 1, threads: int | None = None, *, seed: int = 0
+) -> memoryview:
+    """``generate_data`` on ``threads`` threads (None: ``py_default_data_gen_threads()``)."""
+def generate_into_buffer(
+    buffer: Buffer, dedup: int = 1, compress: int = 1, threads: int | None = None, *, seed: int = 0
+) -> int:
+    """Fills the writable ``buffer`` in place (the bytes ``generate_data`` gives for its
+    length); returns ``len(buffer)`` in bytes."""
+def py_total_cpus() -> int:
+    """Logical CPUs this process may run on."""
+def py_default_data_gen_threads() -> int:
+    """Generator threads when ``threads`` is None: half the CPUs, at least one."""
+
+class Generator:
+    """One synthetic object streamed into buffers the caller reuses; without ``seed``, a
+    random one."""
+
+    def __init__(
+        self,
+        size: int,
+        dedup: int = 1,
+        compress: int = 1,
+        threads: int | None = None,
+        chunk_size: int | None = None,
+        seed: int | None = None,
+    ) -> None: ...
+    @property
+    def chunk_size(self) -> int:
+        """The advised buffer size for ``fill_chunk`` (default 32 MiB)."""
+    @property
+    def size(self) -> int: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    def fill_chunk(self, buffer: Buffer) -> int:
+        """Writes the next ``min(len(buffer), remaining)`` bytes; returns the count, 0 at the end."""
+    def is_complete(self) -> bool: ...
+    def reset(self) -> None: ...
 
 # Management
 def list(uri: str, recursive: bool = False, pattern: str | None = None) -> list[str]:
