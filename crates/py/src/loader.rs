@@ -36,14 +36,19 @@ const KEYS: &[&str] = &[
     "ordered",
     "on_error",
     "epoch",
+    "with_uris",
 ];
 
 /// What a Python options dict sets.
 struct Parsed {
     loader: LoaderOptions,
     mode: ReadMode,
+    /// Whether the dict named a read-mode key (a loader over a made dataset refuses it).
+    mode_set: bool,
     /// The epoch the first iteration is.
     first_epoch: u64,
+    /// Batches of `(uri, view)` instead of views.
+    with_uris: bool,
 }
 
 /// Loader options and read mode from a Python dict; an unknown key or a bad value is a
@@ -53,15 +58,19 @@ fn options(opts: Option<&Bound<'_, PyDict>>) -> PyResult<Parsed> {
     let mut first_epoch = 0;
     let mut shard = Shard::default();
     let (mut range_mode, mut part_size, mut parts) = (false, 8u64 << 20, 4usize);
+    let (mut mode_set, mut with_uris) = (false, false);
     let Some(opts) = opts else {
         return Ok(Parsed {
             loader: o,
             mode: ReadMode::Whole,
+            mode_set,
             first_epoch,
+            with_uris,
         });
     };
     for (key, value) in opts.iter() {
         let key: String = key.extract()?;
+        mode_set |= matches!(key.as_str(), "reader_mode" | "part_size" | "max_inflight_parts");
         let bad = |want: &str| PyValueError::new_err(format!("option {key:?}: expected {want}, got {value}"));
         let count = || value.extract::<usize>().map_err(|_| bad("a whole number"));
         let flag = || value.extract::<bool>().map_err(|_| bad("True or False"));
@@ -88,6 +97,7 @@ fn options(opts: Option<&Bound<'_, PyDict>>) -> PyResult<Parsed> {
             "worker_count" => shard.num_workers = count()?,
             "ordered" => o.ordered = flag()?,
             "epoch" => first_epoch = value.extract::<u64>().map_err(|_| bad("a whole number"))?,
+            "with_uris" => with_uris = flag()?,
             "on_error" => {
                 o.on_error = match value.extract::<String>().map_err(|_| bad("a string"))?.as_str() {
                     "fail" => OnError::Fail,
@@ -115,35 +125,63 @@ fn options(opts: Option<&Bound<'_, PyDict>>) -> PyResult<Parsed> {
     Ok(Parsed {
         loader: o,
         mode,
+        mode_set,
         first_epoch,
+        with_uris,
     })
 }
 
 /// The dataset of `source`: a prefix URI (listed, recursively) or a list of URIs.
-fn dataset(py: Python<'_>, source: &Bound<'_, PyAny>, mode: ReadMode) -> PyResult<ObjectDataset> {
+fn dataset(py: Python<'_>, source: &Bound<'_, PyAny>, mode: ReadMode) -> PyResult<PyDataset> {
     if let Ok(uri) = source.extract::<String>() {
         let s = store(py, &uri)?;
-        let op: Op<ObjectDataset> = Box::pin(async move { ObjectDataset::from_prefix(s, &uri).await });
-        return Ok(block(py, op)?.with_read_mode(mode));
+        let listed = uri.clone();
+        let op: Op<ObjectDataset> = Box::pin(async move { ObjectDataset::from_prefix(s, &listed).await });
+        return Ok(PyDataset {
+            inner: Arc::new(block(py, op)?.with_read_mode(mode)),
+            prefix: Some(s3dlio::as_prefix(&uri)),
+        });
     }
-    let uris: Vec<String> = source
-        .extract()
-        .map_err(|_| PyValueError::new_err("expected a prefix URI or a list of object URIs"))?;
+    let uris: Vec<String> = source.extract().map_err(|_| {
+        PyValueError::new_err("expected a prefix URI, a list of object URIs or an s3dlio.PyDataset")
+    })?;
     let first = uris
         .first()
         .ok_or_else(|| PyValueError::new_err("the list of URIs is empty"))?;
-    Ok(ObjectDataset::from_uris(store(py, first)?, uris).with_read_mode(mode))
+    Ok(PyDataset {
+        inner: Arc::new(ObjectDataset::from_uris(store(py, first)?, uris).with_read_mode(mode)),
+        prefix: None,
+    })
 }
 
-/// Samples by index: `len(ds)`, `ds[i]` (a zero-copy memoryview), `ds.uris`.
-#[pyclass(module = "s3dlio", name = "Dataset", frozen)]
-#[derive(Debug)]
+/// Samples by index: `len(ds)`, `ds[i]` (a zero-copy memoryview), `ds.uris()`.
+#[pyclass(module = "s3dlio", name = "PyDataset", frozen)]
+#[derive(Debug, Clone)]
 pub struct PyDataset {
     inner: Arc<ObjectDataset>,
+    /// The listed prefix, when made from one: `keys()` are relative to it.
+    prefix: Option<String>,
 }
 
 #[pymethods]
 impl PyDataset {
+    /// Every object under the prefix `uri`, or (a list) these objects; `options` as
+    /// `create_dataset`'s.
+    #[new]
+    #[pyo3(signature = (uri, options = None))]
+    fn new(py: Python<'_>, uri: &Bound<'_, PyAny>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let parsed = self::options(options)?;
+        dataset(py, uri, parsed.mode)
+    }
+
+    /// These objects, in this order, without a listing.
+    #[staticmethod]
+    #[pyo3(signature = (uris, options = None))]
+    fn from_uris(py: Python<'_>, uris: Vec<String>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let parsed = self::options(options)?;
+        dataset(py, PyList::new(py, uris)?.as_any(), parsed.mode)
+    }
+
     fn __len__(&self) -> usize {
         self.inner.len()
     }
@@ -161,9 +199,32 @@ impl PyDataset {
         memoryview(py, block(py, op)?)
     }
 
-    #[getter]
+    /// Sample `index` as an awaitable of a zero-copy memoryview (the original's async
+    /// form; `ds[index]` is the sync one).
+    fn get_item<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyAny>> {
+        if index >= self.inner.len() {
+            return Err(PyIndexError::new_err(format!(
+                "index {index} of a dataset of {}",
+                self.inner.len()
+            )));
+        }
+        let ds = self.inner.clone();
+        awaitable(py, Box::pin(async move { ds.get(index).await }), memoryview)
+    }
+
+    /// Every sample's URI, in index order.
     fn uris(&self) -> Vec<String> {
         self.inner.uris().to_vec()
+    }
+
+    /// Every sample's key: its URI relative to the listed prefix (the whole URI for a
+    /// dataset made from a list).
+    fn keys(&self) -> Vec<String> {
+        let relative = |u: &String| match &self.prefix {
+            Some(p) => u.strip_prefix(p.as_str()).unwrap_or(u).to_string(),
+            None => u.clone(),
+        };
+        self.inner.uris().iter().map(relative).collect()
     }
 }
 
@@ -175,15 +236,18 @@ pub fn create_dataset(
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyDataset> {
     let parsed = self::options(options)?;
-    Ok(PyDataset {
-        inner: Arc::new(dataset(py, source, parsed.mode)?),
-    })
+    dataset(py, source, parsed.mode)
 }
 
-fn batch_list(py: Python<'_>, batch: Batch) -> PyResult<Py<PyAny>> {
+/// A batch as a list of memoryviews, or of `(uri, memoryview)` given the dataset's URIs.
+fn batch_list(py: Python<'_>, batch: Batch, uris: Option<&[String]>) -> PyResult<Py<PyAny>> {
     let list = PyList::empty(py);
-    for item in batch.items {
-        list.append(memoryview(py, item)?)?;
+    for (index, item) in batch.indices.into_iter().zip(batch.items) {
+        let view = memoryview(py, item)?;
+        match uris {
+            Some(uris) => list.append((uris[index].as_str(), view))?,
+            None => list.append(view)?,
+        }
     }
     Ok(list.into_any().unbind())
 }
@@ -201,6 +265,8 @@ pub struct PyLoader {
     next_epoch: Mutex<u64>,
     current: Current,
     is_async: bool,
+    /// The dataset's URIs, when batches name them (`with_uris`).
+    uris: Option<Arc<ObjectDataset>>,
 }
 
 impl PyLoader {
@@ -238,13 +304,6 @@ impl PyLoader {
     }
 }
 
-fn batch_or_stop(py: Python<'_>, batch: Option<Batch>) -> PyResult<Py<PyAny>> {
-    match batch {
-        Some(b) => batch_list(py, b),
-        None => Err(PyStopAsyncIteration::new_err(())),
-    }
-}
-
 #[pymethods]
 impl PyLoader {
     fn __iter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
@@ -256,7 +315,10 @@ impl PyLoader {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        block(py, self.next_op())?.map(|b| batch_list(py, b)).transpose()
+        let uris = self.uris.as_ref().map(|ds| ds.uris());
+        block(py, self.next_op())?
+            .map(|b| batch_list(py, b, uris))
+            .transpose()
     }
 
     fn __aiter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
@@ -265,7 +327,15 @@ impl PyLoader {
     }
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, self.next_op(), batch_or_stop)
+        // A fn pointer converts the batch, so the URIs travel with it.
+        let uris = self.uris.clone();
+        let op = self.next_op();
+        let op: Op<Option<(Batch, Option<Arc<ObjectDataset>>)>> =
+            Box::pin(async move { Ok(op.await?.map(|b| (b, uris))) });
+        awaitable(py, op, |py, batch| match batch {
+            Some((b, uris)) => batch_list(py, b, uris.as_ref().map(|ds| ds.uris())),
+            None => Err(PyStopAsyncIteration::new_err(())),
+        })
     }
 
     fn __len__(&self) -> usize {
@@ -294,12 +364,23 @@ fn loader(
     is_async: bool,
 ) -> PyResult<PyLoader> {
     let parsed = self::options(options)?;
-    let ds: Arc<dyn Dataset> = Arc::new(dataset(py, source, parsed.mode)?);
+    let made = match source.cast::<PyDataset>() {
+        Ok(_) if parsed.mode_set => {
+            return Err(PyValueError::new_err(
+                "reader_mode, part_size and max_inflight_parts belong to the dataset: pass them \
+                 to PyDataset / create_dataset",
+            ));
+        }
+        Ok(made) => made.get().clone(),
+        Err(_) => dataset(py, source, parsed.mode)?,
+    };
+    let ds: Arc<dyn Dataset> = made.inner.clone();
     Ok(PyLoader {
         loader: DataLoader::new(ds, parsed.loader).map_err(|e| to_py(py, e))?,
         next_epoch: Mutex::new(parsed.first_epoch),
         current: Arc::default(),
         is_async,
+        uris: parsed.with_uris.then_some(made.inner),
     })
 }
 

@@ -16,7 +16,6 @@ import sys as _sys
 from . import _s3dlio
 from ._s3dlio import (
     BytesView,
-    Dataset,
     Loader,
     MultiEndpointStore,
     ObjectReader,
@@ -130,6 +129,15 @@ from .parity import (
     stat_many_async,
     stat_object,
 )
+from .loaders import (
+    PyAsyncDataLoader,
+    PyBytesAsyncDataLoader,
+    PyDataset,
+    PyLoaderOptions,
+    PyObjectDataLoaderSyncIter,
+    PyObjectItem,
+    PyVecDataset,
+)
 from .writers import (
     MultipartUploadWriter,
     PyObjectWriter,
@@ -140,6 +148,31 @@ from .writers import (
     create_gcs_writer,
     create_s3_writer,
 )
+
+# Ours before the original's name.
+Dataset = PyDataset
+
+# The original's PyTorch datasets at top level: None without torch. Resolved on first use,
+# so `import s3dlio` does not import torch.
+_TORCH_NAMES = ("ObjectStoreIterableDataset", "ObjectStoreMapDataset", "S3IterableDataset", "S3MapDataset")
+
+
+def __getattr__(name: str) -> object:
+    if name not in _TORCH_NAMES:
+        raise AttributeError(f"module 's3dlio' has no attribute {name!r}")
+    try:
+        from . import torch as _torch
+    except ImportError:
+        value = None
+    else:
+        value = getattr(_torch, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_TORCH_NAMES))
+
 
 # The original's native module name: scripts import `s3dlio._pymod` directly.
 _pymod = _core = _s3dlio
@@ -243,6 +276,7 @@ __all__ = [
     "AlreadyExistsError",
     "BytesView",
     "ChecksumMismatchError",
+    "Dataset",
     "Generator",
     "InvalidInputError",
     "KNOBS",
@@ -253,11 +287,22 @@ __all__ = [
     "NotSupportedError",
     "ObjectMetadata",
     "ObjectNotFoundError",
+    "ObjectStoreIterableDataset",
+    "ObjectStoreMapDataset",
     "ObjectWriter",
     "OperationTimeoutError",
+    "PyAsyncDataLoader",
+    "PyBytesAsyncDataLoader",
+    "PyDataset",
+    "PyLoaderOptions",
+    "PyObjectDataLoaderSyncIter",
+    "PyObjectItem",
     "PyObjectWriter",
+    "PyVecDataset",
     "PyWriterOptions",
     "ReservedBuffer",
+    "S3IterableDataset",
+    "S3MapDataset",
     "S3dlioError",
     "UnsupportedOperationError",
     "abort_uploads",

@@ -12,6 +12,7 @@ read-only tensors to enforce it); ``writable=True`` gives each item a writable c
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -21,11 +22,14 @@ from ._frameworks import require, shard_options
 torch = require("torch", "torch")
 
 import s3dlio  # noqa: E402
+from s3dlio.loaders import refuse_auto_tune  # noqa: E402
 
 
-def _tensor(view: memoryview, writable: bool) -> Any:
+def _tensor(view: memoryview, writable: bool, quiet: bool = True) -> Any:
     if writable:
         return torch.frombuffer(bytearray(view), dtype=torch.uint8)
+    if not quiet:
+        return torch.frombuffer(view, dtype=torch.uint8)
     with warnings.catch_warnings():
         # The buffer is read-only on purpose: it is the storage response, not a copy.
         warnings.filterwarnings("ignore", message="The given buffer is not writable")
@@ -75,8 +79,11 @@ class ObjectIterableDataset(torch.utils.data.IterableDataset):
         opts.setdefault("epoch", self.epoch)
         for batch in s3dlio.create_loader(self.source, opts):
             for view in batch:
-                item = _tensor(view, self.writable)
+                item = self._item(view)
                 yield self.transform(item) if self.transform else item
+
+    def _item(self, view: memoryview) -> Any:
+        return _tensor(view, self.writable)
 
 
 class ObjectMapDataset(torch.utils.data.Dataset):
@@ -107,6 +114,141 @@ class ObjectMapDataset(torch.utils.data.Dataset):
         return self.transform(item) if self.transform else item
 
 
-# The original s3dlio's names.
-S3IterableDataset = ObjectIterableDataset
-S3MapDataset = ObjectMapDataset
+def _as(view: memoryview, return_type: str, writable: bool, quiet: bool) -> Any:
+    """An item as the original's ``return_type`` asks: a tensor, ``bytes`` (a copy) or a
+    file-like reader over a copy."""
+    if return_type == "bytes":
+        return bytes(view)
+    if return_type == "reader":
+        return io.BytesIO(view)
+    return _tensor(view, writable, quiet)
+
+
+def _return_type(value: str) -> str:
+    kind = str(value).lower()
+    if kind not in ("tensor", "bytes", "reader"):
+        raise ValueError("return_type must be 'tensor', 'bytes', or 'reader'")
+    return kind
+
+
+def _loader_opts(opts: dict[str, Any]) -> dict[str, Any]:
+    """The original's ``_normalize_opts`` keys as ``create_loader`` options."""
+    opts = dict(opts)
+    refuse_auto_tune(opts.pop("auto_tune", False))
+    if opts.get("num_workers") == 0:  # the original's default: let s3dlio pick its reads in flight
+        del opts["num_workers"]
+    opts.pop("num_workers_pytorch", None)  # the DataLoader's workers are found at iteration
+    return opts
+
+
+class ObjectStoreIterableDataset(ObjectIterableDataset):
+    """The original's iterable dataset: ``ObjectStoreIterableDataset(uri, *, loader_opts,
+    writable, suppress_nonwritable_warning, enable_sharding, return_type)`` or
+    ``from_prefix(uri, batch_size=1, ..., return_type="tensor")``. Items are split across
+    ranks and ``DataLoader`` workers unless ``enable_sharding=False`` is passed (then
+    every worker reads every object, as the original did by default)."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        loader_opts: dict[str, Any],
+        writable: bool = False,
+        suppress_nonwritable_warning: bool = True,
+        enable_sharding: bool | None = None,
+        return_type: str = "tensor",
+    ):
+        opts = _loader_opts(loader_opts)
+        if enable_sharding is False:
+            opts.update(shard_rank=0, shard_world_size=1, worker_id=0, worker_count=1)
+        super().__init__(uri, options=opts, writable=writable)
+        self.quiet = suppress_nonwritable_warning
+        self.return_type = _return_type(return_type)
+
+    @classmethod
+    def from_prefix(  # type: ignore[override]
+        cls,
+        uri: str,
+        *,
+        batch_size: int = 1,
+        drop_last: bool = False,
+        shuffle: bool = False,
+        seed: int = 0,
+        num_workers: int = 0,
+        prefetch: int = 8,
+        auto_tune: bool = False,
+        reader_mode: str = "sequential",
+        part_size: int = 8 << 20,
+        max_inflight_parts: int = 4,
+        enable_sharding: bool | None = None,
+        writable: bool = False,
+        suppress_nonwritable_warning: bool = True,
+        return_type: str = "tensor",
+    ) -> ObjectStoreIterableDataset:
+        opts = dict(
+            batch_size=batch_size, drop_last=drop_last, shuffle=shuffle, seed=seed, num_workers=num_workers,
+            prefetch=prefetch, auto_tune=auto_tune, reader_mode=reader_mode, part_size=part_size,
+            max_inflight_parts=max_inflight_parts,
+        )  # fmt: skip
+        return cls(
+            uri,
+            loader_opts=opts,
+            writable=writable,
+            suppress_nonwritable_warning=suppress_nonwritable_warning,
+            enable_sharding=enable_sharding,
+            return_type=return_type,
+        )
+
+    def _item(self, view: memoryview) -> Any:
+        return _as(view, self.return_type, self.writable, self.quiet)
+
+
+class ObjectStoreMapDataset(ObjectMapDataset):
+    """The original's map-style dataset: ``ObjectStoreMapDataset(uri, *, reader_mode,
+    part_size, max_inflight_parts, writable, suppress_nonwritable_warning, return_type)``.
+    ``reader_mode="range"`` reads each object with ``max_inflight_parts`` ranged GETs of
+    ``part_size`` bytes."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        reader_mode: str = "sequential",
+        part_size: int = 8 << 20,
+        max_inflight_parts: int = 4,
+        writable: bool = False,
+        suppress_nonwritable_warning: bool = True,
+        return_type: str = "tensor",
+    ) -> None:
+        self.read_options = {"reader_mode": reader_mode, "part_size": part_size, "max_inflight_parts": max_inflight_parts}
+        self._dataset = s3dlio.create_dataset(uri, self.read_options)
+        super().__init__(self._dataset.uris(), writable=writable)
+        self.quiet = suppress_nonwritable_warning
+        self.return_type = _return_type(return_type)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The Rust dataset stays in its process; a worker makes its own from the URIs.
+        return {**self.__dict__, "_dataset": None}
+
+    def __getitem__(self, index: int) -> Any:
+        if not 0 <= index < len(self.uris):
+            raise IndexError(index)
+        if self._dataset is None:
+            self._dataset = s3dlio.create_dataset(self.uris, self.read_options)
+        return _as(self._dataset[index], self.return_type, self.writable, self.quiet)
+
+
+class S3IterableDataset(ObjectStoreIterableDataset):
+    """Deprecated: ``ObjectStoreIterableDataset`` (every scheme)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warnings.warn("S3IterableDataset is deprecated: use ObjectStoreIterableDataset", DeprecationWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
+
+
+class S3MapDataset(ObjectStoreMapDataset):
+    """Deprecated: ``ObjectStoreMapDataset`` (every scheme)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warnings.warn("S3MapDataset is deprecated: use ObjectStoreMapDataset", DeprecationWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
