@@ -24,6 +24,7 @@
 //! assert_eq!(&all[500_000..501_000], &part[..]);
 //! ```
 
+pub mod npz;
 mod threads;
 
 pub use threads::{Threads, default_threads, on_threads, total_cpus};

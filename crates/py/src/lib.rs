@@ -102,6 +102,7 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate::generate_data, m)?)?;
     m.add_function(wrap_pyfunction!(generate::generate_data_with_threads, m)?)?;
     m.add_function(wrap_pyfunction!(generate::generate_into_buffer, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::generate_npz_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(generate::py_total_cpus, m)?)?;
     m.add_function(wrap_pyfunction!(generate::py_default_data_gen_threads, m)?)?;
     m.add_function(wrap_pyfunction!(write::open_writer, m)?)?;
