@@ -164,3 +164,69 @@ def test_original_module_names():
     assert issubclass(s3dlio.LengthMismatchError, ValueError)
     for name in s3dlio.__all__:
         assert hasattr(s3dlio, name), name
+
+
+def test_mp_get_reads_every_object_in_several_processes(local):
+    s3dlio.put_many([(f"{local}object_{i}.dat", b"x" * (100 + i)) for i in range(20)])
+    stats = s3dlio.mp_get(local, procs=2, jobs=4, num=20)
+    assert stats["total_objects"] == 20 and stats["total_bytes"] == sum(100 + i for i in range(20))
+    assert len(stats["workers"]) == 2 and sum(w["objects"] for w in stats["workers"]) == 20
+    assert stats["duration_seconds"] > 0 and stats["ops_per_sec"] > 0
+    with pytest.raises(s3dlio.NotFoundError, match="object_20.dat"):
+        s3dlio.mp_get(local, procs=2, jobs=4, num=21)
+    with pytest.raises(ValueError, match="procs"):
+        s3dlio.mp_get(local, procs=0)
+
+
+def test_key_helpers_and_the_export_error_name(s3_bucket):
+    bucket = s3_bucket.removeprefix("s3://").rstrip("/")
+    s3dlio.put_bytes(f"s3://{bucket}/keyed", b"by key")
+    with pytest.deprecated_call():
+        assert bytes(s3dlio.get_by_key(bucket, "keyed")) == b"by key"
+    with pytest.deprecated_call():
+        assert s3dlio.stat_key(bucket, "keyed")["size"] == 6
+    assert issubclass(s3dlio.ExportStillReferencedError, (s3dlio.S3dlioError, RuntimeError))
+
+
+# The original's public names (../shared/notes/original-python-api.md) this wheel has not
+# built yet (issue 20 open): Parquet generation and streaming, and the GCS gRPC knobs (our
+# GCS backend speaks the JSON API).
+NOT_YET = {
+    "generate_parquet_bytes", "generate_parquet_bytes_schema", "generate_and_write_parquet",
+    "generate_and_write_parquet_schema", "parquet_get_rg", "parquet_rg_row_offsets", "parquet_cache_len",
+    "parquet_cache_clear", "parquet_cache_invalidate", "PyParquetIndex", "PyParquetStreamLoader",
+    "ParquetStreamIter", "PyParquetItem", "gcs_get_channel_count", "gcs_set_channel_count",
+    "gcs_get_rapid_mode", "gcs_set_rapid_mode", "gcs_query_rapid_bucket",
+}  # fmt: skip
+
+ORIGINAL = """
+get get_async get_range get_range_async get_many get_many_async get_many_stats get_many_stats_async
+get_into_async head_async put_bytes put_bytes_async put_many put_many_async put put_async stat
+stat_async stat_many_async exists exists_async delete mkdir mkdir_async upload download
+create_bucket delete_bucket mp_get object_capabilities parse_s3_uri_full get_object stat_object
+list_keys list_full_uris get_by_key stat_key list list_containers create_s3_writer
+create_azure_writer create_filesystem_writer create_direct_filesystem_writer PyObjectWriter
+PyWriterOptions MultipartUploadWriter create_multi_endpoint_store
+create_multi_endpoint_store_from_template create_multi_endpoint_store_from_file
+create_multi_endpoint_store_from_env MultiEndpointStore create_dataset create_async_loader PyDataset
+PyBytesAsyncDataLoader PyVecDataset PyAsyncDataLoader PyS3Dataset PyS3DatasetCompat
+PyS3AsyncDataLoader PyS3AsyncDataLoaderCompat PyLoaderOptions create_tfrecord_index
+index_tfrecord_bytes get_tfrecord_index_entries read_tfrecord_index read_npz generate_npz_bytes
+ObjectStoreIterableDataset ObjectStoreMapDataset S3IterableDataset S3MapDataset save_checkpoint
+load_checkpoint load_checkpoint_with_validation load_checkpoint_with_validation_view
+save_distributed_shard finalize_distributed_checkpoint PyCheckpointStore PyCheckpointWriter
+PyCheckpointReader PyCheckpointInfo init_op_log is_op_log_active finalize_op_log op_log_stats
+generate_data generate_data_with_threads generate_into_buffer Generator py_total_cpus
+py_default_data_gen_threads configure_s3 configure_tokio_threads init_logging BytesView
+ObjectNotFoundError LengthMismatchError UnsupportedOperationError ExportStillReferencedError
+ObjectMetadata
+""".split() + sorted(NOT_YET)
+
+
+def test_the_original_surface_is_here_but_the_names_not_yet_built():
+    missing = [n for n in ORIGINAL if n not in NOT_YET and not hasattr(s3dlio, n)]
+    assert missing == []
+    built = [n for n in NOT_YET if hasattr(s3dlio, n)]
+    assert built == [], "built now: take them out of NOT_YET and document them"
+    public = {n for n in dir(s3dlio) if not n.startswith("_")}
+    assert set(s3dlio.__all__) <= public

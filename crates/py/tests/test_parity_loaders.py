@@ -166,3 +166,14 @@ def test_top_level_torch_datasets(local):
         s3dlio.S3MapDataset(src)
     with pytest.raises(ValueError, match="return_type"):
         s3dlio.ObjectStoreMapDataset(src, return_type="numpy")
+
+
+def test_legacy_s3_names(local):
+    src = fill(local)
+    with pytest.deprecated_call():
+        ds = s3dlio.PyS3Dataset(src)
+    assert isinstance(ds, s3dlio.PyDataset) and len(ds) == N
+    with pytest.deprecated_call():
+        loader = s3dlio.PyS3AsyncDataLoader(src, {"batch_size": 4, "reader_mode": "range", "part_size": 16})
+    assert sorted(v[0] for v in loader) == list(range(N))
+    assert s3dlio.PyS3DatasetCompat is s3dlio.PyS3Dataset

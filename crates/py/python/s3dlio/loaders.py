@@ -10,6 +10,7 @@ from the original.
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -104,6 +105,36 @@ class PyBytesAsyncDataLoader:
     def __len__(self) -> int:
         """Batches per epoch."""
         return len(self._loader)
+
+
+# Options that belong to a dataset (how each object is read), not to a loader over it.
+_READ_KEYS = ("reader_mode", "part_size", "max_inflight_parts")
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"{old} is deprecated: use {new} (every scheme)", DeprecationWarning, stacklevel=3)
+
+
+def PyS3Dataset(uri: str, opts: dict[str, Any] | None = None) -> PyDataset:  # noqa: N802 (the original's name)
+    """Deprecated: ``PyDataset(uri, opts)``."""
+    _deprecated("PyS3Dataset", "PyDataset")
+    return PyDataset(uri, opts)
+
+
+PyS3DatasetCompat = PyS3Dataset
+
+
+class PyS3AsyncDataLoader(PyBytesAsyncDataLoader):
+    """Deprecated: ``PyBytesAsyncDataLoader(PyDataset(uri, opts), opts)``."""
+
+    def __init__(self, uri: str, opts: dict[str, Any] | None = None) -> None:
+        _deprecated("PyS3AsyncDataLoader", "PyBytesAsyncDataLoader")
+        opts = dict(opts or {})
+        read = {k: opts.pop(k) for k in _READ_KEYS if k in opts}
+        super().__init__(PyDataset(uri, read), opts)
+
+
+PyS3AsyncDataLoaderCompat = PyS3AsyncDataLoader
 
 
 class PyLoaderOptions:
@@ -320,5 +351,9 @@ __all__ = [
     "PyLoaderOptions",
     "PyObjectDataLoaderSyncIter",
     "PyObjectItem",
+    "PyS3AsyncDataLoader",
+    "PyS3AsyncDataLoaderCompat",
+    "PyS3Dataset",
+    "PyS3DatasetCompat",
     "PyVecDataset",
 ]

@@ -9,10 +9,15 @@ differences.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import queue
+import time
+import warnings
 from typing import Any, NamedTuple
 
 from . import _s3dlio
-from .errors import InvalidInputError, NotFoundError, NotSupportedError
+from . import errors
+from .errors import InvalidInputError, NotFoundError, NotSupportedError, S3dlioError
 
 
 class LengthMismatchError(InvalidInputError):
@@ -151,23 +156,115 @@ def configure_tokio_threads(n: int = 0) -> None:
     configure(runtime_threads=n if n > 0 else None)
 
 
+def get_by_key(bucket: str, key: str) -> memoryview:
+    """Deprecated: ``get(f"s3://{bucket}/{key}")``."""
+    warnings.warn("get_by_key is deprecated: use get('s3://bucket/key')", DeprecationWarning, stacklevel=2)
+    return _s3dlio.get(f"s3://{bucket}/{key}")
+
+
+def stat_key(bucket: str, key: str) -> dict[str, Any]:
+    """Deprecated: ``stat(f"s3://{bucket}/{key}")``."""
+    warnings.warn("stat_key is deprecated: use stat('s3://bucket/key')", DeprecationWarning, stacklevel=2)
+    return _s3dlio.stat(f"s3://{bucket}/{key}")
+
+
+class ExportStillReferencedError(S3dlioError, RuntimeError):
+    """The original's error for a borrowed buffer still referenced when a put ended. s3dlio
+    never raises it: a put holds the caller's buffer exported until the last byte is
+    sent, so there is nothing to wait for. Kept so ``except`` clauses naming it work."""
+
+
+def _mp_get_worker(uris: list[str], jobs: int, knobs: dict[str, str], barrier: Any, out: Any) -> None:
+    """One ``mp_get`` process: its share of the objects, ``jobs`` in flight."""
+    try:
+        import s3dlio
+
+        if knobs:
+            s3dlio.configure(**knobs)
+        barrier.wait()
+        start = time.time()
+        count, total = _s3dlio.get_many_stats(uris, max_in_flight=jobs)
+        out.put(("ok", {"objects": count, "bytes": total, "start": start, "end": time.time()}))
+    except BaseException as e:  # reported to the parent, which raises it
+        barrier.abort()
+        out.put((type(e).__name__, str(e)))
+
+
+def mp_get(uri: str, procs: int = 4, jobs: int = 64, num: int = 1000, template: str = "object_{}.dat") -> dict[str, Any]:
+    """Reads ``num`` objects named ``uri + template`` (``{}``: the index; without it the
+    index is appended) in ``procs`` processes, ``jobs`` in flight each, and returns
+    ``total_objects``, ``total_bytes``, ``duration_seconds`` (first start to last end of
+    the reads, process start-up excluded), ``throughput_mb_s`` (10^6 bytes),
+    ``ops_per_sec`` and per-process ``workers``. Processes are spawned; knobs set with
+    ``configure`` go with them. The first failure is raised (as its s3dlio error class)."""
+    if procs < 1 or jobs < 1 or num < 0:
+        raise ValueError("procs and jobs must be at least 1 and num at least 0")
+    from . import _configured
+
+    names = [template.replace("{}", str(i)) if "{}" in template else f"{template}{i}" for i in range(num)]
+    shards = [s for s in ([f"{uri}{n}" for n in names[w::procs]] for w in range(procs)) if s]
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(len(shards)), ctx.Queue()
+    workers = [ctx.Process(target=_mp_get_worker, args=(s, jobs, dict(_configured), barrier, out)) for s in shards]
+    for w in workers:
+        w.start()
+    results = []
+    try:
+        while len(results) < len(workers):
+            try:
+                results.append(out.get(timeout=1))
+            except queue.Empty:
+                dead = [w for w in workers if w.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"mp_get {uri}: a worker process died (exit code {dead[0].exitcode})") from None
+    finally:
+        for w in workers:
+            w.join(timeout=5)
+            if w.is_alive():
+                w.kill()
+    failures = [(kind, message) for kind, message in results if kind != "ok" and kind != "BrokenBarrierError"]
+    if failures:
+        kind, message = failures[0]
+        cls = getattr(errors, kind, None)
+        if not (isinstance(cls, type) and issubclass(cls, S3dlioError)):
+            cls = RuntimeError
+        raise cls(f"mp_get: {message}")
+    stats = [r for _, r in results]
+    duration = max(r["end"] for r in stats) - min(r["start"] for r in stats) if stats else 0.0
+    total_objects = sum(r["objects"] for r in stats)
+    total_bytes = sum(r["bytes"] for r in stats)
+    per_second = (lambda n: n / duration) if duration > 0 else (lambda n: 0.0)
+    return {
+        "total_objects": total_objects,
+        "total_bytes": total_bytes,
+        "duration_seconds": duration,
+        "throughput_mb_s": per_second(total_bytes) / 1e6,
+        "ops_per_sec": per_second(total_objects),
+        "workers": [{"objects": r["objects"], "bytes": r["bytes"], "seconds": r["end"] - r["start"]} for r in stats],
+    }
+
+
 # The original's names for our error classes (the same classes).
 ObjectNotFoundError = NotFoundError
 UnsupportedOperationError = NotSupportedError
 
 __all__ = [
+    "ExportStillReferencedError",
     "LengthMismatchError",
     "ObjectMetadata",
     "ObjectNotFoundError",
     "UnsupportedOperationError",
     "configure_s3",
     "configure_tokio_threads",
+    "get_by_key",
     "get_into_async",
     "get_object",
     "head_async",
     "list_full_uris",
     "list_keys",
+    "mp_get",
     "object_capabilities",
+    "stat_key",
     "stat_many_async",
     "stat_object",
 ]
