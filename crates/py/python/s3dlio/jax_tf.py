@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _s3dlio
 from ._frameworks import require, shard_options
-from .loaders import refuse_auto_tune
+from .loaders import original_loader_options
 
 
 def _normalize_opts(
@@ -26,19 +26,18 @@ def _normalize_opts(
     prefetch: int = 8,
     auto_tune: bool = False,
 ) -> dict[str, Any]:
-    """The original's keyword arguments as ``create_loader`` options. ``num_workers=0``
-    (its default) leaves s3dlio's reads in flight at their default."""
-    refuse_auto_tune(auto_tune)
-    opts: dict[str, Any] = {
-        "batch_size": batch_size,
-        "drop_last": drop_last,
-        "shuffle": shuffle,
-        "seed": seed,
-        "prefetch": prefetch,
-    }
-    if num_workers:
-        opts["num_workers"] = num_workers
-    return opts
+    """The original's keyword arguments as ``create_loader`` options."""
+    return original_loader_options(
+        {
+            "batch_size": batch_size,
+            "drop_last": drop_last,
+            "shuffle": shuffle,
+            "seed": seed,
+            "num_workers": num_workers,
+            "prefetch": prefetch,
+            "auto_tune": auto_tune,
+        }
+    )
 
 
 def _arrays(uri: str, opts: dict[str, Any], writable: bool) -> Iterator[np.ndarray]:

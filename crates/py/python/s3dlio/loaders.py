@@ -26,6 +26,19 @@ def refuse_auto_tune(on: bool) -> None:
         raise NotSupportedError("auto_tune: s3dlio's loader does not tune itself; set num_workers and prefetch")
 
 
+def original_loader_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """The original's loader keyword arguments as ``create_loader`` options: ``auto_tune``
+    refused when on, ``num_workers=0`` (its default) leaving s3dlio's reads in flight at
+    their default, ``num_workers_pytorch`` dropped (a DataLoader's workers are found at
+    iteration)."""
+    opts = dict(opts)
+    refuse_auto_tune(opts.pop("auto_tune", False))
+    if opts.get("num_workers") == 0:
+        del opts["num_workers"]
+    opts.pop("num_workers_pytorch", None)
+    return opts
+
+
 class PyObjectItem:
     """One object from ``PyBytesAsyncDataLoader.items()``: its ``uri`` and ``data`` (a
     zero-copy read-only memoryview)."""

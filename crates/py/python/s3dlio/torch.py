@@ -22,7 +22,7 @@ from ._frameworks import require, shard_options
 torch = require("torch", "torch")
 
 import s3dlio  # noqa: E402
-from s3dlio.loaders import refuse_auto_tune  # noqa: E402
+from s3dlio.loaders import original_loader_options  # noqa: E402
 
 
 def _tensor(view: memoryview, writable: bool, quiet: bool = True) -> Any:
@@ -131,16 +131,6 @@ def _return_type(value: str) -> str:
     return kind
 
 
-def _loader_opts(opts: dict[str, Any]) -> dict[str, Any]:
-    """The original's ``_normalize_opts`` keys as ``create_loader`` options."""
-    opts = dict(opts)
-    refuse_auto_tune(opts.pop("auto_tune", False))
-    if opts.get("num_workers") == 0:  # the original's default: let s3dlio pick its reads in flight
-        del opts["num_workers"]
-    opts.pop("num_workers_pytorch", None)  # the DataLoader's workers are found at iteration
-    return opts
-
-
 class ObjectStoreIterableDataset(ObjectIterableDataset):
     """The original's iterable dataset: ``ObjectStoreIterableDataset(uri, *, loader_opts,
     writable, suppress_nonwritable_warning, enable_sharding, return_type)`` or
@@ -158,7 +148,7 @@ class ObjectStoreIterableDataset(ObjectIterableDataset):
         enable_sharding: bool | None = None,
         return_type: str = "tensor",
     ):
-        opts = _loader_opts(loader_opts)
+        opts = original_loader_options(loader_opts)
         if enable_sharding is False:
             opts.update(shard_rank=0, shard_world_size=1, worker_id=0, worker_count=1)
         super().__init__(uri, options=opts, writable=writable)
