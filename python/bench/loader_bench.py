@@ -6,7 +6,8 @@ every client reads every sample once and hands the DataLoader a list of the samp
 
 The clients: s3dlio's `ObjectIterableDataset` under `DataLoader(num_workers=0)` (Rust
 reads 64 at once) and under `DataLoader(num_workers=8)` (each worker its own shard and
-reads); s3torchconnector's `S3MapDataset` and the boto3 / open() dataset under
+reads); s3dlio's `ObjectMapDataset` under `DataLoader(num_workers=0)` (each batch one
+`__getitems__` call, its reads concurrent); s3torchconnector's `S3MapDataset` and the boto3 / open() dataset under
 `DataLoader(num_workers=8)`.
 
 Each (dataset, where, client) runs in a fresh process of its own, so its CPU seconds and
@@ -28,8 +29,8 @@ SCALE = float(os.environ.get("S3DLIO_BENCH_SCALE", "1"))
 DATASETS = [(int(10_000 * SCALE), 256 << 10), (int(1000 * SCALE), 8 << 20)]
 BUCKET = "loader-bench"
 CLIENTS = {
-    "file": ["s3dlio (0 workers)", "s3dlio (8 workers)", "torch+open"],
-    "s3": ["s3dlio (0 workers)", "s3dlio (8 workers)", "s3torchconnector", "torch+boto3"],
+    "file": ["s3dlio (0 workers)", "s3dlio (8 workers)", "s3dlio map (0 workers)", "torch+open"],
+    "s3": ["s3dlio (0 workers)", "s3dlio (8 workers)", "s3dlio map (0 workers)", "s3torchconnector", "torch+boto3"],
 }
 
 
@@ -93,6 +94,11 @@ def loader(client, prefix, uris):
     """The DataLoader a client reads through."""
     from torch.utils.data import DataLoader
 
+    if client.startswith("s3dlio map"):
+        from s3dlio.torch import ObjectMapDataset
+
+        # Each batch is one __getitems__ call: its 32 reads run at once.
+        return DataLoader(ObjectMapDataset(uris), batch_size=BATCH, num_workers=0, collate_fn=keep)
     if client.startswith("s3dlio"):
         from s3dlio.torch import ObjectIterableDataset
 

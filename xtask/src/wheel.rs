@@ -18,9 +18,10 @@ const TOOLS: &[&str] = &[
     "pytest==8.4.2",
     "zstandard==0.25.0",
 ];
-/// The frameworks whose zero-copy tests run when they install (CPU is enough). Set
-/// `S3DLIO_SKIP_FRAMEWORKS=1` to leave them out; their tests then skip with the reason.
-const FRAMEWORKS: &[&str] = &["torch", "jax"];
+/// The frameworks whose tests run when they install (CPU is enough; TensorFlow's CPU
+/// wheel is a quarter of the full one). Set `S3DLIO_SKIP_FRAMEWORKS=1` to leave them out;
+/// their tests then skip with the reason.
+const FRAMEWORKS: &[&str] = &["torch", "jax", "tensorflow-cpu"];
 /// Where the benchmark's references come from (`cargo xtask bench py`).
 pub const BENCH_REFERENCES: &[&str] = &["obstore", "boto3"];
 

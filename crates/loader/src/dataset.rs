@@ -7,6 +7,8 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use s3dlio_core::{ListEntry, ObjectStore, ObjectStoreExt, ReadOptions, Result};
 
+use crate::order::{Shard, epoch_order};
+
 /// Samples addressed by index.
 #[async_trait]
 pub trait Dataset: Send + Sync + std::fmt::Debug + 'static {
@@ -73,6 +75,15 @@ impl ObjectDataset {
         self
     }
 
+    /// Only shard `shard`'s objects: every `shard.count()`-th one from its offset, in
+    /// order, as the loader splits an unshuffled epoch. A map-style reader (each rank
+    /// indexing its own dataset) then reads each object on exactly one shard.
+    pub fn sharded(mut self, shard: Shard) -> Self {
+        let order = epoch_order(self.uris.len(), false, 0, 0, shard);
+        self.uris = order.into_iter().map(|i| self.uris[i].clone()).collect();
+        self
+    }
+
     pub fn uris(&self) -> &[String] {
         &self.uris
     }
@@ -100,5 +111,39 @@ impl Dataset for ObjectDataset {
 
     fn name(&self, index: usize) -> String {
         self.uris[index].clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use s3dlio_core::MemoryStore;
+
+    use super::*;
+
+    #[test]
+    fn shards_split_the_objects_once() {
+        let uris: Vec<String> = (0..10).map(|i| format!("memory://b/{i}")).collect();
+        let all = ObjectDataset::from_uris(Arc::new(MemoryStore::new()), uris.clone());
+        let mut seen = Vec::new();
+        for rank in 0..3 {
+            let shard = Shard {
+                rank,
+                world_size: 3,
+                ..Shard::default()
+            };
+            let part = all.clone().sharded(shard);
+            assert_eq!(part.len(), if rank == 0 { 4 } else { 3 });
+            seen.extend(part.uris().iter().cloned());
+        }
+        seen.sort();
+        let mut want = uris;
+        want.sort();
+        assert_eq!(seen, want, "every object on exactly one shard");
+        let second = all.sharded(Shard {
+            rank: 1,
+            world_size: 3,
+            ..Shard::default()
+        });
+        assert_eq!(second.uris(), ["memory://b/1", "memory://b/4", "memory://b/7"]);
     }
 }

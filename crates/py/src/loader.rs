@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt, stream};
 use pyo3::exceptions::{PyIndexError, PyStopAsyncIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -13,12 +14,13 @@ use s3dlio::loader::{
 };
 
 use crate::errors::to_py;
+use crate::read::check_in_flight;
 use crate::runtime::{Busy, Op, awaitable, block, current};
 use crate::twins::store;
 use crate::view::memoryview;
 
-/// The option keys (the original s3dlio's, plus ours) and what each takes.
-const KEYS: &[&str] = &[
+/// The option keys only a loader takes (the original s3dlio's, plus ours).
+const LOADER_KEYS: &[&str] = &[
     "batch_size",
     "drop_last",
     "shuffle",
@@ -26,6 +28,15 @@ const KEYS: &[&str] = &[
     "num_workers",
     "max_in_flight",
     "prefetch",
+    "ordered",
+    "on_error",
+    "epoch",
+    "with_uris",
+];
+
+/// The keys a dataset takes (how each object is read, which shard it holds); a loader
+/// takes them too.
+const DATASET_KEYS: &[&str] = &[
     "reader_mode",
     "part_size",
     "max_inflight_parts",
@@ -33,10 +44,6 @@ const KEYS: &[&str] = &[
     "shard_world_size",
     "worker_id",
     "worker_count",
-    "ordered",
-    "on_error",
-    "epoch",
-    "with_uris",
 ];
 
 /// What a Python options dict sets.
@@ -49,6 +56,24 @@ struct Parsed {
     first_epoch: u64,
     /// Batches of `(uri, view)` instead of views.
     with_uris: bool,
+    /// The keys named that only a loader takes.
+    loader_only: Vec<String>,
+}
+
+impl Parsed {
+    /// The read mode and shard of a dataset made with these options; a loader's key is
+    /// refused rather than ignored.
+    fn for_dataset(self) -> PyResult<(ReadMode, Shard)> {
+        if !self.loader_only.is_empty() {
+            return Err(PyValueError::new_err(format!(
+                "{} belong to a loader, not a dataset: pass them to create_loader / \
+                 PyBytesAsyncDataLoader; a dataset takes {}",
+                self.loader_only.join(", "),
+                DATASET_KEYS.join(", ")
+            )));
+        }
+        Ok((self.mode, self.loader.shard))
+    }
 }
 
 /// Loader options and read mode from a Python dict; an unknown key or a bad value is a
@@ -59,6 +84,7 @@ fn options(opts: Option<&Bound<'_, PyDict>>) -> PyResult<Parsed> {
     let mut shard = Shard::default();
     let (mut range_mode, mut part_size, mut parts) = (false, 8u64 << 20, 4usize);
     let (mut mode_set, mut with_uris) = (false, false);
+    let mut loader_only = Vec::new();
     let Some(opts) = opts else {
         return Ok(Parsed {
             loader: o,
@@ -66,10 +92,14 @@ fn options(opts: Option<&Bound<'_, PyDict>>) -> PyResult<Parsed> {
             mode_set,
             first_epoch,
             with_uris,
+            loader_only,
         });
     };
     for (key, value) in opts.iter() {
         let key: String = key.extract()?;
+        if LOADER_KEYS.contains(&key.as_str()) {
+            loader_only.push(key.clone());
+        }
         mode_set |= matches!(key.as_str(), "reader_mode" | "part_size" | "max_inflight_parts");
         let bad = |want: &str| PyValueError::new_err(format!("option {key:?}: expected {want}, got {value}"));
         let count = || value.extract::<usize>().map_err(|_| bad("a whole number"));
@@ -108,7 +138,7 @@ fn options(opts: Option<&Bound<'_, PyDict>>) -> PyResult<Parsed> {
             _ => {
                 return Err(PyValueError::new_err(format!(
                     "unknown loader option {key:?}; known: {}",
-                    KEYS.join(", ")
+                    [LOADER_KEYS, DATASET_KEYS].concat().join(", ")
                 )));
             }
         }
@@ -128,30 +158,46 @@ fn options(opts: Option<&Bound<'_, PyDict>>) -> PyResult<Parsed> {
         mode_set,
         first_epoch,
         with_uris,
+        loader_only,
     })
 }
 
-/// The dataset of `source`: a prefix URI (listed, recursively) or a list of URIs.
-fn dataset(py: Python<'_>, source: &Bound<'_, PyAny>, mode: ReadMode) -> PyResult<PyDataset> {
-    if let Ok(uri) = source.extract::<String>() {
+/// The dataset of `source`: a prefix URI (listed, recursively) or a list of URIs, read
+/// in `mode`, holding only `shard`'s objects.
+fn dataset(py: Python<'_>, source: &Bound<'_, PyAny>, mode: ReadMode, shard: Shard) -> PyResult<PyDataset> {
+    let (made, prefix) = if let Ok(uri) = source.extract::<String>() {
         let s = store(py, &uri)?;
         let listed = uri.clone();
         let op: Op<ObjectDataset> = Box::pin(async move { ObjectDataset::from_prefix(s, &listed).await });
-        return Ok(PyDataset {
-            inner: Arc::new(block(py, op)?.with_read_mode(mode)),
-            prefix: Some(s3dlio::as_prefix(&uri)),
-        });
-    }
-    let uris: Vec<String> = source.extract().map_err(|_| {
-        PyValueError::new_err("expected a prefix URI, a list of object URIs or an s3dlio.PyDataset")
-    })?;
-    let first = uris
-        .first()
-        .ok_or_else(|| PyValueError::new_err("the list of URIs is empty"))?;
+        (block(py, op)?, Some(s3dlio::as_prefix(&uri)))
+    } else {
+        let uris: Vec<String> = source.extract().map_err(|_| {
+            PyValueError::new_err("expected a prefix URI, a list of object URIs or an s3dlio.PyDataset")
+        })?;
+        let first = uris
+            .first()
+            .ok_or_else(|| PyValueError::new_err("the list of URIs is empty"))?;
+        (ObjectDataset::from_uris(store(py, first)?, uris), None)
+    };
+    let made = if shard == Shard::default() {
+        made
+    } else {
+        made.sharded(shard)
+    };
     Ok(PyDataset {
-        inner: Arc::new(ObjectDataset::from_uris(store(py, first)?, uris).with_read_mode(mode)),
-        prefix: None,
+        inner: Arc::new(made.with_read_mode(mode)),
+        prefix,
     })
+}
+
+/// A dataset as `create_dataset` / `PyDataset` make it from `options`.
+fn made_dataset(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyDataset> {
+    let (mode, shard) = self::options(options)?.for_dataset()?;
+    dataset(py, source, mode, shard)
 }
 
 /// Samples by index: `len(ds)`, `ds[i]` (a zero-copy memoryview), `ds.uris()`.
@@ -163,30 +209,9 @@ pub struct PyDataset {
     prefix: Option<String>,
 }
 
-#[pymethods]
 impl PyDataset {
-    /// Every object under the prefix `uri`, or (a list) these objects; `options` as
-    /// `create_dataset`'s.
-    #[new]
-    #[pyo3(signature = (uri, options = None))]
-    fn new(py: Python<'_>, uri: &Bound<'_, PyAny>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let parsed = self::options(options)?;
-        dataset(py, uri, parsed.mode)
-    }
-
-    /// These objects, in this order, without a listing.
-    #[staticmethod]
-    #[pyo3(signature = (uris, options = None))]
-    fn from_uris(py: Python<'_>, uris: Vec<String>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let parsed = self::options(options)?;
-        dataset(py, PyList::new(py, uris)?.as_any(), parsed.mode)
-    }
-
-    fn __len__(&self) -> usize {
-        self.inner.len()
-    }
-
-    fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<Py<PyAny>> {
+    /// `index` (negative counts from the end) checked against the length.
+    fn index(&self, index: isize) -> PyResult<usize> {
         let len = self.inner.len() as isize;
         let i = if index < 0 { index + len } else { index };
         if !(0..len).contains(&i) {
@@ -194,22 +219,67 @@ impl PyDataset {
                 "index {index} of a dataset of {len}"
             )));
         }
-        let ds = self.inner.clone();
-        let op: Op<Bytes> = Box::pin(async move { ds.get(i as usize).await });
+        Ok(i as usize)
+    }
+}
+
+#[pymethods]
+impl PyDataset {
+    /// Every object under the prefix `uri`, or (a list) these objects; `options` as
+    /// `create_dataset`'s.
+    #[new]
+    #[pyo3(signature = (uri, options = None))]
+    fn new(py: Python<'_>, uri: &Bound<'_, PyAny>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        made_dataset(py, uri, options)
+    }
+
+    /// These objects, in this order, without a listing.
+    #[staticmethod]
+    #[pyo3(signature = (uris, options = None))]
+    fn from_uris(py: Python<'_>, uris: Vec<String>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        made_dataset(py, PyList::new(py, uris)?.as_any(), options)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<Py<PyAny>> {
+        let (ds, i) = (self.inner.clone(), self.index(index)?);
+        let op: Op<Bytes> = Box::pin(async move { ds.get(i).await });
         memoryview(py, block(py, op)?)
     }
 
     /// Sample `index` as an awaitable of a zero-copy memoryview (the original's async
     /// form; `ds[index]` is the sync one).
-    fn get_item<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyAny>> {
-        if index >= self.inner.len() {
-            return Err(PyIndexError::new_err(format!(
-                "index {index} of a dataset of {}",
-                self.inner.len()
-            )));
-        }
+    fn get_item<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyAny>> {
+        let (ds, i) = (self.inner.clone(), self.index(index)?);
+        awaitable(py, Box::pin(async move { ds.get(i).await }), memoryview)
+    }
+
+    /// Samples `indices`, in that order, read `max_in_flight` at a time (a batch in one
+    /// call, as torch's `__getitems__` asks); the first failure is raised.
+    #[pyo3(signature = (indices, max_in_flight = 64))]
+    fn get_many(
+        &self,
+        py: Python<'_>,
+        indices: Vec<isize>,
+        max_in_flight: usize,
+    ) -> PyResult<Vec<Py<PyAny>>> {
+        check_in_flight(max_in_flight)?;
+        let indices = indices
+            .into_iter()
+            .map(|i| self.index(i))
+            .collect::<PyResult<Vec<_>>>()?;
         let ds = self.inner.clone();
-        awaitable(py, Box::pin(async move { ds.get(index).await }), memoryview)
+        let op: Op<Vec<Bytes>> = Box::pin(async move {
+            stream::iter(indices)
+                .map(|i| ds.get(i))
+                .buffered(max_in_flight)
+                .try_collect()
+                .await
+        });
+        block(py, op)?.into_iter().map(|b| memoryview(py, b)).collect()
     }
 
     /// Every sample's URI, in index order.
@@ -235,8 +305,7 @@ pub fn create_dataset(
     source: &Bound<'_, PyAny>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyDataset> {
-    let parsed = self::options(options)?;
-    dataset(py, source, parsed.mode)
+    made_dataset(py, source, options)
 }
 
 /// A batch as a list of memoryviews, or of `(uri, memoryview)` given the dataset's URIs.
@@ -372,7 +441,8 @@ fn loader(
             ));
         }
         Ok(made) => made.get().clone(),
-        Err(_) => dataset(py, source, parsed.mode)?,
+        // The loader shards an epoch itself (the dataset holds every object).
+        Err(_) => dataset(py, source, parsed.mode, Shard::default())?,
     };
     let ds: Arc<dyn Dataset> = made.inner.clone();
     Ok(PyLoader {

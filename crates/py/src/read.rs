@@ -47,6 +47,14 @@ twins! {
         => get_range_op -> py_bytes
 }
 
+/// `max_in_flight` of a batched call: 0 would never start a read.
+pub(crate) fn check_in_flight(max_in_flight: usize) -> PyResult<()> {
+    if max_in_flight == 0 {
+        return Err(PyValueError::new_err("max_in_flight must be at least 1"));
+    }
+    Ok(())
+}
+
 fn get_ranges_op(
     py: Python<'_>,
     uri: String,
@@ -55,9 +63,7 @@ fn get_ranges_op(
     max_merged_size: u64,
     max_in_flight: usize,
 ) -> PyResult<Op<Vec<Bytes>>> {
-    if max_in_flight == 0 {
-        return Err(PyValueError::new_err("max_in_flight must be at least 1"));
-    }
+    check_in_flight(max_in_flight)?;
     let store = store(py, &uri)?;
     let ranges: Vec<_> = ranges
         .into_iter()
@@ -100,9 +106,7 @@ fn jobs(
     uris: Vec<String>,
     max_in_flight: usize,
 ) -> PyResult<Vec<(Arc<dyn ObjectStore>, String)>> {
-    if max_in_flight == 0 {
-        return Err(PyValueError::new_err("max_in_flight must be at least 1"));
-    }
+    check_in_flight(max_in_flight)?;
     uris.into_iter().map(|uri| Ok((store(py, &uri)?, uri))).collect()
 }
 

@@ -11,6 +11,7 @@ use s3dlio::transfer::{Generation, Synthetic, abandon, object_name, put_generate
 use s3dlio::{ObjectStoreExt, ObjectWriter, Operation, PutOptions, Scheme, WriteSummary, WriterOptions};
 
 use crate::manage::ensure_container;
+use crate::read::check_in_flight;
 use crate::reserve::ReservedBuffer;
 use crate::runtime::{Op, block, current};
 use crate::staging::Staging;
@@ -40,9 +41,7 @@ fn put_many_op(
     max_in_flight: usize,
     borrow: bool,
 ) -> PyResult<Op<()>> {
-    if max_in_flight == 0 {
-        return Err(PyValueError::new_err("max_in_flight must be at least 1"));
-    }
+    check_in_flight(max_in_flight)?;
     // Every payload is checked (a bad type raises TypeError) before any I/O starts.
     let jobs = items
         .into_iter()

@@ -135,7 +135,11 @@ class ObjectReader:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool: ...
 
 class PyDataset:
-    """Samples by index, one object each: ``len(ds)``, ``ds[i]`` (a zero-copy memoryview)."""
+    """Samples by index, one object each: ``len(ds)``, ``ds[i]`` (a zero-copy memoryview).
+    Options: reader_mode / part_size / max_inflight_parts (how each object is read) and
+    shard_rank / shard_world_size / worker_id / worker_count (the dataset holds only that
+    shard's objects: every count-th one from its offset, in order). A loader's option
+    (batch_size, shuffle, ...) raises ValueError: it belongs to ``create_loader``."""
 
     def __init__(self, uri: str | Sequence[str], options: dict[str, Any] | None = None) -> None: ...
     @staticmethod
@@ -145,6 +149,9 @@ class PyDataset:
     def keys(self) -> list[str]:
         """URIs relative to the listed prefix (whole URIs for a dataset made from a list)."""
     def get_item(self, index: int) -> Awaitable[memoryview]: ...
+    def get_many(self, indices: Sequence[int], max_in_flight: int = 64) -> list[memoryview]:
+        """Samples ``indices`` in that order, read ``max_in_flight`` at a time (torch's
+        ``__getitems__`` batch in one call); the first failure is raised."""
     def __len__(self) -> int: ...
     def __getitem__(self, index: int) -> memoryview: ...
 
@@ -171,7 +178,7 @@ class Loader:
 # part_size bytes and max_inflight_parts at once), shard_rank / shard_world_size,
 # worker_id / worker_count, ordered (True), on_error ("fail" or "skip"), epoch (0: the
 # epoch of the first iteration), with_uris (False: batches of (uri, memoryview) tuples).
-# A loader over a PyDataset keeps the dataset's read mode.
+# A loader over a PyDataset keeps the dataset's read mode and objects.
 def create_dataset(source: str | Sequence[str], options: dict[str, Any] | None = None) -> PyDataset: ...
 def create_loader(source: str | Sequence[str] | PyDataset, options: dict[str, Any] | None = None) -> Loader: ...
 def create_async_loader(

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ._frameworks import require, shard_options
+from ._frameworks import EpochCounter, require, shard_options
 
 torch = require("torch", "torch")
 
@@ -47,7 +47,12 @@ class ObjectIterableDataset(torch.utils.data.IterableDataset):
     """Every object under a prefix (or in a list), once per epoch across all ranks and
     workers. ``options`` are ``s3dlio.create_loader``'s (shuffle, seed, prefetch,
     num_workers for reads in flight, reader_mode, ...); ``batch_size`` there groups
-    reads, and items are yielded one by one for the ``DataLoader`` to batch."""
+    reads, and items are yielded one by one for the ``DataLoader`` to batch.
+
+    Each iteration is the next epoch (with ``shuffle``, a new order), also in persistent
+    ``DataLoader`` workers; ``set_epoch(e)`` makes the next one epoch ``e`` (as
+    ``DistributedSampler``) and reaches running workers. Every rank must iterate the
+    same number of times, as with ``DistributedSampler``."""
 
     def __init__(
         self,
@@ -61,22 +66,22 @@ class ObjectIterableDataset(torch.utils.data.IterableDataset):
         self.options = dict(options or {})
         self.transform = transform
         self.writable = writable
-        self.epoch = 0
+        self._epochs = EpochCounter(self.options.pop("epoch", 0))
 
     @classmethod
     def from_prefix(cls, uri: str, **kwargs: Any) -> ObjectIterableDataset:
         return cls(uri, **kwargs)
 
     def set_epoch(self, epoch: int) -> None:
-        """The epoch whose shuffle order the next iteration uses (as DistributedSampler)."""
-        self.epoch = epoch
+        """The epoch the next iteration is; later ones count on from it."""
+        self._epochs.set(epoch)
 
     def __iter__(self) -> Iterator[Any]:
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         rank, world = _dist()
         opts = shard_options(self.options, rank, world, worker, workers)
-        opts.setdefault("epoch", self.epoch)
+        opts["epoch"] = self._epochs.next(info.id if info else None)
         for batch in s3dlio.create_loader(self.source, opts):
             for view in batch:
                 item = self._item(view)
@@ -89,29 +94,55 @@ class ObjectIterableDataset(torch.utils.data.IterableDataset):
 class ObjectMapDataset(torch.utils.data.Dataset):
     """One object per index: ``ds[i]`` reads ``ds.uris[i]`` as a ``uint8`` tensor. The
     prefix is listed once, here; the dataset holds only URIs, so it pickles into
-    spawned workers."""
+    spawned workers. A ``DataLoader`` with a batch size fetches each batch through
+    ``__getitems__``: one call that reads its objects concurrently (``max_in_flight`` at
+    a time), not one blocking read after another."""
 
     def __init__(
         self,
         source: str | Sequence[str],
         transform: Callable[[Any], Any] | None = None,
         writable: bool = False,
+        max_in_flight: int = 64,
     ):
         super().__init__()
         self.uris = s3dlio.list(source, recursive=True) if isinstance(source, str) else list(source)
         self.transform = transform
         self.writable = writable
+        self.max_in_flight = max_in_flight
+        self.read_options: dict[str, Any] = {}
+        self._dataset: Any = None
 
     @classmethod
     def from_prefix(cls, uri: str, **kwargs: Any) -> ObjectMapDataset:
         return cls(uri, **kwargs)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The Rust dataset stays in its process; a worker makes its own from the URIs.
+        return {**self.__dict__, "_dataset": None}
+
     def __len__(self) -> int:
         return len(self.uris)
 
     def __getitem__(self, index: int) -> Any:
-        item = _tensor(s3dlio.get(self.uris[index]), self.writable)
+        if not 0 <= index < len(self.uris):
+            raise IndexError(index)
+        return self._finish(self._reader()[index])
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Any]:
+        return [self._finish(v) for v in self._reader().get_many(list(indices), self.max_in_flight)]
+
+    def _reader(self) -> Any:
+        if self._dataset is None:
+            self._dataset = s3dlio.create_dataset(self.uris, self.read_options)
+        return self._dataset
+
+    def _finish(self, view: memoryview) -> Any:
+        item = self._item(view)
         return self.transform(item) if self.transform else item
+
+    def _item(self, view: memoryview) -> Any:
+        return _tensor(view, self.writable)
 
 
 def _as(view: memoryview, return_type: str, writable: bool, quiet: bool) -> Any:
@@ -210,22 +241,16 @@ class ObjectStoreMapDataset(ObjectMapDataset):
         suppress_nonwritable_warning: bool = True,
         return_type: str = "tensor",
     ) -> None:
-        self.read_options = {"reader_mode": reader_mode, "part_size": part_size, "max_inflight_parts": max_inflight_parts}
-        self._dataset = s3dlio.create_dataset(uri, self.read_options)
-        super().__init__(self._dataset.uris(), writable=writable)
+        read_options = {"reader_mode": reader_mode, "part_size": part_size, "max_inflight_parts": max_inflight_parts}
+        listed = s3dlio.create_dataset(uri, read_options)
+        super().__init__(listed.uris(), writable=writable)
+        self.read_options = read_options
+        self._dataset = listed
         self.quiet = suppress_nonwritable_warning
         self.return_type = _return_type(return_type)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # The Rust dataset stays in its process; a worker makes its own from the URIs.
-        return {**self.__dict__, "_dataset": None}
-
-    def __getitem__(self, index: int) -> Any:
-        if not 0 <= index < len(self.uris):
-            raise IndexError(index)
-        if self._dataset is None:
-            self._dataset = s3dlio.create_dataset(self.uris, self.read_options)
-        return _as(self._dataset[index], self.return_type, self.writable, self.quiet)
+    def _item(self, view: memoryview) -> Any:
+        return _as(view, self.return_type, self.writable, self.quiet)
 
 
 class S3IterableDataset(ObjectStoreIterableDataset):
