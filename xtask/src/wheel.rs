@@ -18,10 +18,11 @@ const TOOLS: &[&str] = &[
     "pytest==8.4.2",
     "zstandard==0.25.0",
 ];
-/// The frameworks whose tests run when they install (CPU is enough; TensorFlow's CPU
-/// wheel is a quarter of the full one). Set `S3DLIO_SKIP_FRAMEWORKS=1` to leave them out;
-/// their tests then skip with the reason.
-const FRAMEWORKS: &[&str] = &["torch", "jax", "tensorflow-cpu"];
+/// The frameworks and data libraries whose tests run when they install (CPU is enough;
+/// TensorFlow's CPU wheel is a quarter of the full one; fsspec, pyarrow and pandas for
+/// `s3dlio.fsspec`). Set `S3DLIO_SKIP_FRAMEWORKS=1` to leave them out; their tests then
+/// skip with the reason.
+const FRAMEWORKS: &[&str] = &["torch", "jax", "tensorflow-cpu", "fsspec", "pyarrow", "pandas"];
 /// Where the benchmark's references come from (`cargo xtask bench py`).
 pub const BENCH_REFERENCES: &[&str] = &["obstore", "boto3"];
 

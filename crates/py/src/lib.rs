@@ -132,6 +132,7 @@ fn _s3dlio(m: &Bound<'_, PyModule>) -> PyResult<()> {
         write::put_bytes / put_bytes_async,
         write::put / put_async,
         manage::list / list_async,
+        manage::list_stat / list_stat_async,
         manage::list_uploads / list_uploads_async,
         manage::abort_uploads / abort_uploads_async,
         manage::stat / stat_async,

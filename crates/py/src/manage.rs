@@ -20,15 +20,20 @@ use crate::errors::to_py;
 use crate::runtime::{Op, current};
 use crate::twins::{none, plain, store, twins};
 
+/// `pattern` as a regex; a bad one is a `ValueError` naming it.
+fn regex(pattern: Option<String>) -> PyResult<Option<Regex>> {
+    pattern
+        .map(|p| Regex::new(&p).map_err(|e| PyValueError::new_err(format!("pattern {p:?}: {e}"))))
+        .transpose()
+}
+
 fn list_op(
     py: Python<'_>,
     uri: String,
     recursive: bool,
     pattern: Option<String>,
 ) -> PyResult<Op<Vec<String>>> {
-    let pattern = pattern
-        .map(|p| Regex::new(&p).map_err(|e| PyValueError::new_err(format!("pattern {p:?}: {e}"))))
-        .transpose()?;
+    let pattern = regex(pattern)?;
     let store = store(py, &uri)?;
     Ok(Box::pin(async move {
         let mut all = store.list(&uri, recursive).await?;
@@ -46,6 +51,54 @@ twins! {
     /// or every object with `recursive`; `pattern` keeps those whose URI matches the regex.
     list / list_async (uri: String, recursive: bool = false, pattern: Option<String> = None)
         => list_op -> plain
+}
+
+fn list_stat_op(
+    py: Python<'_>,
+    uri: String,
+    recursive: bool,
+    pattern: Option<String>,
+) -> PyResult<Op<Vec<ListEntry>>> {
+    let pattern = regex(pattern)?;
+    let store = store(py, &uri)?;
+    Ok(Box::pin(async move {
+        let mut all: Vec<ListEntry> = store.list_stream(&uri, recursive).try_collect().await?;
+        if let Some(re) = pattern {
+            all.retain(|e| re.is_match(e.uri()));
+        }
+        all.sort_unstable_by(|a, b| a.uri().cmp(b.uri()));
+        Ok(all)
+    }))
+}
+
+/// Listing entries as dicts: an object's `stat` dict with `"type": "object"`, a
+/// sub-prefix as `{"uri", "type": "prefix"}`.
+fn entry_dicts(py: Python<'_>, entries: Vec<ListEntry>) -> PyResult<Py<PyAny>> {
+    let out = entries
+        .into_iter()
+        .map(|e| match e {
+            ListEntry::Object(m) => {
+                let d = meta_dict(py, m)?;
+                d.bind(py).set_item("type", "object")?;
+                Ok(d)
+            }
+            ListEntry::Prefix(p) => {
+                let d = PyDict::new(py);
+                d.set_item("uri", p)?;
+                d.set_item("type", "prefix")?;
+                Ok(d.into_any().unbind())
+            }
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    out.into_py_any(py)
+}
+
+twins! {
+    /// `list` with each entry's metadata, from the listing itself (no request per
+    /// object): objects as `stat` dicts with `"type": "object"`, sub-prefixes as
+    /// `{"uri", "type": "prefix"}`; sorted by URI.
+    list_stat / list_stat_async (uri: String, recursive: bool = false, pattern: Option<String> = None)
+        => list_stat_op -> entry_dicts
 }
 
 fn uploads_op(py: Python<'_>, prefix: String) -> PyResult<Op<Vec<PendingUpload>>> {

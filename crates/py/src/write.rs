@@ -187,6 +187,9 @@ pub struct Writer {
     /// `reused_bytes` and `stored_bytes` of the writer when it was closed.
     reused: u64,
     stored: u64,
+    /// What a successful `close` returned: closing again returns it (as a file's second
+    /// `close` does nothing), where a writer that failed or was aborted raises.
+    summary: Option<Py<PyAny>>,
     /// Borrowed buffers copied into part-sized blocks before the writer takes them.
     staging: Staging,
     /// The running CRC32C of the bytes handed over, when asked for.
@@ -362,8 +365,13 @@ impl Writer {
     }
 
     /// Finishes the upload and makes the object visible; returns a summary dict. Its
-    /// error is the upload's error. A reserved buffer not committed is dropped.
+    /// error is the upload's error. A reserved buffer not committed is dropped. Closing a
+    /// closed writer returns the same summary (`TextIOWrapper` and fsspec's `OpenFile`
+    /// both close it); closing an aborted or failed one raises.
     fn close(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Some(summary) = &self.summary {
+            return Ok(summary.clone_ref(py));
+        }
         self.ensure_open()?;
         self.reserved = None;
         let rest = self.staging.take_rest();
@@ -379,7 +387,9 @@ impl Writer {
         d.set_item("bytes_written", summary.bytes_written)?;
         d.set_item("size", summary.size)?;
         d.set_item("etag", summary.e_tag)?;
-        Ok(d.into_any().unbind())
+        let d = d.into_any().unbind();
+        self.summary = Some(d.clone_ref(py));
+        Ok(d)
     }
 
     /// Discards the upload; no object is left behind. Aborting a closed writer does nothing.
@@ -529,6 +539,7 @@ pub fn open_writer(
         written: 0,
         reused: 0,
         stored: 0,
+        summary: None,
         crc: checksum.then_some(0),
         reserved: None,
     })

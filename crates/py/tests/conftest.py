@@ -102,9 +102,9 @@ def memory_bucket():
     return name
 
 
-@pytest.fixture(params=["file", "memory", "s3", "azure", "gcs"])
-def prefix(request, tmp_path):
-    """A fresh, empty prefix URI (ending in /) on each backend."""
+def fresh_prefix(request, tmp_path, s3_bucket_fixture="s3_bucket"):
+    """A fresh, empty prefix URI (ending in /) on backend `request.param`; S3 in the
+    bucket (a URI, or a name on the default endpoint) of fixture `s3_bucket_fixture`."""
     n = next(_counter)
     if request.param == "file":
         return f"file://{tmp_path}/p{n}/"
@@ -114,7 +114,14 @@ def prefix(request, tmp_path):
         return f"{request.getfixturevalue('azure_container')}/p{n}/"
     if request.param == "gcs":
         return f"{request.getfixturevalue('gcs_bucket')}/p{n}/"
-    return f"s3://{request.getfixturevalue('s3_bucket')}/p{n}/"
+    bucket = request.getfixturevalue(s3_bucket_fixture)
+    return f"{bucket if '://' in bucket else 's3://' + bucket}/p{n}/"
+
+
+@pytest.fixture(params=["file", "memory", "s3", "azure", "gcs"])
+def prefix(request, tmp_path):
+    """A fresh, empty prefix URI (ending in /) on each backend."""
+    return fresh_prefix(request, tmp_path)
 
 
 def shared_prefix(where, request, tmp_path):

@@ -363,6 +363,11 @@ def list(uri: str, recursive: bool = False, pattern: str | None = None) -> list[
     """URIs under the prefix ``uri``, sorted; sub-prefixes end in ``/`` unless ``recursive``;
     ``pattern`` is a regex searched in each URI."""
 def list_async(uri: str, recursive: bool = False, pattern: str | None = None) -> Awaitable[list[str]]: ...
+def list_stat(uri: str, recursive: bool = False, pattern: str | None = None) -> list[dict[str, Any]]:
+    """``list`` with metadata from the listing itself (no request per object): objects as
+    ``stat`` dicts with ``"type": "object"``, sub-prefixes as ``{"uri", "type":
+    "prefix"}``; sorted by URI."""
+def list_stat_async(uri: str, recursive: bool = False, pattern: str | None = None) -> Awaitable[list[dict[str, Any]]]: ...
 def list_containers(uri: str) -> list[str]:
     """Buckets, containers or directories under a service root (``s3://``,
     ``s3://host:port/``, ``az://account``, ``gs://``, ``file:///dir/``), sorted."""
