@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|py|loader|frontends|peers|file-limits] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|py|loader|checkpoint|ray|frontends|peers|file-limits] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`); `bench --profile`: flame graphs of ours on the memory S3 server.
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|reliability|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|py|loader|frontends|peers] [criterion args]>"
+                "usage: cargo xtask <test|lint|reliability|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|py|loader|checkpoint|ray|frontends|peers|file-limits] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -147,6 +147,9 @@ fn bench(args: &[String]) -> Result<()> {
     if args.first().is_some_and(|a| a == "checkpoint") {
         return bench_checkpoint();
     }
+    if args.first().is_some_and(|a| a == "ray") {
+        return bench_on_memserver("python/bench/ray_bench.py", &["ray[data]", "pyarrow", "fsspec"]);
+    }
     if args.first().is_some_and(|a| a == "frontends") {
         return bench_frontends();
     }
@@ -164,7 +167,7 @@ fn bench(args: &[String]) -> Result<()> {
         Some(name) if !name.starts_with('-') => {
             let group = BENCHES.iter().find(|(n, ..)| n == name).with_context(|| {
                 format!(
-                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py, loader, checkpoint, frontends, peers or file-limits"
+                    "unknown bench group {name:?}; use memory, file, range, datagen, s3, azure, gcs, cli, py, loader, checkpoint, ray, frontends, peers or file-limits"
                 )
             })?;
             (vec![group], &args[1..])

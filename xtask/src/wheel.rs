@@ -19,10 +19,20 @@ const TOOLS: &[&str] = &[
     "zstandard==0.25.0",
 ];
 /// The frameworks and data libraries whose tests run when they install (CPU is enough;
-/// TensorFlow's CPU wheel is a quarter of the full one; fsspec, pyarrow and pandas for
-/// `s3dlio.fsspec`). Set `S3DLIO_SKIP_FRAMEWORKS=1` to leave them out; their tests then
-/// skip with the reason.
-const FRAMEWORKS: &[&str] = &["torch", "jax", "tensorflow-cpu", "fsspec", "pyarrow", "pandas"];
+/// TensorFlow's CPU wheel is a quarter of the full one; fsspec, pyarrow, pandas, Ray Data
+/// and Hugging Face datasets for `s3dlio.fsspec`). Each installs on its own, so one that
+/// fails skips only its tests. Set `S3DLIO_SKIP_FRAMEWORKS=1` to leave them out; their
+/// tests then skip with the reason.
+const FRAMEWORKS: &[&str] = &[
+    "torch",
+    "jax",
+    "tensorflow-cpu",
+    "fsspec",
+    "pyarrow",
+    "pandas",
+    "ray[data]",
+    "datasets",
+];
 /// Where the benchmark's references come from (`cargo xtask bench py`).
 pub const BENCH_REFERENCES: &[&str] = &["obstore", "boto3"];
 
@@ -89,12 +99,13 @@ pub fn build(release: bool) -> Result<PathBuf> {
 pub fn test(vars: &[(String, String)]) -> Result<()> {
     build(false)?;
     if std::env::var("S3DLIO_SKIP_FRAMEWORKS").as_deref() != Ok("1") {
-        let installed = Command::new(venv_bin("pip"))
-            .args(["install", "-q", "--disable-pip-version-check"])
-            .args(FRAMEWORKS)
-            .status();
-        if !installed.is_ok_and(|s| s.success()) {
-            eprintln!("xtask: WARNING: could not install {FRAMEWORKS:?}; their tests will skip");
+        for framework in FRAMEWORKS {
+            let installed = Command::new(venv_bin("pip"))
+                .args(["install", "-q", "--disable-pip-version-check", framework])
+                .status();
+            if !installed.is_ok_and(|s| s.success()) {
+                eprintln!("xtask: WARNING: could not install {framework}; its tests will skip");
+            }
         }
     }
     let tests = std::path::absolute("crates/py/tests")?;

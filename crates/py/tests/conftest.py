@@ -71,6 +71,17 @@ def memserver_endpoint():
 
 
 @pytest.fixture(scope="session")
+def memserver_bucket(memserver_endpoint):
+    """A bucket on the memory S3 server, as a URI that names the endpoint
+    (`s3://127.0.0.1:PORT/bucket`), so it needs no `configure`."""
+    bucket = f"s3://{memserver_endpoint.split('://', 1)[1]}/py-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    s3dlio.create_bucket(bucket)
+    yield bucket
+    s3dlio.delete(f"{bucket}/", recursive=True)
+    s3dlio.delete_bucket(bucket)
+
+
+@pytest.fixture(scope="session")
 def azure_container():
     """`az://account/container` on Azurite."""
     if not server_available(_azure, "S3DLIO_TEST_AZURE_ENDPOINT"):

@@ -139,9 +139,14 @@ def test_streaming_writer(prefix):
         assert w.bytes_written == 1_500_010
     assert s3dlio.get_bytes(uri) == b"".join(chunks) + bytes(range(10))
     w = s3dlio.open_writer(uri)
-    with pytest.raises(RuntimeError):
-        w.close()
+    summary = w.close()
+    assert w.close() == summary, "closing again returns the summary, as a file's close does nothing"
+    with pytest.raises(RuntimeError, match="closed or aborted"):
         w.write(b"after close")
+    aborted = s3dlio.open_writer(prefix + "aborted-then-closed.bin")
+    aborted.abort()
+    with pytest.raises(RuntimeError, match="closed or aborted"):
+        aborted.close()
 
 
 def test_writer_aborts_on_exception_and_leaves_nothing(prefix):

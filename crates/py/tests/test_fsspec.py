@@ -14,15 +14,6 @@ from conftest import fresh_prefix  # noqa: E402
 from s3dlio.fsspec import S3dlioFileSystem, register  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def memserver_bucket(memserver_endpoint):
-    bucket = f"s3://{memserver_endpoint.split('://', 1)[1]}/fsspec-{os.getpid()}"
-    s3dlio.create_bucket(bucket)
-    yield bucket
-    s3dlio.delete(f"{bucket}/", recursive=True)
-    s3dlio.delete_bucket(bucket)
-
-
 @pytest.fixture(params=["file", "memory", "s3", "azure", "gcs"])
 def prefix(request, tmp_path):
     """A fresh prefix URI on each backend; S3 on the memory S3 server, named in the URI:

@@ -96,7 +96,8 @@ class ObjectWriter:
     @property
     def closed(self) -> bool: ...
     def close(self) -> WriteSummary:
-        """Makes the object visible; raises the upload's error."""
+        """Makes the object visible; raises the upload's error. Closing again returns
+        the same summary; closing an aborted or failed writer raises."""
     def abort(self) -> None:
         """Discards the upload; no object is left behind."""
     def __enter__(self) -> ObjectWriter: ...
