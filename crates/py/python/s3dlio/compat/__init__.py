@@ -1,0 +1,2 @@
+"""Drop-in replacements for other libraries' classes, over s3dlio: import
+``s3dlio.compat.s3torchconnector`` instead of ``s3torchconnector``."""
