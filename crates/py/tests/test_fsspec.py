@@ -182,3 +182,35 @@ def test_pandas_reads_through_storage_options(parquet_set, prefix):
     df.sort_values("id").to_csv(csv, index=False, storage_options={"scheme": fs.scheme})
     back = pd.read_csv(csv, storage_options={"scheme": fs.scheme})
     assert back["id"].tolist() == list(range(600)) and back["x"].iloc[10] == 5.0
+
+
+def test_async_filesystem(prefix):
+    import asyncio
+
+    from s3dlio.fsspec import S3dlioAsyncFileSystem
+
+    scheme = prefix.split("://")[0]
+    afs = S3dlioAsyncFileSystem(scheme=scheme)
+    root = afs._strip_protocol(prefix)
+    data = bytes(range(200))
+
+    async def run():
+        await asyncio.gather(*(afs._pipe_file(f"{root}/d/{i}", data[: i + 1]) for i in range(5)))
+        assert await afs._cat_file(f"{root}/d/4") == data[:5]
+        assert await afs._cat_file(f"{root}/d/4", -2) == data[3:5]
+        assert await afs._cat_file(f"{root}/d/4", 1, 3) == data[1:3]
+        assert await afs._cat([f"{root}/d/0", f"{root}/d/1"]) == {f"{root}/d/0": data[:1], f"{root}/d/1": data[:2]}
+        got = await afs._cat_ranges([f"{root}/d/4", f"{root}/d/3", f"{root}/nope"], [0, 1, 0], [2, 3, 1])
+        assert got[:2] == [data[:2], data[1:3]] and isinstance(got[2], FileNotFoundError)
+        assert (await afs._info(f"{root}/d/2"))["size"] == 3
+        assert await afs._find(root) == [f"{root}/d/{i}" for i in range(5)]
+        assert [e["name"] for e in await afs._ls(f"{root}/d")] == [f"{root}/d/{i}" for i in range(5)]
+        await afs._cp_file(f"{root}/d/4", f"{root}/copy")
+        await afs._rm_file(f"{root}/d/0")
+        assert not await afs._exists(f"{root}/d/0") and await afs._exists(f"{root}/copy")
+        with pytest.raises(FileExistsError):
+            await afs._pipe_file(f"{root}/copy", b"x", mode="create")
+
+    asyncio.run(run())
+    blocking = S3dlioAsyncFileSystem(scheme=scheme, asynchronous=False)
+    assert blocking.cat_file(f"{root}/copy") == data[:5], "fsspec's sync wrappers run the same coroutines"

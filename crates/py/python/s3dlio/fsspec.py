@@ -14,6 +14,7 @@ a path is the URI without ``scheme://`` (``bucket/key``; ``/abs/path`` for files
 full URI of the same scheme is accepted too. ``register("s3", "gs")`` makes fsspec use
 this class for those URL schemes (``pandas.read_parquet("s3://...")``).
 ``pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(fs))`` gives pyarrow a filesystem.
+``S3dlioAsyncFileSystem`` is the async form (Zarr, Dask, ``async`` code).
 
 Listings carry each object's size, ETag and time from the listing itself (no request
 per object). Object stores have no directories: a directory is a prefix that has
@@ -32,6 +33,7 @@ zero-copy read.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Sequence
@@ -42,6 +44,7 @@ from ._frameworks import require
 
 fsspec = require("fsspec", "fsspec")
 
+from fsspec.asyn import AsyncFileSystem  # noqa: E402
 from fsspec.spec import AbstractFileSystem  # noqa: E402
 
 import s3dlio  # noqa: E402
@@ -186,14 +189,8 @@ class S3dlioFileSystem(AbstractFileSystem):
         uri = self._uri(path)
         if start is None and end is None:
             return s3dlio.get_bytes(uri)
-        start, end = start or 0, end
-        if start < 0 or (end is not None and end < 0):
-            size = self.info(path)["size"]
-            start = max(size + start, 0) if start < 0 else start
-            end = size + end if end is not None and end < 0 else end
-        if end is not None and end <= start:
-            return b""
-        return s3dlio.get_range_bytes(uri, start, None if end is None else end - start)
+        span = _span(start, end, self.info(path)["size"] if _from_end(start, end) else None)
+        return b"" if span is None else s3dlio.get_range_bytes(uri, *span)
 
     def cat(self, path: Any, recursive: bool = False, on_error: str = "raise", **kwargs: Any) -> Any:
         """As fsspec's, with many objects read in one concurrent call (``max_in_flight``
@@ -220,18 +217,9 @@ class S3dlioFileSystem(AbstractFileSystem):
         on_error: str = "return",
         **kwargs: Any,
     ) -> list[Any]:
-        n = len(paths)
-        starts = [starts] * n if isinstance(starts, int) else list(starts)
-        ends = [ends] * n if isinstance(ends, int) else list(ends)
-        if not len(starts) == len(ends) == n:
-            raise ValueError("s3dlio.fsspec cat_ranges: paths, starts and ends differ in length")
-        out: list[Any] = [None] * n
-        by_path: dict[str, list[int]] = {}
-        for i, p in enumerate(paths):
-            by_path.setdefault(p, []).append(i)
-        for p, idx in by_path.items():
+        out: list[Any] = [None] * len(paths)
+        for p, (idx, ranges) in _ranges_by_path(paths, starts, ends).items():
             # One get_ranges per object: nearby ranges share a request, all read one version.
-            ranges = [(starts[i], max(ends[i] - starts[i], 0)) for i in idx]
             try:
                 views = s3dlio.get_ranges(self._uri(p), ranges, max_in_flight=self.max_in_flight)
                 for i, v in zip(idx, views, strict=True):
@@ -329,6 +317,131 @@ class S3dlioFileSystem(AbstractFileSystem):
         raise NotImplementedError(f"s3dlio.fsspec open: mode {mode!r} (objects cannot be appended to); use rb, wb or xb")
 
 
+class S3dlioAsyncFileSystem(AsyncFileSystem):
+    """The async form (fsspec's ``AsyncFileSystem``, for Zarr, Dask and ``async`` code):
+    reads, writes, range and batch reads, deletes and copies await s3dlio's ``*_async``
+    calls on its runtime; listings, metadata and local-file transfers run
+    ``S3dlioFileSystem``'s calls in a worker thread (they release the GIL), so nothing
+    blocks the event loop. Arguments as ``S3dlioFileSystem``'s, plus fsspec's
+    ``asynchronous`` (True by default here) and ``loop``."""
+
+    protocol = ("s3dlio",)
+    root_marker = ""
+
+    def __init__(self, scheme: str | None = None, read_ahead: int = 8 << 20, max_in_flight: int = 64,
+                 asynchronous: bool = True, loop: Any = None, batch_size: int | None = None, **kwargs: Any):  # fmt: skip
+        super().__init__(asynchronous=asynchronous, loop=loop, batch_size=batch_size, **kwargs)
+        self.sync_fs = S3dlioFileSystem(scheme, read_ahead, max_in_flight, skip_instance_cache=True)
+        self.scheme = self.sync_fs.scheme
+
+    @classmethod
+    def _strip_protocol(cls, path: Any) -> Any:
+        return S3dlioFileSystem._strip_protocol(path)
+
+    def _uri(self, path: str) -> str:
+        return self.sync_fs._uri(path)
+
+    async def _in_thread(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self.sync_fs, method), *args, **kwargs)
+
+    async def _cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
+        uri = self._uri(path)
+        if start is None and end is None:
+            return await s3dlio.get_bytes_async(uri)
+        span = _span(start, end, (await self._info(path))["size"] if _from_end(start, end) else None)
+        return b"" if span is None else await s3dlio.get_range_bytes_async(uri, *span)
+
+    async def _cat_ranges(self, paths: Sequence[str], starts: Any, ends: Any, max_gap: int | None = None,
+                          batch_size: int | None = None, on_error: str = "return", **kwargs: Any) -> list[Any]:  # fmt: skip
+        groups = _ranges_by_path(paths, starts, ends)
+
+        async def one(p: str, ranges: list[tuple[int, int]]) -> list[memoryview]:
+            return await s3dlio.get_ranges_async(self._uri(p), ranges, max_in_flight=self.sync_fs.max_in_flight)
+
+        results = await asyncio.gather(*(one(p, r) for p, (_, r) in groups.items()), return_exceptions=True)
+        out: list[Any] = [None] * len(paths)
+        for (idx, _), got in zip(groups.values(), results, strict=True):
+            if isinstance(got, BaseException) and on_error != "return":
+                raise got
+            for k, i in enumerate(idx):
+                out[i] = got if isinstance(got, BaseException) else bytes(got[k])
+        return out
+
+    async def _pipe_file(self, path: str, value: Any, mode: str = "overwrite", **kwargs: Any) -> None:
+        if mode == "create" and await self._exists(path):
+            raise FileExistsError(f"s3dlio.fsspec pipe_file: {self._uri(path)} exists")
+        await s3dlio.put_bytes_async(self._uri(path), value)
+
+    async def _rm_file(self, path: str, **kwargs: Any) -> None:
+        await s3dlio.delete_async(self._uri(path))
+
+    async def _cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
+        await s3dlio.copy_async(self._uri(path1), self._uri(path2))
+
+    async def _info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        return await self._in_thread("info", path)
+
+    async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+        return await self._in_thread("ls", path, detail=detail)
+
+    async def _find(self, path: str, maxdepth: int | None = None, withdirs: bool = False, **kwargs: Any) -> Any:
+        return await self._in_thread("find", path, maxdepth=maxdepth, withdirs=withdirs, detail=kwargs.get("detail", False))
+
+    async def _rm(self, path: Any, recursive: bool = False, batch_size: int | None = None, maxdepth: int | None = None,
+                  **kwargs: Any) -> None:  # fmt: skip
+        await self._in_thread("rm", path, recursive=recursive, maxdepth=maxdepth)
+
+    async def _put_file(self, lpath: Any, rpath: str, mode: str = "overwrite", **kwargs: Any) -> None:
+        await self._in_thread("put_file", lpath, rpath, mode=mode)
+
+    async def _get_file(self, rpath: str, lpath: Any, **kwargs: Any) -> None:
+        await self._in_thread("get_file", rpath, lpath)
+
+    async def _mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+        self.sync_fs.mkdir(path, create_parents=create_parents)
+
+    async def _makedirs(self, path: str, exist_ok: bool = False) -> None:
+        self.sync_fs.makedirs(path, exist_ok=exist_ok)
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        return self.sync_fs._open(path, mode, **kwargs)
+
+
+def _from_end(start: int | None, end: int | None) -> bool:
+    """Whether a range counts from the object's end (so its size is needed)."""
+    return (start or 0) < 0 or (end is not None and end < 0)
+
+
+def _span(start: int | None, end: int | None, size: int | None) -> tuple[int, int | None] | None:
+    """fsspec's ``start``/``end`` (negative: from the end, given ``size``) as
+    ``(offset, length or None to the end)``; None when the range is empty."""
+    start = start or 0
+    if size is not None:
+        start = max(size + start, 0) if start < 0 else start
+        end = size + end if end is not None and end < 0 else end
+    if end is not None and end <= start:
+        return None
+    return start, None if end is None else end - start
+
+
+def _ranges_by_path(
+    paths: Sequence[str], starts: Sequence[int] | int, ends: Sequence[int] | int
+) -> dict[str, tuple[list[int], list[tuple[int, int]]]]:
+    """``cat_ranges``' arguments grouped by object: each path's positions in the output
+    and its ``(offset, length)`` ranges."""
+    n = len(paths)
+    starts = [starts] * n if isinstance(starts, int) else list(starts)
+    ends = [ends] * n if isinstance(ends, int) else list(ends)
+    if not len(starts) == len(ends) == n:
+        raise ValueError("s3dlio.fsspec cat_ranges: paths, starts and ends differ in length")
+    groups: dict[str, tuple[list[int], list[tuple[int, int]]]] = {}
+    for i, p in enumerate(paths):
+        idx, ranges = groups.setdefault(p, ([], []))
+        idx.append(i)
+        ranges.append((starts[i], max(ends[i] - starts[i], 0)))
+    return groups
+
+
 def _has_magic(path: Any) -> bool:
     """Whether ``path`` is a glob (fsspec expands those itself)."""
     return any(c in str(path) for c in "*?[")
@@ -346,4 +459,4 @@ def register(*protocols: str) -> None:
 
 fsspec.register_implementation("s3dlio", S3dlioFileSystem, clobber=True)
 
-__all__ = ["S3dlioFileSystem", "register", "SCHEMES"]
+__all__ = ["S3dlioAsyncFileSystem", "S3dlioFileSystem", "register", "SCHEMES"]
