@@ -4,8 +4,8 @@ items() with URIs, collect_batch), PyLoaderOptions, PyVecDataset, PyAsyncDataLoa
 s3dlio.jax_tf, and the top-level PyTorch dataset names."""
 
 import asyncio
-import importlib.util
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -140,8 +140,8 @@ def test_jax_iterable_without_jax(local):
         s3dlio.jax_tf.JaxIterable.from_prefix(src, auto_tune=True)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is not None, reason="TensorFlow is installed")
-def test_make_tf_dataset_names_the_missing_package(local):
+def test_make_tf_dataset_names_the_missing_package(local, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # as if not installed
     with pytest.raises(ImportError, match="pip install tensorflow"):
         s3dlio.jax_tf.make_tf_dataset(local)
 
