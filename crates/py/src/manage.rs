@@ -20,46 +20,18 @@ use crate::errors::to_py;
 use crate::runtime::{Op, current};
 use crate::twins::{none, plain, store, twins};
 
-/// `pattern` as a regex; a bad one is a `ValueError` naming it.
-fn regex(pattern: Option<String>) -> PyResult<Option<Regex>> {
-    pattern
-        .map(|p| Regex::new(&p).map_err(|e| PyValueError::new_err(format!("pattern {p:?}: {e}"))))
-        .transpose()
-}
-
-fn list_op(
-    py: Python<'_>,
-    uri: String,
-    recursive: bool,
-    pattern: Option<String>,
-) -> PyResult<Op<Vec<String>>> {
-    let pattern = regex(pattern)?;
-    let store = store(py, &uri)?;
-    Ok(Box::pin(async move {
-        let mut all = store.list(&uri, recursive).await?;
-        if let Some(re) = pattern {
-            all.retain(|u| re.is_match(u));
-        }
-        // S3 pages objects and sub-prefixes apart; one sorted order on every backend.
-        all.sort_unstable();
-        Ok(all)
-    }))
-}
-
-twins! {
-    /// URIs under `uri` (a prefix), sorted: one level, with sub-prefixes ending in `/`,
-    /// or every object with `recursive`; `pattern` keeps those whose URI matches the regex.
-    list / list_async (uri: String, recursive: bool = false, pattern: Option<String> = None)
-        => list_op -> plain
-}
-
+/// The entries under `uri` (one level, or every object with `recursive`) whose URI
+/// matches the regex `pattern`, sorted by URI on every backend (S3 pages objects and
+/// sub-prefixes apart). A bad pattern is a `ValueError` naming it.
 fn list_stat_op(
     py: Python<'_>,
     uri: String,
     recursive: bool,
     pattern: Option<String>,
 ) -> PyResult<Op<Vec<ListEntry>>> {
-    let pattern = regex(pattern)?;
+    let pattern = pattern
+        .map(|p| Regex::new(&p).map_err(|e| PyValueError::new_err(format!("pattern {p:?}: {e}"))))
+        .transpose()?;
     let store = store(py, &uri)?;
     Ok(Box::pin(async move {
         let mut all: Vec<ListEntry> = store.list_stream(&uri, recursive).try_collect().await?;
@@ -69,6 +41,25 @@ fn list_stat_op(
         all.sort_unstable_by(|a, b| a.uri().cmp(b.uri()));
         Ok(all)
     }))
+}
+
+fn list_op(
+    py: Python<'_>,
+    uri: String,
+    recursive: bool,
+    pattern: Option<String>,
+) -> PyResult<Op<Vec<String>>> {
+    let entries = list_stat_op(py, uri, recursive, pattern)?;
+    Ok(Box::pin(async move {
+        Ok(entries.await?.into_iter().map(ListEntry::into_uri).collect())
+    }))
+}
+
+twins! {
+    /// URIs under `uri` (a prefix), sorted: one level, with sub-prefixes ending in `/`,
+    /// or every object with `recursive`; `pattern` keeps those whose URI matches the regex.
+    list / list_async (uri: String, recursive: bool = false, pattern: Option<String> = None)
+        => list_op -> plain
 }
 
 /// Listing entries as dicts: an object's `stat` dict with `"type": "object"`, a

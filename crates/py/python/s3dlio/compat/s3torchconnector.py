@@ -135,8 +135,9 @@ def identity(x: Any) -> Any:
     return x
 
 
-def _uris(source: str | Iterable[str]) -> list[str] | str:
-    return source if isinstance(source, str) else list(source)
+def _objects(object_uris: str | Iterable[str]) -> list[str]:
+    """``from_objects``' argument: one URI or many."""
+    return [object_uris] if isinstance(object_uris, str) else list(object_uris)
 
 
 class S3IterableDataset(torch.utils.data.IterableDataset):
@@ -162,8 +163,7 @@ class S3IterableDataset(torch.utils.data.IterableDataset):
     def from_objects(cls, object_uris: str | Iterable[str], *, region: str, endpoint: str | None = None,
                      transform: Callable[[S3Reader], Any] = identity, s3client_config: S3ClientConfig | None = None,
                      enable_sharding: bool = False, reader_constructor: Any = None) -> S3IterableDataset:  # fmt: skip
-        uris = [object_uris] if isinstance(object_uris, str) else list(object_uris)
-        return cls(uris, region, endpoint, transform, s3client_config, enable_sharding, reader_constructor)
+        return cls(_objects(object_uris), region, endpoint, transform, s3client_config, enable_sharding, reader_constructor)
 
     def __iter__(self) -> Iterator[Any]:
         _apply(self.region, self.endpoint, self.config)  # again in a spawned worker
@@ -201,8 +201,7 @@ class S3MapDataset(torch.utils.data.Dataset):
     def from_objects(cls, object_uris: str | Iterable[str], *, region: str, endpoint: str | None = None,
                      transform: Callable[[S3Reader], Any] = identity, s3client_config: S3ClientConfig | None = None,
                      reader_constructor: Any = None) -> S3MapDataset:  # fmt: skip
-        uris = [object_uris] if isinstance(object_uris, str) else list(object_uris)
-        return cls(uris, region, endpoint, transform, s3client_config, reader_constructor)
+        return cls(_objects(object_uris), region, endpoint, transform, s3client_config, reader_constructor)
 
     def __getstate__(self) -> dict[str, Any]:
         # The Rust dataset stays in its process; a worker makes its own from the URIs.
