@@ -45,6 +45,51 @@ fn put_writes_the_generators_bytes_under_the_template() {
 }
 
 #[test]
+fn put_writes_files_their_readers_parse_and_refuses_hdf5() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("{}/typed/", file_uri(dir.path()));
+    for kind in ["npz", "tfrecord", "parquet", "NPZ"] {
+        cli()
+            .args(["put", &prefix, "-o", kind, "-s", "300Ki", "-t", kind])
+            .assert()
+            .success();
+    }
+    // NPZ: a ZIP (stored members) of x.npy holding 300 Ki / 4 float32 values.
+    let npz = std::fs::read(dir.path().join("typed/npz")).unwrap();
+    assert!(
+        npz.starts_with(b"PK\x03\x04") && npz.len() > 300 * 1024,
+        "{}",
+        npz.len()
+    );
+    assert_eq!(npz, std::fs::read(dir.path().join("typed/NPZ")).unwrap());
+    // TFRecord: 5 records of up to 64 KiB, each framed by its length.
+    let tfr = std::fs::read(dir.path().join("typed/tfrecord")).unwrap();
+    let (mut at, mut records) = (0, 0);
+    while at < tfr.len() {
+        at += 16 + u64::from_le_bytes(tfr[at..at + 8].try_into().unwrap()) as usize;
+        records += 1;
+    }
+    assert_eq!((at, records), (tfr.len(), 5));
+    // Parquet: one Float32 column of 300 Ki / 4 rows, read back through its footer.
+    let uri = format!("{prefix}parquet");
+    let footer = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = s3dlio::store_for_uri(&uri).unwrap();
+        s3dlio::parquet::Footer::fetch(&*store, &uri, 1 << 20)
+            .await
+            .unwrap()
+    });
+    let file = footer.metadata.file_metadata();
+    assert_eq!(
+        (file.schema_descr().num_columns(), file.num_rows()),
+        (1, 300 * 1024 / 4)
+    );
+
+    let out = cli().args(["put", &prefix, "-o", "hdf5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("libhdf5"));
+}
+
+#[test]
 fn ls_lists_one_level_or_all_with_patterns_counts_and_json() {
     let (dir, prefix) = populated(5);
     std::fs::create_dir_all(dir.path().join("data/sub")).unwrap();

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod npz;
+pub mod tfrecord;
 mod threads;
 
 pub use threads::{Threads, default_threads, on_threads, total_cpus};

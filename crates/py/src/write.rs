@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyMemoryView};
 use s3dlio::as_prefix;
 use s3dlio::datagen::DataSpec;
-use s3dlio::transfer::{Generation, Synthetic, abandon, object_name, put_generated};
+use s3dlio::transfer::{Generation, Synthetic, abandon, object_name, put_generated, synthetic};
 use s3dlio::{ObjectStoreExt, ObjectWriter, Operation, PutOptions, Scheme, WriteSummary, WriterOptions};
 
 use crate::manage::ensure_container;
@@ -85,27 +85,13 @@ fn put_op(
             "chunk_size, dedup_factor, compress_factor and max_in_flight must be at least 1",
         ));
     }
-    let shaped = dedup_factor != 1 || compress_factor != 1;
-    let what = match object_type.as_str() {
-        "zeros" if shaped => {
-            return Err(PyValueError::new_err(
-                "object_type='zeros' writes zero bytes, which dedup_factor and compress_factor cannot \
-                 shape: pass object_type='random' to generate shaped data",
-            ));
-        }
-        "zeros" => Synthetic::Zeros,
-        "random" | "raw" => Synthetic::Data(
-            DataSpec::default()
-                .with_dedup(dedup_factor)
-                .with_compress(compress_factor),
-        ),
-        other => {
-            return Err(PyNotImplementedError::new_err(format!(
-                "object_type={other:?}: s3dlio writes 'zeros' (zero bytes) or 'random'/'raw' (generated \
-                 data shaped by dedup_factor and compress_factor); NPZ, HDF5 and TFRecord are not generated"
-            )));
-        }
-    };
+    let spec = DataSpec::default()
+        .with_dedup(dedup_factor)
+        .with_compress(compress_factor);
+    let what = synthetic(&object_type, spec).map_err(|m| match object_type.eq_ignore_ascii_case("hdf5") {
+        true => PyNotImplementedError::new_err(m),
+        false => PyValueError::new_err(m),
+    })?;
     if data_gen_algorithm != "random" {
         return Err(PyValueError::new_err(
             "data_gen_algorithm must be 'random' (the one generator s3dlio has)",
@@ -137,10 +123,7 @@ fn put_op(
         stream::iter(0..num)
             .map(|i| {
                 let uri = format!("{prefix}{}", object_name(&template, i, num));
-                let what = match what {
-                    Synthetic::Data(spec) => Synthetic::Data(spec.with_seed(i)),
-                    zeros => zeros,
-                };
+                let what = what.with_seed(i);
                 let store = store.clone();
                 async move { put_generated(&*store, &uri, size, what, how).await }
             })
@@ -154,9 +137,12 @@ twins! {
     /// Writes `num` synthetic objects of `size` bytes under `prefix`, named by `template`
     /// (first `{}`: index, second: count), `max_in_flight` at a time. `object_type`
     /// 'zeros' writes zero bytes; 'random' (or 'raw') generated data that `dedup_factor`
-    /// and `compress_factor` shape as in `generate_data`. `data_gen_mode` 'streaming'
+    /// and `compress_factor` shape as in `generate_data`; 'npz', 'tfrecord' and 'parquet'
+    /// files of about `size` bytes that numpy, TensorFlow and pyarrow read, holding such
+    /// data ('hdf5' raises: no HDF5 writer is built in). `data_gen_mode` 'streaming'
     /// generates `chunk_size` bytes at a time into a streaming upload; 'single-pass'
-    /// generates each object whole and stores it with one put.
+    /// generates each object whole and stores it with one put (file types choose their
+    /// own pieces).
     put / put_async (
         prefix: String,
         num: u64,

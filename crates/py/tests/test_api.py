@@ -67,8 +67,10 @@ def test_synthetic_put_matches_generate_data(prefix):
     assert bytes(s3dlio.get(prefix + "obj-3-of-5")) == bytes(s3dlio.generate_data(70_000, seed=3))
     with pytest.raises(ValueError, match="no \\{\\}"):
         s3dlio.put(prefix, num=2, template="fixed")
-    with pytest.raises(NotImplementedError):
-        s3dlio.put(prefix, num=1, object_type="npz")
+    with pytest.raises(NotImplementedError, match="libhdf5"):
+        s3dlio.put(prefix, num=1, object_type="hdf5")
+    with pytest.raises(ValueError, match="npz, tfrecord or parquet"):
+        s3dlio.put(prefix, num=1, object_type="csv")
 
 
 def test_synthetic_put_options_take_effect(prefix):

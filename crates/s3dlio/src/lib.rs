@@ -60,6 +60,8 @@ pub use s3dlio_datagen as datagen;
 pub use s3dlio_endpoints as endpoints;
 pub use s3dlio_loader as loader;
 pub use s3dlio_oplog as oplog;
+#[cfg(feature = "parquet")]
+pub use s3dlio_parquet as parquet;
 pub use s3dlio_range_engine::{
     ENV_CHUNK_SIZE, ENV_CONCURRENCY, ENV_MAX_BYTES_IN_FLIGHT, ENV_THRESHOLD, RangeEngineConfig, ReadPath,
 };

@@ -88,3 +88,43 @@ async fn zeros_are_zeros_and_data_is_not() {
         "generated data is not zeros"
     );
 }
+
+#[tokio::test]
+async fn a_parquet_object_streams_a_row_group_per_write() {
+    use s3dlio::transfer::{PARQUET_ROWS_PER_GROUP, synthetic};
+    let s = store().await;
+    let what = synthetic("parquet", DataSpec::default()).unwrap();
+    let stored = put_generated(&*s, "memory://b/p.parquet", SIZE, what, Generation::default())
+        .await
+        .unwrap();
+    let footer = s3dlio::parquet::Footer::fetch(&*s, "memory://b/p.parquet", 1 << 20)
+        .await
+        .unwrap();
+    // 3 MiB + 5 bytes of Float32 rows: three full row groups and one of a row.
+    assert_eq!(footer.num_row_groups(), 4);
+    assert_eq!(footer.row_offsets[3], 3 * PARQUET_ROWS_PER_GROUP as i64);
+    assert_eq!(footer.size, stored);
+    // One write per row group, then the footer: memory never held the file.
+    assert_eq!(s.writes().len(), 5);
+    assert!(s.writes()[..3].iter().all(|&w| w > 1 << 20), "{:?}", s.writes());
+}
+
+#[test]
+fn object_types_parse_once_for_the_cli_and_python() {
+    use s3dlio::transfer::{FileFormat, synthetic};
+    let spec = DataSpec::default();
+    assert_eq!(synthetic("RAW", spec), Ok(Synthetic::Data(spec)));
+    assert_eq!(synthetic("random", spec), Ok(Synthetic::Data(spec)));
+    assert_eq!(synthetic("Npz", spec), Ok(Synthetic::File(FileFormat::Npz, spec)));
+    assert_eq!(
+        synthetic("tfrecord", spec),
+        Ok(Synthetic::File(FileFormat::TfRecord, spec))
+    );
+    assert!(synthetic("hdf5", spec).unwrap_err().contains("libhdf5"));
+    assert!(
+        synthetic("zeros", spec.with_dedup(2))
+            .unwrap_err()
+            .contains("random")
+    );
+    assert!(synthetic("csv", spec).unwrap_err().contains("parquet"));
+}

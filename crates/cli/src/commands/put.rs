@@ -5,7 +5,7 @@ use std::time::Instant;
 use futures::stream;
 
 use s3dlio::Operation;
-use s3dlio::transfer::{Generation, Synthetic, object_name, put_generated};
+use s3dlio::transfer::{Generation, object_name, put_generated, synthetic};
 use s3dlio_datagen::DataSpec;
 
 use super::{Ctx, ensure_bucket, store};
@@ -25,6 +25,10 @@ pub async fn put(args: &PutArgs, ctx: Ctx, out: &mut Out) -> CliResult {
             args.template, args.num
         )));
     }
+    let spec = DataSpec::default()
+        .with_dedup(args.synth.dedup)
+        .with_compress(args.synth.compress);
+    let what = synthetic(&args.object_type, spec).map_err(Failure::Usage)?;
     let store = store(&prefix)?;
     ensure_bucket(&*store, &prefix, args.synth.create_bucket).await?;
     let progress = Progress::bytes(ctx.progress, Some(args.num * args.synth.size));
@@ -33,19 +37,9 @@ pub async fn put(args: &PutArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     let tally = run_jobs(items, args.jobs, &progress, |i| {
         let uri = format!("{prefix}{}", object_name(&args.template, i, args.num));
         let (store, synth, progress) = (store.clone(), &args.synth, &progress);
+        let what = what.with_seed(synth.seed.wrapping_add(i));
         async move {
-            let spec = DataSpec::default()
-                .with_dedup(synth.dedup)
-                .with_compress(synth.compress)
-                .with_seed(synth.seed.wrapping_add(i));
-            let result = put_generated(
-                &*store,
-                &uri,
-                synth.size,
-                Synthetic::Data(spec),
-                Generation::default(),
-            )
-            .await;
+            let result = put_generated(&*store, &uri, synth.size, what, Generation::default()).await;
             if let Ok(n) = &result {
                 progress.inc(*n);
             }
