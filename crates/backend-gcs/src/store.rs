@@ -373,6 +373,21 @@ impl ObjectStore for GcsStore {
 }
 
 impl GcsStore {
+    /// The storage class of the bucket `uri` names (`STANDARD`, `NEARLINE`, …, `RAPID`
+    /// for a zonal Rapid Storage bucket), from the bucket's metadata.
+    pub async fn storage_class(&self, uri: &str) -> Result<String> {
+        let op = Operation::Stat;
+        let u = SERVES.uri(uri)?;
+        let req = gcloud_storage::http::buckets::get::GetBucketRequest {
+            bucket: u.bucket().to_string(),
+            ..Default::default()
+        };
+        match self.shared(op, uri).await?.api.get_bucket(&req).await {
+            Ok(bucket) => Ok(bucket.storage_class),
+            Err(e) => Err(map_api(op, uri, e)),
+        }
+    }
+
     async fn bucket_exists(&self, op: Operation, uri: &str, u: &ObjectUri) -> Result<bool> {
         let req = gcloud_storage::http::buckets::get::GetBucketRequest {
             bucket: u.bucket().to_string(),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
+use futures::FutureExt;
 use s3dlio_core::{Error, ObjectStore, Operation, Result, try_join_ordered};
 
 use crate::footer::Footer;
@@ -66,19 +67,26 @@ impl ParquetIndex {
                 .collect()
         };
         let cap = self.footer_cap;
-        let columns = self.columns.as_deref();
-        let reads = todo.iter().map(|(store, uri)| async move {
-            let footer = Footer::fetch(&**store, uri, cap).await?;
-            let ranges = (0..footer.num_row_groups())
-                .map(|rg| footer.extent(rg, columns))
-                .collect::<Result<Vec<_>>>()?;
-            let entry = FileEntry {
-                last_epoch: vec![0; ranges.len()],
-                row_offsets: footer.row_offsets,
-                ranges,
-            };
-            Ok((uri.clone(), entry))
-        });
+        // Owned inputs and boxed futures: borrowed ones defeat the `Send` proof of callers
+        // that spawn this.
+        let reads: Vec<_> = (todo.into_iter())
+            .map(|(store, uri)| {
+                let columns = self.columns.clone();
+                async move {
+                    let footer = Footer::fetch(&*store, &uri, cap).await?;
+                    let ranges = (0..footer.num_row_groups())
+                        .map(|rg| footer.extent(rg, columns.as_deref()))
+                        .collect::<Result<Vec<_>>>()?;
+                    let entry = FileEntry {
+                        last_epoch: vec![0; ranges.len()],
+                        row_offsets: footer.row_offsets,
+                        ranges,
+                    };
+                    Ok((uri, entry))
+                }
+                .boxed()
+            })
+            .collect();
         let entries = try_join_ordered(reads, concurrency.max(1)).await?;
         self.files().extend(entries);
         Ok(())
@@ -113,18 +121,26 @@ impl ParquetIndex {
         })
     }
 
-    /// Whether `(uri, rg)` was marked fetched in `epoch`.
+    /// Whether `(uri, rg)` was marked fetched in `epoch` or a later one.
     pub fn was_fetched(&self, uri: &str, rg: usize, epoch: u32) -> bool {
         self.files()
             .get(uri)
             .and_then(|f| f.last_epoch.get(rg))
-            .is_some_and(|&e| e == epoch)
+            .is_some_and(|&e| e >= epoch)
     }
 
-    /// Marks `(uri, rg)` fetched in `epoch`; returns whether it already was.
+    /// Row groups of `uri` not marked fetched in `epoch` or later (0 when not indexed).
+    pub fn unfetched(&self, uri: &str, epoch: u32) -> usize {
+        self.files()
+            .get(uri)
+            .map_or(0, |f| f.last_epoch.iter().filter(|&&e| e < epoch).count())
+    }
+
+    /// Marks `(uri, rg)` fetched in `epoch`; returns whether it already was (in `epoch` or
+    /// later).
     pub fn check_and_mark(&self, uri: &str, rg: usize, epoch: u32) -> bool {
         match self.files().get_mut(uri).and_then(|f| f.last_epoch.get_mut(rg)) {
-            Some(e) if *e == epoch => true,
+            Some(e) if *e >= epoch => true,
             Some(e) => {
                 *e = epoch;
                 false

@@ -283,9 +283,11 @@ async fn the_index_maps_rows_to_row_groups_and_marks_epochs() {
         index.range(uri, 2).unwrap(),
         footer.extent(2, Some(&[1])).unwrap()
     );
+    assert_eq!(index.unfetched(uri, 1), 4);
     assert!(!index.check_and_mark(uri, 2, 1));
     assert!(index.check_and_mark(uri, 2, 1) && index.was_fetched(uri, 2, 1));
-    assert!(!index.was_fetched(uri, 2, 2));
+    assert_eq!(index.unfetched(uri, 1), 3);
+    assert!(!index.was_fetched(uri, 2, 2) && index.unfetched(uri, 2) == 4);
     index.invalidate(uri);
     assert!(!index.is_indexed(uri));
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyIndexError, PyStopAsyncIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -470,6 +471,18 @@ pub fn create_async_loader(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
     options: Option<&Bound<'_, PyDict>>,
-) -> PyResult<PyLoader> {
-    loader(py, source, options, true)
+) -> PyResult<Py<PyAny>> {
+    // `{"format": "parquet", ...}`: the original's row-group stream instead of objects.
+    if let Some(opts) = options
+        && let Some(format) = opts.get_item("format")?
+    {
+        let format: String = format.extract()?;
+        if format != "parquet" {
+            return Err(PyValueError::new_err(format!(
+                "format={format:?}: the one loader format is 'parquet' (row groups); leave it out to load objects"
+            )));
+        }
+        return crate::parquet::stream_loader(py, source, opts)?.into_py_any(py);
+    }
+    loader(py, source, options, true)?.into_py_any(py)
 }

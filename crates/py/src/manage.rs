@@ -456,3 +456,11 @@ twins! {
     /// Deletes an empty bucket (`name` or a URI, as for `create_bucket`).
     delete_bucket / delete_bucket_async (bucket_name: String) => delete_bucket_op -> none
 }
+
+/// The storage class of the GCS bucket `uri` names (`gs://bucket/...`), from its
+/// metadata: `RAPID` for a zonal Rapid Storage bucket.
+#[pyfunction]
+pub fn gcs_bucket_storage_class(py: Python<'_>, uri: String) -> PyResult<String> {
+    let store = s3dlio::gcs_store_with(&crate::runtime::store_options(py)?).map_err(|e| to_py(py, e))?;
+    crate::runtime::block(py, Box::pin(async move { store.storage_class(&uri).await }))
+}

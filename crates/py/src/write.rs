@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyMemoryView};
 use s3dlio::as_prefix;
 use s3dlio::datagen::DataSpec;
-use s3dlio::transfer::{Generation, Synthetic, abandon, object_name, put_generated, synthetic};
+use s3dlio::transfer::{Generation, abandon, object_name, put_generated, synthetic};
 use s3dlio::{ObjectStoreExt, ObjectWriter, Operation, PutOptions, Scheme, WriteSummary, WriterOptions};
 
 use crate::manage::ensure_container;

@@ -188,17 +188,7 @@ def test_key_helpers_and_the_export_error_name(s3_bucket):
     assert issubclass(s3dlio.ExportStillReferencedError, (s3dlio.S3dlioError, RuntimeError))
 
 
-# The original's public names (../shared/notes/original-python-api.md) this wheel has not
-# built yet (issue 20 open): Parquet generation and streaming, and the GCS gRPC knobs (our
-# GCS backend speaks the JSON API).
-NOT_YET = {
-    "generate_parquet_bytes", "generate_parquet_bytes_schema", "generate_and_write_parquet",
-    "generate_and_write_parquet_schema", "parquet_get_rg", "parquet_rg_row_offsets", "parquet_cache_len",
-    "parquet_cache_clear", "parquet_cache_invalidate", "PyParquetIndex", "PyParquetStreamLoader",
-    "ParquetStreamIter", "PyParquetItem", "gcs_get_channel_count", "gcs_set_channel_count",
-    "gcs_get_rapid_mode", "gcs_set_rapid_mode", "gcs_query_rapid_bucket",
-}  # fmt: skip
-
+# The original's public names (../shared/notes/original-python-api.md).
 ORIGINAL = """
 get get_async get_range get_range_async get_many get_many_async get_many_stats get_many_stats_async
 get_into_async head_async put_bytes put_bytes_async put_many put_many_async put put_async stat
@@ -219,14 +209,16 @@ PyCheckpointReader PyCheckpointInfo init_op_log is_op_log_active finalize_op_log
 generate_data generate_data_with_threads generate_into_buffer Generator py_total_cpus
 py_default_data_gen_threads configure_s3 configure_tokio_threads init_logging BytesView
 ObjectNotFoundError LengthMismatchError UnsupportedOperationError ExportStillReferencedError
-ObjectMetadata
-""".split() + sorted(NOT_YET)
+ObjectMetadata generate_parquet_bytes generate_parquet_bytes_schema generate_and_write_parquet
+generate_and_write_parquet_schema generate_and_write_parquet_schema_streaming parquet_get_rg
+parquet_rg_row_offsets parquet_cache_len parquet_cache_clear parquet_cache_invalidate PyParquetIndex
+PyParquetStreamLoader ParquetStreamIter PyParquetItem gcs_get_channel_count gcs_set_channel_count
+gcs_get_rapid_mode gcs_set_rapid_mode gcs_query_rapid_bucket
+""".split()
 
 
-def test_the_original_surface_is_here_but_the_names_not_yet_built():
-    missing = [n for n in ORIGINAL if n not in NOT_YET and not hasattr(s3dlio, n)]
+def test_the_original_surface_is_here():
+    missing = [n for n in ORIGINAL if not hasattr(s3dlio, n)]
     assert missing == []
-    built = [n for n in NOT_YET if hasattr(s3dlio, n)]
-    assert built == [], "built now: take them out of NOT_YET and document them"
     public = {n for n in dir(s3dlio) if not n.startswith("_")}
     assert set(s3dlio.__all__) <= public

@@ -203,6 +203,16 @@ fn service_of(uri: &str) -> Result<Service> {
     }
 }
 
+/// The bare GCS store `options` configure, for what only GCS has
+/// ([`GcsStore::storage_class`](gcs::GcsStore::storage_class)).
+#[cfg(feature = "gcs")]
+pub fn gcs_store_with(options: &StoreOptions) -> Result<gcs::GcsStore> {
+    Ok(match &options.gcs {
+        Some(c) => gcs::GcsStore::new(c.clone()),
+        None => gcs::GcsStore::new(gcs::GcsConfig::from_reader(&options.source())?),
+    })
+}
+
 /// The bare backend store for `uri`'s scheme.
 fn backend(uri: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
     let source = options.source();
@@ -235,10 +245,7 @@ fn backend(uri: &str, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>> {
             None => azure::AzureStore::new(azure::AzureConfig::from_reader(&source)?),
         })),
         #[cfg(feature = "gcs")]
-        Service::Gcs => Ok(Arc::new(match &options.gcs {
-            Some(c) => gcs::GcsStore::new(c.clone()),
-            None => gcs::GcsStore::new(gcs::GcsConfig::from_reader(&source)?),
-        })),
+        Service::Gcs => Ok(Arc::new(gcs_store_with(options)?)),
         #[allow(unreachable_patterns)] // every arm above is compiled in by default
         other => Err(Error::InvalidUri {
             uri: uri.to_string(),

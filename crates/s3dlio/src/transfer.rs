@@ -282,7 +282,7 @@ pub enum FileFormat {
     /// numpy's `savez`: `x.npy`, a `<f4` vector of `size / 4` values, and `y.npy`, one
     /// int64 label.
     Npz,
-    /// `tf.train.Example` records of [`TFRECORD_RECORD`] bytes (`data`) and their index
+    /// `tf.train.Example` records of [`TFRECORD_RECORD`] bytes (`data`; the last shorter) and their index
     /// (`label`).
     TfRecord,
     /// One `Float32` column `col0` of `size / 4` rows, in row groups of
@@ -410,9 +410,11 @@ async fn put_file(
     let whole: Build = match format {
         FileFormat::Npz => Box::new(move || s3dlio_datagen::npz::npz(&[values], "<f4", 1, spec)),
         FileFormat::TfRecord => Box::new(move || {
-            let records = (size as usize).div_ceil(TFRECORD_RECORD).max(1);
-            let record = (size as usize).min(TFRECORD_RECORD).max(1);
-            Ok(s3dlio_datagen::tfrecord::tfrecord(records, record, spec))
+            Ok(s3dlio_datagen::tfrecord::tfrecord(
+                size as usize,
+                TFRECORD_RECORD,
+                spec,
+            ))
         }),
         #[cfg(feature = "parquet")]
         FileFormat::Parquet => {
@@ -426,6 +428,18 @@ async fn put_file(
         .await?
         .map_err(|e| Error::invalid_argument(Operation::Put, uri, e))?;
     write_pieces(store, uri, std::iter::once(Ok(data))).await
+}
+
+/// Generates the Parquet file `spec` describes into `uri`, a row group per write (memory:
+/// one row group plus the writer's parts in flight); a failure abandons the upload.
+/// Returns the bytes stored.
+#[cfg(feature = "parquet")]
+pub async fn write_parquet(
+    store: &dyn ObjectStore,
+    uri: &str,
+    spec: s3dlio_parquet::ParquetSpec,
+) -> Result<u64> {
+    write_pieces(store, uri, s3dlio_parquet::Pieces::new(uri, spec)?).await
 }
 
 /// Streams `pieces` (each made on the blocking pool) into a writer for `uri`, abandoning

@@ -124,6 +124,11 @@ from .parity import (
     UnsupportedOperationError,
     configure_s3,
     configure_tokio_threads,
+    gcs_get_channel_count,
+    gcs_get_rapid_mode,
+    gcs_query_rapid_bucket,
+    gcs_set_channel_count,
+    gcs_set_rapid_mode,
     get_by_key,
     get_into_async,
     get_object,
@@ -136,6 +141,28 @@ from .parity import (
     stat_many_async,
     stat_object,
 )
+from ._s3dlio import (
+    ParquetStreamIter,
+    PyParquetIndex,
+    PyParquetItem,
+    PyParquetStreamLoader,
+    gcs_bucket_storage_class,
+    generate_and_write_parquet,
+    generate_and_write_parquet_schema,
+    generate_parquet_bytes,
+    generate_parquet_bytes_schema,
+    parquet_cache_clear,
+    parquet_cache_invalidate,
+    parquet_cache_len,
+    parquet_get_rg,
+    parquet_get_rg_async,
+    parquet_rg_row_offsets,
+)
+
+# The original's S3 streaming variant: every Parquet write here streams a row group at a
+# time, on every scheme.
+generate_and_write_parquet_schema_streaming = generate_and_write_parquet_schema
+
 from .formats import (
     create_tfrecord_index,
     get_tfrecord_index_entries,
@@ -290,6 +317,27 @@ def configure(**knobs: object) -> dict[str, str]:
 
 
 __all__ = [
+    "ParquetStreamIter",
+    "PyParquetIndex",
+    "PyParquetItem",
+    "PyParquetStreamLoader",
+    "gcs_bucket_storage_class",
+    "generate_and_write_parquet",
+    "generate_and_write_parquet_schema",
+    "generate_and_write_parquet_schema_streaming",
+    "generate_parquet_bytes",
+    "generate_parquet_bytes_schema",
+    "parquet_cache_clear",
+    "parquet_cache_invalidate",
+    "parquet_cache_len",
+    "parquet_get_rg",
+    "parquet_get_rg_async",
+    "parquet_rg_row_offsets",
+    "gcs_get_channel_count",
+    "gcs_get_rapid_mode",
+    "gcs_query_rapid_bucket",
+    "gcs_set_channel_count",
+    "gcs_set_rapid_mode",
     "AccessDeniedError",
     "AlreadyExistsError",
     "BytesView",

@@ -184,7 +184,10 @@ def create_dataset(source: str | Sequence[str], options: dict[str, Any] | None =
 def create_loader(source: str | Sequence[str] | PyDataset, options: dict[str, Any] | None = None) -> Loader: ...
 def create_async_loader(
     source: str | Sequence[str] | PyDataset, options: dict[str, Any] | None = None
-) -> Loader: ...
+) -> Loader | PyParquetStreamLoader:
+    """``create_loader`` with async iteration; with ``{"format": "parquet", "columns",
+    "footer_cap", "prefetch", "decode"}`` a ``PyParquetStreamLoader`` over the ``.parquet``
+    objects of ``source`` (a file, a prefix or a list of URIs)."""
 
 # Reads
 def get(uri: str) -> memoryview:
@@ -448,3 +451,97 @@ def create_multi_endpoint_store_from_file(
 def create_multi_endpoint_store_from_env(strategy: str | None = None) -> MultiEndpointStore:
     """Endpoints from ``S3_ENDPOINT_URIS`` (else ``S3_ENDPOINT_TEMPLATE``, else
     ``S3_ENDPOINT_FILE``); ``strategy`` beats ``S3_LOAD_BALANCE_STRATEGY``."""
+
+# Parquet
+def generate_parquet_bytes(num_cols: int, rows_per_rg: int, num_row_groups: int, *, seed: int = 0) -> memoryview:
+    """A Parquet file of ``num_cols`` Float32 columns ``col0``… in ``num_row_groups`` row
+    groups of ``rows_per_rg`` rows of generated data (uncompressed, no statistics)."""
+def generate_parquet_bytes_schema(
+    columns: Sequence[tuple[str, int]], rows_per_rg: int, num_row_groups: int, *, seed: int = 0
+) -> memoryview:
+    """As ``generate_parquet_bytes`` with ``(name, width)`` columns: width 1 a Float32
+    column, more a FixedSizeList<Float32>[width]."""
+def generate_and_write_parquet(
+    uri: str, num_cols: int, rows_per_rg: int, num_row_groups: int, *, seed: int = 0
+) -> None:
+    """``generate_parquet_bytes``'s file streamed to ``uri`` a row group at a time."""
+def generate_and_write_parquet_schema(
+    uri: str, columns: Sequence[tuple[str, int]], rows_per_rg: int, num_row_groups: int, *, seed: int = 0
+) -> None:
+    """``generate_parquet_bytes_schema``'s file streamed to ``uri`` a row group at a time
+    (also exported as ``generate_and_write_parquet_schema_streaming``)."""
+def parquet_get_rg(
+    uri: str, rg_idx: int, col_indices: Sequence[int] | None = None, footer_cap: int = 4194304, decode: str = "arrow"
+) -> memoryview:
+    """Row group ``rg_idx``, pinned to the cached footer's version: an Arrow IPC stream of
+    ``col_indices`` (``decode='arrow'``) or the stored column-chunk bytes (``'raw'``)."""
+def parquet_get_rg_async(
+    uri: str, rg_idx: int, col_indices: Sequence[int] | None = None, footer_cap: int = 4194304, decode: str = "arrow"
+) -> Awaitable[memoryview]:
+    """``parquet_get_rg`` as an awaitable."""
+def parquet_rg_row_offsets(uri: str) -> list[int]:
+    """The first row of each row group, then the total row count."""
+def parquet_cache_invalidate(uri: str) -> None:
+    """Forgets the cached footer of ``uri``."""
+def parquet_cache_clear() -> None:
+    """Forgets every cached footer."""
+def parquet_cache_len() -> int:
+    """Files whose footers are cached."""
+def gcs_bucket_storage_class(uri: str) -> str:
+    """The storage class of the GCS bucket ``uri`` names (``RAPID`` for Rapid Storage)."""
+
+class PyParquetIndex:
+    """Row-group byte ranges of many Parquet files and per-epoch fetch marks."""
+
+    def __init__(self, col_indices: Sequence[int] | None = None, footer_cap: int = 4194304) -> None: ...
+    def ensure_indexed(self, uris: Sequence[str], epoch: int = 1, batch_size: int = 16) -> int:
+        """Indexes the files not yet indexed (``batch_size`` footers at a time); returns the
+        row groups of ``uris`` not yet fetched in ``epoch``."""
+    def rg_for_sample(self, uri: str, sample_idx: int) -> int:
+        """The row group holding row ``sample_idx``."""
+    def rg_range(self, uri: str, rg_idx: int) -> tuple[int, int]:
+        """``(byte_offset, byte_length)`` of a row group."""
+    def rg_lookup(self, uri: str, sample_idx: int) -> tuple[int, int, int]:
+        """``(rg_idx, byte_offset, byte_length)`` of the row group holding a row."""
+    def was_fetched(self, uri: str, rg_idx: int, epoch: int) -> bool:
+        """Whether the row group was marked fetched in ``epoch`` or later."""
+    def mark_fetched(self, uri: str, rg_idx: int, epoch: int) -> None:
+        """Marks the row group fetched in ``epoch``."""
+    def check_and_mark(self, uri: str, rg_idx: int, epoch: int) -> bool:
+        """Marks it fetched; True if it already was (skip the GET)."""
+    def is_indexed(self, uri: str) -> bool:
+        """Whether ``uri`` is indexed."""
+    def file_rg_count(self, uri: str) -> int | None:
+        """Row groups of ``uri``; None when not indexed."""
+    def file_count(self) -> int:
+        """Indexed files."""
+    def invalidate_uri(self, uri: str) -> None:
+        """Drops ``uri`` from the index."""
+    def clear(self) -> None:
+        """Drops every file."""
+    def __len__(self) -> int: ...
+
+class PyParquetItem:
+    """One row group of a stream: ``file_uri``, ``rg_idx``, ``data`` (zero-copy), ``byte_count``."""
+
+    file_uri: str
+    rg_idx: int
+    @property
+    def data(self) -> memoryview: ...
+    @property
+    def byte_count(self) -> int: ...
+    def __len__(self) -> int: ...
+    def __bytes__(self) -> bytes: ...
+
+class ParquetStreamIter:
+    """One pass of a ``PyParquetStreamLoader``, items in completion order."""
+
+    def __iter__(self) -> ParquetStreamIter: ...
+    def __next__(self) -> PyParquetItem: ...
+
+class PyParquetStreamLoader:
+    """Every row group of the files; each ``iter()`` is one pass with ``prefetch`` reads in flight."""
+
+    def __iter__(self) -> ParquetStreamIter: ...
+    def files(self) -> list[str]:
+        """The files of each pass."""

@@ -156,6 +156,49 @@ def configure_tokio_threads(n: int = 0) -> None:
     configure(runtime_threads=n if n > 0 else None)
 
 
+# The original's GCS backend spoke gRPC, with subchannels and Google's Rapid Storage
+# (zonal, appendable objects) path; ours speaks the JSON API over HTTP, so neither exists
+# here. The getters say so, the setters refuse what they cannot do, and the bucket query
+# is real.
+
+
+def gcs_get_channel_count() -> int:
+    """0: no gRPC subchannels are configured (this build's GCS backend uses the JSON API;
+    concurrency is ``max_in_flight`` / ``-j``)."""
+    return 0
+
+
+def gcs_set_channel_count(n: int) -> None:
+    """Only 0 (automatic) is accepted: there are no gRPC subchannels to size."""
+    if n != 0:
+        raise NotSupportedError(
+            f"gcs_set_channel_count({n}): s3dlio's GCS backend uses the JSON API over HTTP, "
+            "with no gRPC subchannels; raise max_in_flight (or -j) for more concurrent streams"
+        )
+
+
+def gcs_get_rapid_mode() -> bool:
+    """False: reads and writes never take Rapid Storage's gRPC path."""
+    return False
+
+
+def gcs_set_rapid_mode(force: bool | None = None) -> None:
+    """``False`` or ``None`` keep what this build does (the JSON API for every bucket);
+    ``True`` raises: Rapid Storage's appendable-object path needs gRPC."""
+    if force:
+        raise NotSupportedError(
+            "gcs_set_rapid_mode(True): s3dlio's GCS backend uses the JSON API; Rapid Storage's "
+            "gRPC path is not built in (gcs_query_rapid_bucket tells a Rapid bucket apart)"
+        )
+
+
+def gcs_query_rapid_bucket(bucket_or_uri: str) -> bool:
+    """Whether the bucket (a name or a ``gs://`` URI) is a Rapid Storage bucket: its
+    storage class is ``RAPID``. Errors raise (the original returned False on any)."""
+    uri = bucket_or_uri if "://" in bucket_or_uri else f"gs://{bucket_or_uri}/"
+    return _s3dlio.gcs_bucket_storage_class(uri).upper() == "RAPID"
+
+
 def get_by_key(bucket: str, key: str) -> memoryview:
     """Deprecated: ``get(f"s3://{bucket}/{key}")``."""
     warnings.warn("get_by_key is deprecated: use get('s3://bucket/key')", DeprecationWarning, stacklevel=2)
