@@ -9,7 +9,8 @@ use crate::size::parse_size;
 /// List, read, copy, delete and benchmark objects on every s3dlio backend: s3://, az://,
 /// gs://, file://, direct:// and memory://.
 ///
-/// A path without a scheme is a local file (file://). Exit codes: 0 ok, 1 failed, 2 usage,
+/// A path without a scheme is a local file (file://). Source URIs take wildcards: `*`, `?`
+/// within one level, `**` across levels. Exit codes: 0 ok, 1 failed or nothing matched, 2 usage,
 /// 3 not found, 4 auth/permission, 5 some objects failed (the summary lists them; when none succeeded
 /// and every failure has one cause, that cause's code).
 #[derive(Debug, Parser)]
@@ -218,6 +219,9 @@ pub struct UploadArgs {
     /// Upload directories with everything in them.
     #[arg(short, long)]
     pub recursive: bool,
+    /// Print what would be uploaded, upload nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub resume: ResumeArgs,
 }
@@ -234,6 +238,9 @@ pub struct CpArgs {
     /// Copy everything under the prefix, keeping the key hierarchy.
     #[arg(short, long)]
     pub recursive: bool,
+    /// Print what would be copied, copy nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +263,9 @@ pub struct RmArgs {
     /// Batches of up to 1000 deletes in flight.
     #[arg(short, long, default_value_t = 4)]
     pub jobs: usize,
+    /// Print what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// How synthetic objects look.

@@ -24,6 +24,9 @@ pub enum Failure {
     Usage(String),
     /// A local problem outside the stores (stdout, a keylist file).
     Local(String, std::io::Error),
+    /// A listing, a wildcard or a pattern selected no object (exit 1, as s5cmd and
+    /// aws-cli): the command and what it looked under.
+    NothingMatched(String),
     /// stdout was closed (`| head`): stop quietly.
     BrokenPipe,
 }
@@ -50,7 +53,7 @@ impl Failure {
         match self {
             Failure::Store(e) => store_code(e),
             Failure::Usage(_) => code::USAGE,
-            Failure::Local(..) => code::FAILED,
+            Failure::Local(..) | Failure::NothingMatched(_) => code::FAILED,
             Failure::BrokenPipe => code::OK,
         }
     }
@@ -75,6 +78,11 @@ impl Failure {
             }
             Failure::Usage(message) => eprintln!("s3-cli: {message}\n(see s3-cli --help)"),
             Failure::Local(what, e) => eprintln!("s3-cli: {what}: {e}"),
+            Failure::NothingMatched(what) => {
+                eprintln!(
+                    "s3-cli: {what}: nothing matched (check the prefix, the wildcard or --pattern; `ls` shows what exists)"
+                )
+            }
             Failure::BrokenPipe => {}
         }
         ExitCode::from(exit)
@@ -143,6 +151,10 @@ mod tests {
         };
         assert_eq!(Failure::Store(bad).exit_code(), code::USAGE);
         assert_eq!(Failure::Usage("u".into()).exit_code(), code::USAGE);
+        assert_eq!(
+            Failure::NothingMatched("ls memory://b/".into()).exit_code(),
+            code::FAILED
+        );
         let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
         assert_eq!(Failure::output(pipe).exit_code(), code::OK);
     }

@@ -82,3 +82,22 @@ where
     let counted = |t: &Tally| progress.set_message(format!("{} objects", t.objects));
     s3dlio::transfer::run_jobs(items, jobs, counted, job).await
 }
+
+/// `--dry-run`: prints each line `plan` yields (what would be done) and a count; fails
+/// as the real run would when nothing is selected.
+pub async fn dry_run(
+    plan: impl Stream<Item = s3dlio::Result<String>>,
+    what: &str,
+    out: &mut Out,
+) -> CliResult {
+    let mut plan = std::pin::pin!(plan);
+    let mut n = 0u64;
+    while let Some(line) = plan.next().await {
+        out.line(&line?).await?;
+        n += 1;
+    }
+    if n == 0 {
+        return Err(crate::failure::Failure::NothingMatched(what.to_string()));
+    }
+    out.line(&format!("dry run: {n} objects, nothing changed")).await
+}

@@ -90,6 +90,94 @@ fn put_writes_files_their_readers_parse_and_refuses_hdf5() {
 }
 
 #[test]
+fn wildcards_select_objects_and_nothing_matched_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = file_uri(dir.path());
+    for key in ["d/a.npz", "d/b.npz", "d/c.bin", "d/sub/e.npz", "d/sub/deep/f.npz"] {
+        let path = dir.path().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, key).unwrap();
+    }
+    let lines = |args: &[&str]| {
+        let mut v: Vec<String> = stdout_of(cli().args(args)).lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    // `*` and `?` stay within one level; `**` crosses levels.
+    assert_eq!(
+        lines(&["ls", &format!("{root}/d/*.npz")]),
+        [format!("{root}/d/a.npz"), format!("{root}/d/b.npz")]
+    );
+    assert_eq!(
+        lines(&["ls", &format!("{root}/d/?.bin")]),
+        [format!("{root}/d/c.bin")]
+    );
+    assert_eq!(lines(&["ls", &format!("{root}/d/**/*.npz")]).len(), 4);
+    assert_eq!(
+        lines(&["ls", &format!("{root}/d/*/*.npz")]),
+        [format!("{root}/d/sub/e.npz")]
+    );
+    // Nothing matched: a message and exit 1, on ls, get, cp, download and rm.
+    for cmd in [
+        vec!["ls", "WILD"],
+        vec!["get", "WILD"],
+        vec!["cp", "WILD", "OUT/"],
+        vec!["download", "WILD", "OUT/"],
+        vec!["rm", "WILD"],
+    ] {
+        let args: Vec<String> = (cmd.iter())
+            .map(|a| {
+                a.replace("WILD", &format!("{root}/d/*.csv"))
+                    .replace("OUT", &format!("{root}/out"))
+            })
+            .collect();
+        cli()
+            .args(&args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("nothing matched").and(predicate::str::contains("*.csv")));
+    }
+    // cp of a prefix needs -r; a wildcard copies what it names, keeping relative keys.
+    cli()
+        .args(["cp", &format!("{root}/d/"), &format!("{root}/out/")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("-r"));
+    cli()
+        .args(["cp", &format!("{root}/d/**/*.npz"), &format!("{root}/out/")])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(dir.path().join("out/sub/deep/f.npz")).unwrap(),
+        b"d/sub/deep/f.npz"
+    );
+    assert!(!dir.path().join("out/c.bin").exists());
+    // --dry-run lists what would happen and changes nothing.
+    let plan = stdout_of(cli().args(["rm", "--dry-run", &format!("{root}/d/*.npz")]));
+    assert!(
+        plan.contains("would delete") && plan.contains("dry run: 2 objects"),
+        "{plan}"
+    );
+    let plan = stdout_of(cli().args([
+        "cp",
+        "--dry-run",
+        "-r",
+        &format!("{root}/d/"),
+        &format!("{root}/copy/"),
+    ]));
+    assert!(
+        plan.contains("dry run: 5 objects") && !dir.path().join("copy").exists(),
+        "{plan}"
+    );
+    let plan = stdout_of(cli().args(["rm", "--dry-run", &format!("{root}/d/c.bin")]));
+    assert!(plan.contains("would delete") && dir.path().join("d/c.bin").exists());
+    // rm of a wildcard deletes exactly what it names; rm of a missing key is not found.
+    cli().args(["rm", &format!("{root}/d/*.npz")]).assert().success();
+    assert_eq!(lines(&["ls", "-r", &format!("{root}/d/")]).len(), 3);
+    cli().args(["rm", &format!("{root}/d/a.npz")]).assert().code(3);
+}
+
+#[test]
 fn ls_lists_one_level_or_all_with_patterns_counts_and_json() {
     let (dir, prefix) = populated(5);
     std::fs::create_dir_all(dir.path().join("data/sub")).unwrap();
@@ -155,7 +243,7 @@ fn get_reads_exact_ranges_and_whole_prefixes() {
     let out = stdout_of(cli().args(["get", &uri, "--offset", "99000", "--length", "5000"]));
     assert!(out.contains("bytes 99000..100000: 1000 bytes"), "{out}");
 
-    let out = ok_bytes(cli().args(["--json", "get", &prefix]));
+    let out = ok_bytes(cli().args(["--json", "get", "-r", &prefix]));
     let summary = &json_lines(&out)[0];
     assert_eq!(summary["objects"], 4);
     assert_eq!(summary["bytes"], 4 * SIZE);
@@ -165,6 +253,12 @@ fn get_reads_exact_ranges_and_whole_prefixes() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--offset/--length"));
+    // A prefix is read with -r (or a wildcard), never by accident.
+    cli()
+        .args(["get", &prefix])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a prefix"));
     cli()
         .args(["get", &uri, "--offset", "200000"])
         .assert()
@@ -373,7 +467,12 @@ fn rm_deletes_objects_prefixes_and_patterns() {
     let left = stdout_of(cli().args(["ls", "-r", &prefix]));
     assert_eq!(left.lines().count(), 3, "{left}");
     cli().args(["rm", "-r", &prefix]).assert().success();
-    assert_eq!(stdout_of(cli().args(["ls", "-r", &prefix])).lines().count(), 0);
+    cli()
+        .args(["ls", "-r", &prefix])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("nothing matched"));
 }
 
 #[test]

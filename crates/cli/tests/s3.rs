@@ -147,10 +147,9 @@ fn bench_runs_against_s3() {
     ]));
     let report = &json_lines(&out)[0];
     assert_eq!(report["phases"].as_array().unwrap().len(), 6);
-    assert_eq!(
-        stdout_of(s3().args(["ls", "-r", &format!("{bucket}/bench/")]))
-            .lines()
-            .count(),
-        0
-    );
+    // Nothing left behind: an empty listing exits 1.
+    s3().args(["ls", "-r", &format!("{bucket}/bench/")])
+        .assert()
+        .code(1)
+        .stdout("");
 }

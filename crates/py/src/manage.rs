@@ -20,9 +20,10 @@ use crate::errors::to_py;
 use crate::runtime::{Op, current};
 use crate::twins::{none, plain, store, twins};
 
-/// The entries under `uri` (one level, or every object with `recursive`) whose URI
-/// matches the regex `pattern`, sorted by URI on every backend (S3 pages objects and
-/// sub-prefixes apart). A bad pattern is a `ValueError` naming it.
+/// The entries under `uri` (one level, or every object with `recursive`) whose key
+/// relative to `uri` matches the regex `pattern` (as `s3-cli ls --pattern`), sorted by URI
+/// on every backend (S3 pages objects and sub-prefixes apart). A bad pattern is a
+/// `ValueError` naming it.
 fn list_stat_op(
     py: Python<'_>,
     uri: String,
@@ -36,7 +37,7 @@ fn list_stat_op(
     Ok(Box::pin(async move {
         let mut all: Vec<ListEntry> = store.list_stream(&uri, recursive).try_collect().await?;
         if let Some(re) = pattern {
-            all.retain(|e| re.is_match(e.uri()));
+            all.retain(|e| re.is_match(e.uri().strip_prefix(uri.as_str()).unwrap_or(e.uri())));
         }
         all.sort_unstable_by(|a, b| a.uri().cmp(b.uri()));
         Ok(all)
@@ -57,7 +58,8 @@ fn list_op(
 
 twins! {
     /// URIs under `uri` (a prefix), sorted: one level, with sub-prefixes ending in `/`,
-    /// or every object with `recursive`; `pattern` keeps those whose URI matches the regex.
+    /// or every object with `recursive`; `pattern` keeps those whose key relative to `uri`
+    /// matches the regex (the meaning `s3-cli ls --pattern` has).
     list / list_async (uri: String, recursive: bool = false, pattern: Option<String> = None)
         => list_op -> plain
 }

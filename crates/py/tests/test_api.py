@@ -39,6 +39,8 @@ def test_list_recursive_and_pattern(prefix):
     assert s3dlio.list(prefix, recursive=True) == sorted(prefix + k for k in ["top.npz", "x/1.npz", "x/2.txt", "y/3.npz"])
     assert s3dlio.list(prefix) == [prefix + "top.npz", prefix + "x/", prefix + "y/"]
     assert s3dlio.list(prefix, recursive=True, pattern=r"\.npz$") == [prefix + "top.npz", prefix + "x/1.npz", prefix + "y/3.npz"]
+    # The key relative to the prefix, as s3-cli's --pattern: anchors work on it.
+    assert s3dlio.list(prefix, recursive=True, pattern=r"^x/") == [prefix + "x/1.npz", prefix + "x/2.txt"]
     assert s3dlio.delete(prefix + "x/") == 2
     assert s3dlio.delete(prefix, recursive=True) == 2
     assert s3dlio.list(prefix, recursive=True) == []

@@ -14,8 +14,9 @@ use crate::output::Out;
 use crate::progress::Progress;
 use s3dlio::transfer::{Plan, Span, copy_between, copy_object};
 
-use crate::target::{as_prefix, basename, is_local_dir, objects_under, to_uri};
-use crate::transfer::{Report, Tally, run_jobs};
+use crate::target::{as_prefix, basename, is_local_dir, objects_under, select, to_uri};
+use crate::transfer::{Report, Tally, dry_run, run_jobs};
+use regex::Regex;
 
 pub async fn download(args: &DownloadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     let local = ResumeArgs::default();
@@ -37,25 +38,52 @@ async fn copy(
 ) -> CliResult {
     let src = to_uri(&args.src)?;
     let dest = to_uri(&args.dest)?;
-    if is_local_dir(&args.src) && !args.recursive {
+    let selection = select(&src, None)?;
+    if !args.recursive && !selection.wildcard && (is_local_dir(&args.src) || src.ends_with('/')) {
         return Err(Failure::Usage(format!(
-            "{} is a directory: copy it with -r",
-            args.src
+            "{} is a {}: copy it with -r, or name its objects with a wildcard (`{}*`)",
+            args.src,
+            if is_local_dir(&args.src) {
+                "directory"
+            } else {
+                "prefix"
+            },
+            as_prefix(&args.src)
         )));
     }
-    if args.recursive || src.ends_with('/') {
+    if args.recursive || selection.wildcard {
         if span.is_some() {
             return Err(Failure::Usage(
-                "--offset/--length copy a range of one object; they cannot be used with a prefix or -r"
+                "--offset/--length copy a range of one object; they cannot be used with a prefix, a wildcard or -r"
                     .into(),
             ));
         }
-        let (src, dest) = (as_prefix(&src), as_prefix(&dest));
+        let tree = Tree {
+            label: src.clone(),
+            src: as_prefix(&selection.prefix),
+            pattern: selection.pattern,
+            deep: args.recursive || selection.deep,
+            dst: as_prefix(&dest),
+        };
         let plan = plan(args.jobs, resume);
-        return copy_tree(op, &src, &dest, args.recursive, &plan, ctx, out).await;
+        return copy_tree(op, &tree, args.dry_run, &plan, ctx, out).await;
     }
     let dst = single_dest(&src, &args.dest, &dest);
+    if args.dry_run {
+        store(&src)?.stat(&src).await?;
+        return out.line(&format!("would copy {src} -> {dst}")).await;
+    }
     copy_single(op, &src, &dst, span, &plan(1, resume), ctx, out).await
+}
+
+/// The objects a tree copy takes, and where they go.
+struct Tree {
+    /// The source as given (with its wildcard), for messages.
+    label: String,
+    src: String,
+    pattern: Option<Regex>,
+    deep: bool,
+    dst: String,
 }
 
 pub async fn upload(args: &UploadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
@@ -92,6 +120,12 @@ pub async fn upload(args: &UploadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         }
     }
     let label = dest.clone();
+    if args.dry_run {
+        let lines = items
+            .into_iter()
+            .map(|(src, dst, _)| Ok(format!("would upload {src} -> {dst}")));
+        return dry_run(stream::iter(lines), &format!("upload to {label}"), out).await;
+    }
     run_copies(
         "upload",
         stream::iter(items.into_iter().map(Ok)),
@@ -162,23 +196,26 @@ async fn copy_single(
     tally.report(op, started, out, Operation::Copy, dst).await
 }
 
-/// Copies every object under `src_prefix` to the same relative key under `dst_prefix`.
+/// Copies every object the tree selects to the same relative key under its destination.
 async fn copy_tree(
     op: &'static str,
-    src_prefix: &str,
-    dst_prefix: &str,
-    recursive: bool,
+    tree: &Tree,
+    dry: bool,
     plan: &Plan,
     ctx: Ctx,
     out: &mut Out,
 ) -> CliResult {
-    let src_store = store(src_prefix)?;
-    let items = objects_under(&*src_store, src_prefix, recursive, None).map_ok(|m| {
-        let dst = format!("{dst_prefix}{}", m.uri.strip_prefix(src_prefix).unwrap_or(&m.uri));
+    let src_store = store(&tree.src)?;
+    let items = objects_under(&*src_store, &tree.src, tree.deep, tree.pattern.as_ref()).map_ok(|m| {
+        let dst = format!("{}{}", tree.dst, m.uri.strip_prefix(&tree.src).unwrap_or(&m.uri));
         let h = hint(&m);
         (m.uri, dst, Some(h))
     });
-    run_copies(op, items, src_prefix, plan, ctx, out).await
+    if dry {
+        let lines = items.map_ok(|(src, dst, _)| format!("would copy {src} -> {dst}"));
+        return dry_run(lines, &format!("{op} {}", tree.label), out).await;
+    }
+    run_copies(op, items, &tree.label, plan, ctx, out).await
 }
 
 /// The plan of `jobs` transfers, journaling uploads when asked.
@@ -210,5 +247,8 @@ async fn run_copies(
     })
     .await?;
     progress.finish();
+    if tally.objects == 0 && tally.failures.is_empty() {
+        return Err(Failure::NothingMatched(format!("{op} {label}")));
+    }
     tally.report(op, started, out, Operation::Copy, label).await
 }

@@ -14,7 +14,7 @@ use crate::output::{Out, mb_per_s};
 use crate::progress::Progress;
 use s3dlio::transfer::{Plan, Span};
 
-use crate::target::{as_prefix, objects_under, to_uri};
+use crate::target::{as_prefix, objects_under, select, to_uri};
 use crate::transfer::{Report, read_discard, run_jobs};
 
 /// Where a multi-object `get` finds its objects.
@@ -34,14 +34,22 @@ pub fn span(range: RangeArgs) -> Span {
 }
 
 pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
-    let many =
-        args.keylist.is_some() || args.recursive || args.uri.as_deref().is_some_and(|u| u.ends_with('/'));
-    if many && args.range.is_set() {
+    let uri = args.uri.as_deref().map(to_uri).transpose()?;
+    let selection = uri.as_deref().map(|u| select(u, None)).transpose()?;
+    let wildcard = selection.as_ref().is_some_and(|s| s.wildcard);
+    let prefix_arg = uri.as_deref().is_some_and(|u| u.ends_with('/'));
+    if (args.keylist.is_some() || args.recursive || wildcard || prefix_arg) && args.range.is_set() {
         return Err(Failure::Usage(
-            "--offset/--length read a range of one object; they cannot be used with a prefix, -r or --keylist".into(),
+            "--offset/--length read a range of one object; they cannot be used with a prefix, a wildcard, -r or --keylist".into(),
         ));
     }
-    let uri = args.uri.as_deref().map(to_uri).transpose()?;
+    if prefix_arg && !args.recursive && args.keylist.is_none() {
+        let u = uri.as_deref().unwrap_or_default();
+        return Err(Failure::Usage(format!(
+            "{u} is a prefix: read everything under it with -r, or name its objects with a wildcard (`{u}*`)"
+        )));
+    }
+    let many = args.keylist.is_some() || args.recursive || wildcard;
     if !many {
         let uri = uri.ok_or_else(|| Failure::Usage("get needs a URI or --keylist FILE".into()))?;
         return get_one(&uri, span(args.range), ctx, out).await;
@@ -49,7 +57,10 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     let plan = Plan::for_jobs(args.jobs);
     let progress = Progress::bytes(ctx.progress, None);
     let started = Instant::now();
-    let prefix = as_prefix(uri.as_deref().unwrap_or_default());
+    let (prefix, pattern, deep) = match selection {
+        Some(s) => (as_prefix(&s.prefix), s.pattern, args.recursive || s.deep),
+        None => (String::new(), None, false),
+    };
     let source = match &args.keylist {
         Some(file) => {
             let text = tokio::fs::read_to_string(file)
@@ -65,11 +76,11 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
             file.clone(),
         ),
         Source::Listing(store) => {
-            let listed = objects_under(&**store, &prefix, args.recursive, None).map_ok(|m| {
+            let listed = objects_under(&**store, &prefix, deep, pattern.as_ref()).map_ok(|m| {
                 let h = hint(&m);
                 (m.uri, Some(h))
             });
-            (listed.boxed(), prefix.clone())
+            (listed.boxed(), uri.clone().unwrap_or_else(|| prefix.clone()))
         }
     };
     let stores = stores();
@@ -85,6 +96,9 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     })
     .await?;
     progress.finish();
+    if tally.objects == 0 && tally.failures.is_empty() {
+        return Err(Failure::NothingMatched(format!("get {label}")));
+    }
     tally.report("get", started, out, Operation::Get, &label).await
 }
 

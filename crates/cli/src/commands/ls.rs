@@ -7,17 +7,21 @@ use s3dlio::{ListEntry, ObjectMeta};
 
 use super::{Ctx, store};
 use crate::args::LsArgs;
-use crate::failure::CliResult;
+use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
-use crate::target::{compile_pattern, matches, to_uri};
+use crate::target::{Selection, matches, select, to_uri};
 
 pub async fn ls(args: &LsArgs, ctx: Ctx, out: &mut Out) -> CliResult {
-    let uri = to_uri(&args.uri)?;
+    let Selection {
+        prefix: uri,
+        pattern,
+        deep,
+        ..
+    } = select(&to_uri(&args.uri)?, args.pattern.as_deref())?;
     let store = store(&uri)?;
-    let pattern = compile_pattern(args.pattern.as_deref())?;
     let progress = Progress::objects(ctx.progress && args.count_only, None);
-    let mut entries = store.list_stream(&uri, args.recursive);
+    let mut entries = store.list_stream(&uri, args.recursive || deep);
     let mut count = 0u64;
     while let Some(entry) = entries.next().await {
         let entry = entry?;
@@ -35,11 +39,14 @@ pub async fn ls(args: &LsArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     }
     progress.finish();
     if args.count_only {
+        // The count is the answer, 0 included.
         if out.json {
             out.json_line(&json!({ "uri": uri, "count": count })).await?;
         } else {
             out.line(&count.to_string()).await?;
         }
+    } else if count == 0 {
+        return Err(Failure::NothingMatched(format!("ls {}", args.uri)));
     }
     Ok(())
 }

@@ -12,33 +12,50 @@ use crate::args::RmArgs;
 use crate::failure::{CliResult, Failure};
 use crate::output::Out;
 use crate::progress::Progress;
-use crate::target::{as_prefix, compile_pattern, objects_under, to_uri};
-use crate::transfer::{Report, Tally};
+use crate::target::{as_prefix, objects_under, select, to_uri};
+use crate::transfer::{Report, Tally, dry_run};
 
 pub async fn rm(args: &RmArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     let uri = to_uri(&args.uri)?;
-    if !args.recursive {
+    let selection = select(&uri, args.pattern.as_deref())?;
+    if !args.recursive && !selection.wildcard {
         if uri.ends_with('/') || args.pattern.is_some() {
             return Err(Failure::Usage(format!(
                 "{uri}: deleting a prefix (or by --pattern) needs -r"
             )));
         }
-        store(&uri)?.delete(&uri).await?;
+        let store = store(&uri)?;
+        // Deleting a missing key succeeds on object stores; say it was not there.
+        store.stat(&uri).await?;
+        if args.dry_run {
+            return out.line(&format!("would delete {uri}")).await;
+        }
+        store.delete(&uri).await?;
         return if out.json {
             out.json_line(&json!({ "deleted": uri })).await
         } else {
             out.line(&format!("deleted {uri}")).await
         };
     }
-    let prefix = as_prefix(&uri);
+    // -r deletes everything below; a wildcard alone, what it reaches.
+    let deep = args.recursive || selection.deep;
+    let (prefix, pattern) = (as_prefix(&selection.prefix), selection.pattern);
     let store = store(&prefix)?;
-    let pattern = compile_pattern(args.pattern.as_deref())?;
+    if args.dry_run {
+        let listed = objects_under(&*store, &prefix, deep, pattern.as_ref());
+        return dry_run(
+            listed.map_ok(|m| format!("would delete {}", m.uri)),
+            &args.uri,
+            out,
+        )
+        .await;
+    }
     let progress = Progress::objects(ctx.progress, None);
     let started = Instant::now();
     // Pages of keys go to `delete_batch` (one DeleteObjects call per page on S3), a few
     // pages at once; a page's refused keys are collected and the rest go on.
     let mut pages = std::pin::pin!(
-        objects_under(&*store, &prefix, true, pattern.as_ref())
+        objects_under(&*store, &prefix, deep, pattern.as_ref())
             .map_ok(|m| (m.uri, m.size))
             .try_chunks(DELETE_PAGE)
             .map_err(|e| e.1)
@@ -75,6 +92,9 @@ pub async fn rm(args: &RmArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         }
     }
     progress.finish();
+    if tally.objects == 0 && tally.failures.is_empty() {
+        return Err(Failure::NothingMatched(format!("rm {}", args.uri)));
+    }
     tally.report("rm", started, out, Operation::Delete, &prefix).await
 }
 

@@ -122,6 +122,6 @@ pub fn objects_round_trip(cli: impl Fn() -> Command, prefix: &str) {
     let whole = ok_bytes(cli().args(["cat", &format!("{prefix}big.bin")]));
     assert!(whole == big, "whole-object cat differs");
 
-    let out = ok_bytes(cli().args(["--json", "get", "-j", "8", prefix]));
+    let out = ok_bytes(cli().args(["--json", "get", "-r", "-j", "8", prefix]));
     assert_eq!(json_lines(&out)[0]["bytes"], 3 * 300_000 + (20 << 20));
 }

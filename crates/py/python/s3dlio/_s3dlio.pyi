@@ -365,7 +365,8 @@ class Generator:
 # Management
 def list(uri: str, recursive: bool = False, pattern: str | None = None) -> list[str]:
     """URIs under the prefix ``uri``, sorted; sub-prefixes end in ``/`` unless ``recursive``;
-    ``pattern`` is a regex searched in each URI."""
+    ``pattern`` is a regex searched in each key relative to ``uri`` (as ``s3-cli ls
+    --pattern``: ``^a/`` selects keys under ``uri + "a/"``)."""
 def list_async(uri: str, recursive: bool = False, pattern: str | None = None) -> Awaitable[list[str]]: ...
 def list_stat(uri: str, recursive: bool = False, pattern: str | None = None) -> list[dict[str, Any]]:
     """``list`` with metadata from the listing itself (no request per object): objects as
