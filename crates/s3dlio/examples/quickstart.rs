@@ -9,7 +9,6 @@
 use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt, stream};
-use s3dlio::testkit::pattern;
 use s3dlio::{ObjectStoreExt, crc32c, store_for_uri};
 
 const CONCURRENCY: usize = 16;
@@ -33,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
     store.create_container(&prefix).await?;
     let objects: Vec<(String, bytes::Bytes, u32)> = (0..count)
         .map(|i| {
-            let data = pattern(size, i as u64);
+            let data = s3dlio::datagen::generate(size as u64, 1, 1, i as u64);
             let crc = crc32c(&data);
             (format!("{prefix}obj_{i:05}.bin"), data, crc)
         })
