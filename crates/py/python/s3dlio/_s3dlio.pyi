@@ -22,6 +22,8 @@ from typing_extensions import Buffer
 __version__: str
 
 class Stat(TypedDict):
+    """What ``stat`` returns."""
+
     uri: str
     size: int
     last_modified: float | None
@@ -32,12 +34,16 @@ class Stat(TypedDict):
     metadata: dict[str, str]
 
 class WriteSummary(TypedDict):
+    """What ``ObjectWriter.close`` returns."""
+
     uri: str
     bytes_written: int
     size: int
     etag: str | None
 
 class PendingUpload(TypedDict):
+    """An unfinished multipart upload (``list_uploads``)."""
+
     uri: str
     upload_id: str
     initiated: float | None
@@ -180,8 +186,12 @@ class Loader:
 # worker_id / worker_count, ordered (True), on_error ("fail" or "skip"), epoch (0: the
 # epoch of the first iteration), with_uris (False: batches of (uri, memoryview) tuples).
 # A loader over a PyDataset keeps the dataset's read mode and objects.
-def create_dataset(source: str | Sequence[str], options: dict[str, Any] | None = None) -> PyDataset: ...
-def create_loader(source: str | Sequence[str] | PyDataset, options: dict[str, Any] | None = None) -> Loader: ...
+def create_dataset(source: str | Sequence[str], options: dict[str, Any] | None = None) -> PyDataset:
+    """The objects of ``source`` (a prefix, one URI or a list) as a ``PyDataset``; ``options`` takes
+    the dataset keys (``reader_mode``, ``part_size``, ``max_inflight_parts``, the shard keys)."""
+def create_loader(source: str | Sequence[str] | PyDataset, options: dict[str, Any] | None = None) -> Loader:
+    """Batches of ``source``'s objects (``batch_size``, ``shuffle``, ``seed``, ``prefetch``, shard keys, ...):
+    each ``iter()`` is the next epoch."""
 def create_async_loader(
     source: str | Sequence[str] | PyDataset, options: dict[str, Any] | None = None
 ) -> Loader | PyParquetStreamLoader:
@@ -192,30 +202,38 @@ def create_async_loader(
 # Reads
 def get(uri: str) -> memoryview:
     """The whole object, zero-copy (the range engine splits large objects into concurrent ranged GETs)."""
-def get_async(uri: str) -> Awaitable[memoryview]: ...
+def get_async(uri: str) -> Awaitable[memoryview]:
+    """``get`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def get_bytes(uri: str) -> bytes:
     """The whole object as ``bytes`` (one copy)."""
-def get_bytes_async(uri: str) -> Awaitable[bytes]: ...
+def get_bytes_async(uri: str) -> Awaitable[bytes]:
+    """``get_bytes`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def get_range(uri: str, offset: int, length: int | None = None) -> memoryview:
     """``length`` bytes from ``offset`` (``None``: to the end); past the end is clamped,
     an offset past the end raises ``InvalidInputError``."""
-def get_range_async(uri: str, offset: int, length: int | None = None) -> Awaitable[memoryview]: ...
-def get_range_bytes(uri: str, offset: int, length: int | None = None) -> bytes: ...
-def get_range_bytes_async(uri: str, offset: int, length: int | None = None) -> Awaitable[bytes]: ...
+def get_range_async(uri: str, offset: int, length: int | None = None) -> Awaitable[memoryview]:
+    """``get_range`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
+def get_range_bytes(uri: str, offset: int, length: int | None = None) -> bytes:
+    """``get_range`` as ``bytes`` (one copy)."""
+def get_range_bytes_async(uri: str, offset: int, length: int | None = None) -> Awaitable[bytes]:
+    """``get_range_bytes`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def get_many(uris: Sequence[str], max_in_flight: int = 64) -> list[tuple[str, memoryview]]:
     """Many objects (any mix of schemes), ``max_in_flight`` at a time, in input order.
     The first failure is raised."""
-def get_many_async(uris: Sequence[str], max_in_flight: int = 64) -> Awaitable[list[tuple[str, memoryview]]]: ...
+def get_many_async(uris: Sequence[str], max_in_flight: int = 64) -> Awaitable[list[tuple[str, memoryview]]]:
+    """``get_many`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def get_many_stats(uris: Sequence[str], max_in_flight: int = 64) -> tuple[int, int]:
     """Reads every object, ``max_in_flight`` at a time, keeping only ``(count,
     total_bytes)``: memory holds at most ``max_in_flight`` objects."""
-def get_many_stats_async(uris: Sequence[str], max_in_flight: int = 64) -> Awaitable[tuple[int, int]]: ...
+def get_many_stats_async(uris: Sequence[str], max_in_flight: int = 64) -> Awaitable[tuple[int, int]]:
+    """``get_many_stats`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def put_many(items: Sequence[tuple[str, Buffer]], max_in_flight: int = 64, borrow: bool = True) -> None:
     """Stores every ``(uri, data)``, ``max_in_flight`` at a time; all are tried and the
     first failure in input order is raised. ``borrow=False`` copies each buffer first."""
 def put_many_async(
     items: Sequence[tuple[str, Buffer]], max_in_flight: int = 64, borrow: bool = True
-) -> Awaitable[None]: ...
+) -> Awaitable[None]:
+    """``put_many`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def get_ranges(
     uri: str,
     ranges: Sequence[tuple[int, int]],
@@ -234,17 +252,20 @@ def get_ranges_async(
     coalesce_gap: int = 1 << 20,
     max_merged_size: int = 16 << 20,
     max_in_flight: int = 16,
-) -> Awaitable[list[memoryview]]: ...
+) -> Awaitable[list[memoryview]]:
+    """``get_ranges`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def get_into(uri: str, buffer: Buffer, offset: int = 0, length: int | None = None) -> int:
     """Reads into a writable C-contiguous ``buffer`` (bytearray, numpy array, ...);
     returns the bytes read. A buffer smaller than ``length`` raises ``ValueError``
     before any I/O; without ``length``, one smaller than the object raises ``ValueError``."""
-def get_into_async(uri: str, buffer: Buffer, offset: int = 0, length: int | None = None) -> Awaitable[int]: ...
+def get_into_async(uri: str, buffer: Buffer, offset: int = 0, length: int | None = None) -> Awaitable[int]:
+    """``get_into`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 
 # Writes
 def put_bytes(uri: str, data: Buffer) -> None:
     """Stores ``data`` as ``uri``; readers see the old object or the whole new one."""
-def put_bytes_async(uri: str, data: Buffer) -> Awaitable[None]: ...
+def put_bytes_async(uri: str, data: Buffer) -> Awaitable[None]:
+    """``put_bytes`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def put(
     prefix: str,
     num: int,
@@ -279,7 +300,8 @@ def put_async(
     data_gen_algorithm: str = "random",
     data_gen_mode: str = "streaming",
     chunk_size: int = 262144,
-) -> Awaitable[None]: ...
+) -> Awaitable[None]:
+    """``put`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def open_writer(
     uri: str,
     part_size: int | None = None,
@@ -312,7 +334,8 @@ def init_op_log(
     zstd-compressed (``zstd -dc``). Raises ``RuntimeError`` while another log is active."""
 def finalize_op_log() -> None:
     """Writes what is queued and closes the op-log; does nothing when none is active."""
-def is_op_log_active() -> bool: ...
+def is_op_log_active() -> bool:
+    """Whether an op-log is recording."""
 def op_log_stats() -> dict[str, object]:
     """active, path, recorded, written, dropped, errors of the current (or last) op-log."""
 def generate_data(size: int, dedup: int = 1, compress: int = 1, seed: int = 0) -> memoryview:
@@ -367,53 +390,69 @@ def list(uri: str, recursive: bool = False, pattern: str | None = None) -> list[
     """URIs under the prefix ``uri``, sorted; sub-prefixes end in ``/`` unless ``recursive``;
     ``pattern`` is a regex searched in each key relative to ``uri`` (as ``s3-cli ls
     --pattern``: ``^a/`` selects keys under ``uri + "a/"``)."""
-def list_async(uri: str, recursive: bool = False, pattern: str | None = None) -> Awaitable[list[str]]: ...
+def list_async(uri: str, recursive: bool = False, pattern: str | None = None) -> Awaitable[list[str]]:
+    """``list`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def list_stat(uri: str, recursive: bool = False, pattern: str | None = None) -> list[dict[str, Any]]:
     """``list`` with metadata from the listing itself (no request per object): objects as
     ``stat`` dicts with ``"type": "object"``, sub-prefixes as ``{"uri", "type":
     "prefix"}``; sorted by URI."""
-def list_stat_async(uri: str, recursive: bool = False, pattern: str | None = None) -> Awaitable[list[dict[str, Any]]]: ...
+def list_stat_async(uri: str, recursive: bool = False, pattern: str | None = None) -> Awaitable[list[dict[str, Any]]]:
+    """``list_stat`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def list_containers(uri: str) -> list[str]:
     """Buckets, containers or directories under a service root (``s3://``,
     ``s3://host:port/``, ``az://account``, ``gs://``, ``file:///dir/``), sorted."""
-def list_containers_async(uri: str) -> Awaitable[list[str]]: ...
+def list_containers_async(uri: str) -> Awaitable[list[str]]:
+    """``list_containers`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def parse_s3_uri_full(uri: str) -> dict[str, str]:
     """``{"bucket", "key"}`` of an S3 URI, with ``"endpoint"`` when it names one."""
 def list_uploads(prefix: str) -> list[PendingUpload]:
     """Unfinished multipart uploads under ``prefix`` (S3 only)."""
-def list_uploads_async(prefix: str) -> Awaitable[list[PendingUpload]]: ...
+def list_uploads_async(prefix: str) -> Awaitable[list[PendingUpload]]:
+    """``list_uploads`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def abort_uploads(prefix: str, older_than: float | None = None) -> list[PendingUpload]:
     """Aborts the unfinished uploads under ``prefix`` older than ``older_than`` seconds
     (all with None); returns them."""
-def abort_uploads_async(prefix: str, older_than: float | None = None) -> Awaitable[list[PendingUpload]]: ...
-def stat(uri: str) -> Stat: ...
-def stat_async(uri: str) -> Awaitable[Stat]: ...
+def abort_uploads_async(prefix: str, older_than: float | None = None) -> Awaitable[list[PendingUpload]]:
+    """``abort_uploads`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
+def stat(uri: str) -> Stat:
+    """Size, modification time, ETag and the rest of one object (one HEAD or equivalent)."""
+def stat_async(uri: str) -> Awaitable[Stat]:
+    """``stat`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def exists(uri: str) -> bool:
     """False only for "not found"; other errors raise."""
-def exists_async(uri: str) -> Awaitable[bool]: ...
+def exists_async(uri: str) -> Awaitable[bool]:
+    """``exists`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def delete(uri: str, recursive: bool = False) -> int:
     """Deletes the object, the objects directly under a prefix ending in ``/``, or with
     ``recursive`` everything under the prefix; returns the count."""
-def delete_async(uri: str, recursive: bool = False) -> Awaitable[int]: ...
+def delete_async(uri: str, recursive: bool = False) -> Awaitable[int]:
+    """``delete`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def copy(src: str, dst: str) -> int:
     """Copies one object between any two URIs (server-side within one S3 endpoint); returns bytes."""
-def copy_async(src: str, dst: str) -> Awaitable[int]: ...
+def copy_async(src: str, dst: str) -> Awaitable[int]:
+    """``copy`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def upload(src_patterns: Sequence[str], dest_prefix: str, max_in_flight: int = 32, create_bucket: bool = False) -> int:
     """Uploads the files matching the globs to ``dest_prefix`` + file name; returns the count."""
 def upload_async(
     src_patterns: Sequence[str], dest_prefix: str, max_in_flight: int = 32, create_bucket: bool = False
-) -> Awaitable[int]: ...
+) -> Awaitable[int]:
+    """``upload`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def download(src_uri: str, dest_dir: str, max_in_flight: int = 64, recursive: bool = True) -> int:
     """Downloads an object, or a prefix ending in ``/`` keeping relative keys; returns the count."""
-def download_async(src_uri: str, dest_dir: str, max_in_flight: int = 64, recursive: bool = True) -> Awaitable[int]: ...
+def download_async(src_uri: str, dest_dir: str, max_in_flight: int = 64, recursive: bool = True) -> Awaitable[int]:
+    """``download`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def mkdir(uri: str) -> None:
     """A directory (file://, direct://) or a zero-byte ``prefix/`` marker object."""
-def mkdir_async(uri: str) -> Awaitable[None]: ...
+def mkdir_async(uri: str) -> Awaitable[None]:
+    """``mkdir`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 def create_bucket(bucket_name: str) -> None:
     """A bare name is an S3 bucket; or a URI (``s3://b``, ``az://account/c``, ``gs://b``, ``memory://b``, ``file:///dir``)."""
-def create_bucket_async(bucket_name: str) -> Awaitable[None]: ...
-def delete_bucket(bucket_name: str) -> None: ...
-def delete_bucket_async(bucket_name: str) -> Awaitable[None]: ...
+def create_bucket_async(bucket_name: str) -> Awaitable[None]:
+    """``create_bucket`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
+def delete_bucket(bucket_name: str) -> None:
+    """Deletes an empty bucket, container or directory (a bare name means S3)."""
+def delete_bucket_async(bucket_name: str) -> Awaitable[None]:
+    """``delete_bucket`` as an awaitable: it starts when awaited; cancelling it aborts the operation."""
 
 # Setup
 def init_logging(level: str) -> None:
@@ -444,11 +483,14 @@ class MultiEndpointStore:
     def get_endpoint_stats(self) -> list[dict[str, object]]: ...
     def get_total_stats(self) -> dict[str, object]: ...
 
-def create_multi_endpoint_store(uris: list[str], strategy: str | None = None) -> MultiEndpointStore: ...
-def create_multi_endpoint_store_from_template(uri_template: str, strategy: str | None = None) -> MultiEndpointStore: ...
+def create_multi_endpoint_store(uris: list[str], strategy: str | None = None) -> MultiEndpointStore:
+    """One store over the endpoints ``uris`` (``round_robin`` or ``least_connections``)."""
+def create_multi_endpoint_store_from_template(uri_template: str, strategy: str | None = None) -> MultiEndpointStore:
+    """Endpoints from a template: ``http://10.0.0.{1...8}:9000`` (``{01...16}`` pads)."""
 def create_multi_endpoint_store_from_file(
     file_path: str | os.PathLike[str], strategy: str | None = None
-) -> MultiEndpointStore: ...
+) -> MultiEndpointStore:
+    """Endpoints from a file, one per line (``#`` comments)."""
 def create_multi_endpoint_store_from_env(strategy: str | None = None) -> MultiEndpointStore:
     """Endpoints from ``S3_ENDPOINT_URIS`` (else ``S3_ENDPOINT_TEMPLATE``, else
     ``S3_ENDPOINT_FILE``); ``strategy`` beats ``S3_LOAD_BALANCE_STRATEGY``."""
