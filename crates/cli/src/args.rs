@@ -344,6 +344,27 @@ pub struct BenchArgs {
     /// Leave the objects in place (skips the delete phase).
     #[arg(long)]
     pub keep: bool,
+    /// Instead of the fixed phases: write the --num objects, then run a mixed workload for
+    /// this long (e.g. 30s, 2m), each of -j workers picking operations by --mix weight and
+    /// objects at random.
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub duration: Option<std::time::Duration>,
+    /// Operations before each measured window, run and not recorded (with --duration).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
+    pub warmup: std::time::Duration,
+    /// Operation weights of the mixed workload: get, put (new objects), stat, list (one
+    /// page), delete (of objects the workload put), e.g. get=70,put=20,stat=10.
+    #[arg(long, default_value = "get=100", value_name = "OP=WEIGHT,...")]
+    pub mix: String,
+    /// Measured windows per concurrency, each reported (with --duration).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: u32,
+    /// A concurrency sweep: one measured run per value instead of -j, e.g. 1,8,32.
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub concurrency: Vec<usize>,
+    /// The mixed workload's rows as CSV (one row per concurrency, repeat and operation).
+    #[arg(long)]
+    pub csv: bool,
     #[command(flatten)]
     pub synth: SynthArgs,
 }

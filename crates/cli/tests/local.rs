@@ -178,6 +178,69 @@ fn wildcards_select_objects_and_nothing_matched_exits_1() {
 }
 
 #[test]
+fn bench_runs_a_timed_mix_with_a_sweep_as_csv_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("{}/b/", file_uri(dir.path()));
+    let csv = stdout_of(cli().args([
+        "bench",
+        &prefix,
+        "-n",
+        "20",
+        "-s",
+        "4Ki",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "50ms",
+        "--mix",
+        "get=6,put=2,stat=1,delete=1",
+        "--concurrency",
+        "1,4",
+        "--csv",
+    ]));
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("concurrency,repeat,op,ops,bytes,seconds,ops_per_s,mb_per_s,p50_ms,p90_ms,p99_ms,p999_ms")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // One row per operation of the mix, for each point of the sweep.
+    let keys: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[2])).collect();
+    assert_eq!(
+        keys,
+        [
+            ("1", "get"),
+            ("1", "put"),
+            ("1", "stat"),
+            ("1", "delete"),
+            ("4", "get"),
+            ("4", "put"),
+            ("4", "stat"),
+            ("4", "delete")
+        ]
+    );
+    for r in &rows {
+        assert!(r[3].parse::<u64>().unwrap() > 0, "every operation ran: {r:?}");
+        if r[2] == "get" {
+            assert_eq!(r[4].parse::<u64>().unwrap(), r[3].parse::<u64>().unwrap() * 4096);
+        }
+    }
+    // Nothing left behind.
+    assert!(std::fs::read_dir(dir.path().join("b")).unwrap().next().is_none());
+    // Mixed-workload flags without --duration are refused, not ignored.
+    cli()
+        .args(["bench", &prefix, "--repeat", "3"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--duration"));
+    cli()
+        .args(["bench", &prefix, "--duration", "1s", "--mix", "get=1,scan=2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("scan"));
+}
+
+#[test]
 fn ls_lists_one_level_or_all_with_patterns_counts_and_json() {
     let (dir, prefix) = populated(5);
     std::fs::create_dir_all(dir.path().join("data/sub")).unwrap();

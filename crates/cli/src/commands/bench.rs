@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, run_blocking};
 use s3dlio_datagen::{DataSpec, Generator};
 
-use super::{Ctx, ensure_bucket, store};
+use super::{Ctx, ensure_bucket, mix, store};
 use crate::args::BenchArgs;
 use crate::failure::CliResult;
 use crate::output::{Out, Summary, mb_per_s};
@@ -75,6 +75,7 @@ const HEADER: &str =
     "op          objects        bytes   seconds       MB/s   objects/s    p50 ms    p90 ms    p99 ms";
 
 pub async fn bench(args: &BenchArgs, ctx: Ctx, out: &mut Out) -> CliResult {
+    mix::check(args)?;
     let base = as_prefix(&to_uri(&args.prefix)?);
     let store = store(&base)?;
     ensure_bucket(&*store, &base, args.synth.create_bucket).await?;
@@ -84,6 +85,9 @@ pub async fn bench(args: &BenchArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         .as_nanos();
     let run = format!("{base}s3dlio-bench-{}-{stamp}/", std::process::id());
     let uris: Vec<String> = (0..args.num).map(|i| format!("{run}obj-{i:08}")).collect();
+    if let Some(duration) = args.duration {
+        return timed_mix(args, duration, ctx, &store, &run, &uris, out).await;
+    }
     let result = run_phases(args, ctx, &store, &run, &uris).await;
     if result.is_err() && !args.keep {
         // Leave nothing behind after a failed run; the run's own error is what counts.
@@ -119,6 +123,54 @@ pub async fn bench(args: &BenchArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         out.line(&phase.row()).await?;
     }
     Ok(())
+}
+
+/// `--duration`: the pool written first (not measured), then the timed mixed workload;
+/// the run's prefix is deleted afterwards unless `--keep`, whatever the outcome.
+async fn timed_mix(
+    args: &BenchArgs,
+    duration: Duration,
+    ctx: Ctx,
+    store: &Arc<dyn ObjectStore>,
+    run: &str,
+    uris: &[String],
+    out: &mut Out,
+) -> CliResult {
+    let synth = &args.synth;
+    let size = synth.size;
+    let prepared = timed(
+        "prepare",
+        uris,
+        args.jobs,
+        ctx,
+        &|i: usize, uri: String| async move {
+            let spec = DataSpec::default()
+                .with_dedup(synth.dedup)
+                .with_compress(synth.compress)
+                .with_seed(synth.seed.wrapping_add(i as u64));
+            let data = run_blocking(Operation::Put, &uri, "generating data", move || {
+                Generator::new(size, spec).generate()
+            })
+            .await?;
+            store.put(&uri, data).await?;
+            Ok((size, Duration::ZERO))
+        },
+    )
+    .await;
+    let result = match prepared {
+        Ok(_) => mix::mixed(args, duration, store, run, uris).await,
+        Err(e) => Err(e),
+    };
+    if !args.keep {
+        let cleaned = store.delete_prefix(run).await;
+        if !store.capabilities().explicit_containers {
+            let _ = store.delete_container(run).await;
+        }
+        if let Err(e) = cleaned {
+            tracing::warn!("cleaning up {run} after the benchmark: {e}");
+        }
+    }
+    mix::print(&result?, args.csv, out).await
 }
 
 async fn run_phases(
@@ -241,16 +293,16 @@ where
     Ok(Phase::new(op, objects, bytes, started.elapsed(), latency))
 }
 
-fn histogram() -> Histogram<u64> {
+pub(super) fn histogram() -> Histogram<u64> {
     // 1 µs to an hour at 3 significant figures; slower operations saturate at an hour.
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
 }
 
-fn record(h: &mut Histogram<u64>, elapsed: Duration) {
+pub(super) fn record(h: &mut Histogram<u64>, elapsed: Duration) {
     h.saturating_record(elapsed.as_micros().max(1) as u64);
 }
 
-fn expect_len(op: Operation, uri: &str, got: u64, want: u64) -> s3dlio::Result<()> {
+pub(super) fn expect_len(op: Operation, uri: &str, got: u64, want: u64) -> s3dlio::Result<()> {
     if got == want {
         Ok(())
     } else {

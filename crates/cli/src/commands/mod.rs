@@ -4,6 +4,7 @@ mod bench;
 mod copy;
 mod get;
 mod ls;
+mod mix;
 mod put;
 mod replay;
 mod rm;
