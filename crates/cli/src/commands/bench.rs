@@ -15,7 +15,7 @@ use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, run_blocking};
 use s3dlio_datagen::{DataSpec, Generator};
 
 use super::{Ctx, ensure_bucket, mix, store};
-use crate::args::BenchArgs;
+use crate::args::{BenchArgs, SynthArgs};
 use crate::failure::CliResult;
 use crate::output::{Out, Summary, mb_per_s};
 use crate::progress::Progress;
@@ -137,25 +137,9 @@ async fn timed_mix(
     out: &mut Out,
 ) -> CliResult {
     let synth = &args.synth;
-    let size = synth.size;
-    let prepared = timed(
-        "prepare",
-        uris,
-        args.jobs,
-        ctx,
-        &|i: usize, uri: String| async move {
-            let spec = DataSpec::default()
-                .with_dedup(synth.dedup)
-                .with_compress(synth.compress)
-                .with_seed(synth.seed.wrapping_add(i as u64));
-            let data = run_blocking(Operation::Put, &uri, "generating data", move || {
-                Generator::new(size, spec).generate()
-            })
-            .await?;
-            store.put(&uri, data).await?;
-            Ok((size, Duration::ZERO))
-        },
-    )
+    let prepared = timed("prepare", uris, args.jobs, ctx, &|i: usize, uri: String| {
+        put_synthetic(&**store, synth, i, uri)
+    })
     .await;
     let result = match prepared {
         Ok(_) => mix::mixed(args, duration, store, run, uris).await,
@@ -173,6 +157,28 @@ async fn timed_mix(
     mix::print(&result?, args.csv, out).await
 }
 
+/// Writes object `i` of the run (seed + i) and returns its size and the put's latency;
+/// the data is generated before the clock starts, so latency is the store's alone.
+async fn put_synthetic(
+    store: &dyn ObjectStore,
+    synth: &SynthArgs,
+    i: usize,
+    uri: String,
+) -> s3dlio::Result<(u64, Duration)> {
+    let size = synth.size;
+    let spec = DataSpec::default()
+        .with_dedup(synth.dedup)
+        .with_compress(synth.compress)
+        .with_seed(synth.seed.wrapping_add(i as u64));
+    let data = run_blocking(Operation::Put, &uri, "generating data", move || {
+        Generator::new(size, spec).generate()
+    })
+    .await?;
+    let started = Instant::now();
+    store.put(&uri, data).await?;
+    Ok((size, started.elapsed()))
+}
+
 async fn run_phases(
     args: &BenchArgs,
     ctx: Ctx,
@@ -186,19 +192,8 @@ async fn run_phases(
     let mut phases = Vec::new();
 
     phases.push(
-        timed("put", uris, args.jobs, ctx, &|i: usize, uri: String| async move {
-            let spec = DataSpec::default()
-                .with_dedup(synth.dedup)
-                .with_compress(synth.compress)
-                .with_seed(synth.seed.wrapping_add(i as u64));
-            // Generated before the clock starts: latency is the store's alone.
-            let data = run_blocking(Operation::Put, &uri, "generating data", move || {
-                Generator::new(size, spec).generate()
-            })
-            .await?;
-            let started = Instant::now();
-            store.put(&uri, data).await?;
-            Ok((size, started.elapsed()))
+        timed("put", uris, args.jobs, ctx, &|i: usize, uri: String| {
+            put_synthetic(&**store, synth, i, uri)
         })
         .await?,
     );
