@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
 use arrow_buffer::{Buffer, MutableBuffer, ScalarBuffer};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, FieldRef, Schema};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -117,7 +117,6 @@ impl Pieces {
     /// Checks `spec` and starts the writer (`uri` only names the file in errors).
     pub fn new(uri: &str, spec: ParquetSpec) -> Result<Self> {
         spec.check(uri)?;
-        let element = || Arc::new(Field::new("element", DataType::Float32, false));
         let fields: Vec<Field> = spec
             .columns
             .iter()
@@ -159,10 +158,12 @@ impl Pieces {
             let values = Float32Array::new(ScalarBuffer::new(Buffer::from(buf), 0, floats), None);
             arrays.push(match column.width {
                 1 => Arc::new(values),
-                w => {
-                    let element = Arc::new(Field::new("element", DataType::Float32, false));
-                    Arc::new(FixedSizeListArray::new(element, w as i32, Arc::new(values), None))
-                }
+                w => Arc::new(FixedSizeListArray::new(
+                    element(),
+                    w as i32,
+                    Arc::new(values),
+                    None,
+                )),
             });
         }
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
@@ -194,6 +195,12 @@ impl Iterator for Pieces {
                 .map_err(|e| format_error(&self.uri, "writing the footer", e)),
         )
     }
+}
+
+/// The item field of an embedding column, named as Parquet's LIST convention names it;
+/// the schema and every row group's arrays must use the same one.
+fn element() -> FieldRef {
+    Arc::new(Field::new("element", DataType::Float32, false))
 }
 
 /// What the writer produced since the last take. The writer counts its own offsets, so
