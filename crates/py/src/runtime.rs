@@ -62,12 +62,12 @@ impl Drop for Busy {
 }
 
 /// Runs just before `os.fork()` (registered by the package): an idle runtime is shut
-/// down, its threads joined, so the child inherits no thread half-way through a lock.
-/// Some dependencies make Tokio use parking_lot, whose process-wide table of parked
-/// threads a child could otherwise inherit in the middle of an update (seen as hangs and
-/// aborts in forked DataLoader workers). Parent and child each start a new runtime on
-/// their next call. A runtime in use (a call in another thread, an unfinished loader
-/// epoch) is left running: stopping it would break that work.
+/// down, its threads joined, so the child inherits no runtime thread and no connection
+/// of the parent's. Parent and child each start a new runtime on their next call. A
+/// runtime in use (a call in another thread, an unfinished loader epoch) is left running:
+/// stopping it would break that work. The child is safe then too because Tokio is built
+/// without parking_lot, whose process-wide table of parked threads a child could inherit
+/// locked (decision 024).
 pub fn before_fork(py: Python<'_>) {
     if BUSY.load(Ordering::SeqCst) != 0 {
         return;

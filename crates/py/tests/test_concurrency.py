@@ -276,8 +276,6 @@ def test_arrays_from_many_threads_stay_valid(local):
 
 
 def test_children_forked_right_after_calls_work(local):
-    # Forks right after the runtime was busy once left children that hung or aborted
-    # (a dependency makes Tokio park threads through parking_lot's process-wide table).
     # The package stops an idle runtime before each fork; a hang here ends by SIGALRM.
     s3dlio.put_bytes(local + "f", b"abc")
     for _ in range(20):
@@ -292,6 +290,43 @@ def test_children_forked_right_after_calls_work(local):
                 os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
         assert status == 0, status
+
+
+def test_children_forked_while_other_threads_read_work(local):
+    # The parent's runtime is busy at every fork, so it runs on. With Tokio built on
+    # parking_lot (a GCS dependency turned it on) one child in 30 to 300 inherited its
+    # process-wide table of parked threads locked and hung or aborted; decision 024.
+    uris = [local + f"busy{i}" for i in range(32)]
+    for i, u in enumerate(uris):
+        s3dlio.put_bytes(u, bytes([i]) * 4096)
+    stop = threading.Event()
+
+    def reads():
+        while not stop.is_set():
+            s3dlio.get_many(uris)
+
+    readers = [threading.Thread(target=reads) for _ in range(2)]
+    for r in readers:
+        r.start()
+    forks, failed = 300, []
+    try:
+        for _ in range(forks):
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(10)
+                ok = False
+                try:
+                    ok = [len(v) for _, v in s3dlio.get_many(uris)] == [4096] * 32
+                finally:
+                    os._exit(0 if ok else 1)
+            _, status = os.waitpid(pid, 0)
+            if status != 0:
+                failed.append(status)
+    finally:
+        stop.set()
+        for r in readers:
+            r.join()
+    assert failed == [], f"{len(failed)} of {forks} children failed (wait statuses {failed})"
 
 
 EXIT_SCRIPT = """
