@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::size::parse_size;
+use crate::size::{Sizes, parse_size, parse_sizes};
 
 /// List, read, copy, delete and benchmark objects on every s3dlio backend: s3://, az://,
 /// gs://, file://, direct:// and memory://.
@@ -289,9 +289,6 @@ pub struct RmArgs {
 /// How synthetic objects look.
 #[derive(Debug, Args, Clone)]
 pub struct SynthArgs {
-    /// Object size: bytes, or with k/m/g (10^3) or Ki/Mi/Gi (2^10) suffixes.
-    #[arg(short, long, default_value = "1Mi", value_parser = parse_size)]
-    pub size: u64,
     /// About 1/N of the blocks unique.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub dedup: u64,
@@ -324,17 +321,25 @@ pub struct PutArgs {
     /// about --size bytes that its readers parse: npz, tfrecord, parquet (hdf5 is refused).
     #[arg(short = 'o', long, default_value = "raw", value_name = "TYPE")]
     pub object_type: String,
+    /// Object size: bytes, or with k/m/g (10^3) or Ki/Mi/Gi (2^10) suffixes.
+    #[arg(short, long, default_value = "1Mi", value_parser = parse_size)]
+    pub size: u64,
     #[command(flatten)]
     pub synth: SynthArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Where the benchmark writes (under a fresh sub-prefix it deletes at the end).
+    /// Where the benchmark writes (under a fresh sub-prefix it deletes at the end), or with
+    /// --existing the objects it reads.
     pub prefix: String,
-    /// Number of objects.
-    #[arg(short, long, default_value_t = 256)]
-    pub num: u64,
+    /// Number of objects [default: 256; with --existing, every object under the prefix].
+    #[arg(short, long)]
+    pub num: Option<u64>,
+    /// Object size, or a sweep of sizes with one pool and one set of results each:
+    /// 4Ki,64Ki,1Mi, or 4Ki..16Mi (doubling from the first to the last) [default: 1Mi].
+    #[arg(short, long, value_parser = parse_sizes, value_name = "SIZE[,SIZE...|..SIZE]")]
+    pub size: Option<Sizes>,
     /// Operations in flight.
     #[arg(short, long, default_value_t = 32)]
     pub jobs: usize,
@@ -344,29 +349,47 @@ pub struct BenchArgs {
     /// Leave the objects in place (skips the delete phase).
     #[arg(long)]
     pub keep: bool,
-    /// Instead of the fixed phases: write the --num objects, then run a mixed workload for
-    /// this long (e.g. 30s, 2m), each of -j workers picking operations by --mix weight and
-    /// objects at random.
+    /// Read the objects already under the prefix instead of writing a pool: the get,
+    /// get-range, stat and list phases, or a --mix of get, stat and list; nothing is
+    /// written or deleted. Empty objects are left out.
+    #[arg(long)]
+    pub existing: bool,
+    /// Instead of the fixed phases: write the objects, then run a mixed workload for this
+    /// long (e.g. 30s, 2m), each of -j workers picking operations by --mix weight and
+    /// objects by --keys.
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub duration: Option<std::time::Duration>,
     /// Operations before each measured window, run and not recorded (with --duration).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "0s", value_name = "DURATION")]
     pub warmup: std::time::Duration,
     /// Operation weights of the mixed workload: get, put (new objects), stat, list (one
-    /// page), delete (of objects the workload put), e.g. get=70,put=20,stat=10.
-    #[arg(long, default_value = "get=100", value_name = "OP=WEIGHT,...")]
-    pub mix: String,
+    /// page), delete (of objects the workload put), e.g. get=70,put=20,stat=10
+    /// [default: get=100].
+    #[arg(long, value_name = "OP=WEIGHT,...")]
+    pub mix: Option<String>,
+    /// How the mixed workload's gets and stats pick objects: at random, or each worker in
+    /// key order from its own starting point.
+    #[arg(long, value_enum, default_value_t = Keys::Random)]
+    pub keys: Keys,
     /// Measured windows per concurrency, each reported (with --duration).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub repeat: u32,
     /// A concurrency sweep: one measured run per value instead of -j, e.g. 1,8,32.
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     pub concurrency: Vec<usize>,
-    /// The mixed workload's rows as CSV (one row per concurrency, repeat and operation).
+    /// The mixed workload's rows as CSV (one row per size, concurrency, repeat and
+    /// operation).
     #[arg(long)]
     pub csv: bool,
     #[command(flatten)]
     pub synth: SynthArgs,
+}
+
+/// How a mixed workload picks the objects it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Keys {
+    Random,
+    Sequential,
 }
 
 #[cfg(test)]

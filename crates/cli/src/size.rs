@@ -27,6 +27,38 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// Object sizes of a sweep: `4Ki,64Ki,1Mi`, or `4Ki..16Mi` for the first size doubled
+/// until the last (the last included even when the doubling steps over it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sizes(pub Vec<u64>);
+
+pub fn parse_sizes(text: &str) -> Result<Sizes, String> {
+    if let Some((first, last)) = text.split_once("..") {
+        let (first, last) = (parse_size(first)?, parse_size(last)?);
+        if first == 0 || first > last {
+            return Err(format!(
+                "invalid size range {text:?}: it runs from a size above 0 up to a larger one, e.g. 4Ki..16Mi"
+            ));
+        }
+        let mut sizes: Vec<u64> = std::iter::successors(Some(first), |s| s.checked_mul(2))
+            .take_while(|s| *s <= last)
+            .collect();
+        if sizes.last() != Some(&last) {
+            sizes.push(last);
+        }
+        return Ok(Sizes(sizes));
+    }
+    let sizes = (text.split(',').filter(|p| !p.trim().is_empty()))
+        .map(parse_size)
+        .collect::<Result<Vec<_>, _>>()?;
+    if sizes.is_empty() {
+        return Err(format!(
+            "no size in {text:?}: give one, a list (4Ki,64Ki) or a range (4Ki..16Mi)"
+        ));
+    }
+    Ok(Sizes(sizes))
+}
+
 fn bad(text: &str) -> String {
     format!("invalid size {text:?}: use bytes, or a number with k/m/g/t (10^3) or Ki/Mi/Gi/Ti (2^10)")
 }
@@ -50,6 +82,18 @@ pub fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_lists_and_doubling_ranges() {
+        assert_eq!(parse_sizes("4Ki"), Ok(Sizes(vec![4096])));
+        assert_eq!(parse_sizes("4Ki,1Mi"), Ok(Sizes(vec![4096, 1 << 20])));
+        assert_eq!(parse_sizes("4Ki..16Ki"), Ok(Sizes(vec![4096, 8192, 16384])));
+        assert_eq!(parse_sizes("1k..5k"), Ok(Sizes(vec![1000, 2000, 4000, 5000])));
+        assert_eq!(parse_sizes("1Mi..1Mi"), Ok(Sizes(vec![1 << 20])));
+        for bad in ["", ",", "0..4Ki", "8Ki..4Ki", "4Ki..x", "4Ki,,y"] {
+            assert!(parse_sizes(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn decimal_and_binary_suffixes() {

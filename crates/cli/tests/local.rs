@@ -202,9 +202,9 @@ fn bench_runs_a_timed_mix_with_a_sweep_as_csv_and_cleans_up() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("concurrency,repeat,op,ops,bytes,seconds,ops_per_s,mb_per_s,p50_ms,p90_ms,p99_ms,p999_ms")
+        Some("size,concurrency,repeat,op,ops,bytes,seconds,ops_per_s,mb_per_s,p50_ms,p90_ms,p99_ms,p999_ms")
     );
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').skip(1).collect()).collect();
     // One row per operation of the mix, for each point of the sweep.
     let keys: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[2])).collect();
     assert_eq!(
@@ -239,6 +239,130 @@ fn bench_runs_a_timed_mix_with_a_sweep_as_csv_and_cleans_up() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("scan"));
+}
+
+/// `--size` lists and doubling ranges give one pool and one result set per size, in both
+/// modes; each row's bytes are its operations times its size.
+#[test]
+fn bench_sweeps_object_sizes() {
+    let out = ok_bytes(cli().args([
+        "--json",
+        "bench",
+        "memory://sweep/",
+        "-n",
+        "3",
+        "-s",
+        "1Ki..4Ki",
+        "-j",
+        "2",
+    ]));
+    let reports = json_lines(&out);
+    let sizes: Vec<u64> = reports
+        .iter()
+        .map(|r| r["object_size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [1024, 2048, 4096]);
+    for r in &reports {
+        assert_eq!(r["phases"][1]["op"], "get");
+        assert_eq!(r["phases"][1]["bytes"], 3 * r["object_size"].as_u64().unwrap());
+    }
+    let csv = stdout_of(cli().args([
+        "bench",
+        "memory://sweep/",
+        "-n",
+        "4",
+        "-s",
+        "1Ki,3Ki",
+        "--duration",
+        "200ms",
+        "--mix",
+        "get=1,put=1",
+        "--csv",
+    ]));
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let keys: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[3])).collect();
+    assert_eq!(
+        keys,
+        [("1024", "get"), ("1024", "put"), ("3072", "get"), ("3072", "put")]
+    );
+    for r in &rows {
+        let (size, ops, bytes): (u64, u64, u64) = (
+            r[0].parse().unwrap(),
+            r[4].parse().unwrap(),
+            r[5].parse().unwrap(),
+        );
+        assert!(ops > 0, "{r:?}");
+        assert_eq!(bytes, ops * size, "{r:?}");
+    }
+}
+
+/// `--existing` reads what is under the prefix (empty objects left out) and changes
+/// nothing; `--keys sequential` walks it in key order; writing flags are refused.
+#[test]
+fn bench_reads_existing_objects_in_key_order_and_writes_nothing() {
+    let (dir, prefix) = populated(5);
+    std::fs::write(dir.path().join("data/empty"), b"").unwrap();
+    let before = stdout_of(cli().args(["ls", "-r", "-l", &prefix]));
+
+    let out = ok_bytes(cli().args(["--json", "bench", "--existing", &prefix, "-j", "2"]));
+    let report = &json_lines(&out)[0];
+    let phases: Vec<(&str, u64, u64)> = (report["phases"].as_array().unwrap().iter())
+        .map(|p| {
+            (
+                p["op"].as_str().unwrap(),
+                p["objects"].as_u64().unwrap(),
+                p["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("get", 5, 5 * SIZE),
+            ("get-range", 5, 5 * 65536),
+            ("stat", 5, 0),
+            ("list", 6, 0)
+        ]
+    );
+
+    let log = dir.path().join("ops.tsv.zst");
+    let args = ["--duration", "300ms", "-j", "1", "--keys", "sequential", "--csv"];
+    cli()
+        .args(["--op-log", log.to_str().unwrap(), "bench", "--existing", &prefix])
+        .args(args)
+        .assert()
+        .success();
+    let text = String::from_utf8(zstd::decode_all(std::fs::File::open(&log).unwrap()).unwrap()).unwrap();
+    let gets: Vec<String> = (text.lines().skip(1).map(|l| l.split('\t').collect::<Vec<_>>()))
+        .filter(|r| r[2] == "GET")
+        .map(|r| r[7].to_string())
+        .collect();
+    assert!(gets.len() >= 10, "{text}");
+    let order: Vec<String> = (0..10)
+        .map(|i| format!("{prefix}object_{}_of_5.dat", i % 5))
+        .collect();
+    assert_eq!(gets[..10], order[..]);
+    assert_eq!(stdout_of(cli().args(["ls", "-r", "-l", &prefix])), before);
+
+    for refused in [
+        &["--duration", "1s", "--mix", "get=1,put=1"][..],
+        &["-s", "1Ki"],
+        &["--keep"],
+    ] {
+        cli()
+            .args(["bench", "--existing", &prefix])
+            .args(refused)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--existing"));
+    }
+    let empty = format!("{}/nothing/", file_uri(dir.path()));
+    std::fs::create_dir(dir.path().join("nothing")).unwrap();
+    cli()
+        .args(["bench", "--existing", &empty])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nothing matched"));
 }
 
 #[test]

@@ -11,12 +11,12 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use s3dlio::{Error, ObjectStore, ObjectStoreExt, Operation, run_blocking};
+use s3dlio::{Error, ListEntry, ObjectStore, ObjectStoreExt, Operation, run_blocking};
 use s3dlio_datagen::{DataSpec, Generator};
 
 use super::{Ctx, ensure_bucket, mix, store};
 use crate::args::{BenchArgs, SynthArgs};
-use crate::failure::CliResult;
+use crate::failure::{CliResult, Failure};
 use crate::output::{Out, Summary, mb_per_s};
 use crate::progress::Progress;
 use crate::size::human_bytes;
@@ -74,35 +74,117 @@ impl Phase {
 const HEADER: &str =
     "op          objects        bytes   seconds       MB/s   objects/s    p50 ms    p90 ms    p99 ms";
 
+/// One object a benchmark reads: written by it, or found under the prefix (`--existing`).
+#[derive(Debug, Clone)]
+pub(super) struct Object {
+    pub uri: String,
+    pub size: u64,
+}
+
+const DEFAULT_OBJECTS: u64 = 256;
+const DEFAULT_SIZE: u64 = 1 << 20;
+
 pub async fn bench(args: &BenchArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     mix::check(args)?;
     let base = as_prefix(&to_uri(&args.prefix)?);
     let store = store(&base)?;
-    ensure_bucket(&*store, &base, args.synth.create_bucket).await?;
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let run = format!("{base}s3dlio-bench-{}-{stamp}/", std::process::id());
-    let uris: Vec<String> = (0..args.num).map(|i| format!("{run}obj-{i:08}")).collect();
-    if let Some(duration) = args.duration {
-        return timed_mix(args, duration, ctx, &store, &run, &uris, out).await;
+    if args.existing {
+        return existing(args, ctx, &store, &base, out).await;
     }
-    let result = run_phases(args, ctx, &store, &run, &uris).await;
-    if result.is_err() && !args.keep {
-        // Leave nothing behind after a failed run; the run's own error is what counts.
-        if let Err(e) = store.delete_prefix(&run).await {
-            tracing::warn!("cleaning up {run} after the failed benchmark: {e}");
+    ensure_bucket(&*store, &base, args.synth.create_bucket).await?;
+    let sizes = args.size.as_ref().map_or(vec![DEFAULT_SIZE], |s| s.0.clone());
+    let mut rows = Vec::new();
+    for size in sizes {
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let run = format!("{base}s3dlio-bench-{}-{stamp}/", std::process::id());
+        let pool: Vec<Object> = (0..args.num.unwrap_or(DEFAULT_OBJECTS))
+            .map(|i| Object {
+                uri: format!("{run}obj-{i:08}"),
+                size,
+            })
+            .collect();
+        match args.duration {
+            Some(duration) => rows.extend(timed_mix(args, duration, ctx, &store, &run, &pool).await?),
+            None => {
+                let result = run_phases(args, ctx, &store, &run, &pool, true).await;
+                if result.is_err() && !args.keep {
+                    // Leave nothing behind after a failed run; the run's own error is what counts.
+                    if let Err(e) = store.delete_prefix(&run).await {
+                        tracing::warn!("cleaning up {run} after the failed benchmark: {e}");
+                    }
+                }
+                let what = format!("{} objects of {} ({size} bytes)", pool.len(), human_bytes(size));
+                print_phases(args, &run, &pool, Some(size), &what, &result?, out).await?;
+            }
         }
     }
-    let phases = result?;
-    let size = args.synth.size;
+    if args.duration.is_some() {
+        mix::print(&rows, args.csv, out).await?;
+    }
+    Ok(())
+}
+
+/// `--existing`: the objects under the prefix, read by the fixed phases or the timed mix;
+/// nothing is written or deleted.
+async fn existing(
+    args: &BenchArgs,
+    ctx: Ctx,
+    store: &Arc<dyn ObjectStore>,
+    base: &str,
+    out: &mut Out,
+) -> CliResult {
+    let mut listing = store.list_stream(base, true);
+    let mut pool = Vec::new();
+    while let Some(entry) = listing.next().await {
+        if let ListEntry::Object(meta) = entry?
+            && meta.size > 0
+        {
+            pool.push(Object {
+                uri: meta.uri,
+                size: meta.size,
+            });
+        }
+        if args.num.is_some_and(|n| pool.len() as u64 >= n) {
+            break;
+        }
+    }
+    drop(listing);
+    if pool.is_empty() {
+        return Err(Failure::NothingMatched(format!("bench --existing {base}")));
+    }
+    match args.duration {
+        Some(duration) => {
+            let rows = mix::mixed(args, duration, store, base, &pool, None).await?;
+            mix::print(&rows, args.csv, out).await
+        }
+        None => {
+            let phases = run_phases(args, ctx, store, base, &pool, false).await?;
+            let bytes: u64 = pool.iter().map(|o| o.size).sum();
+            let what = format!("{} existing objects, {} in all", pool.len(), human_bytes(bytes));
+            print_phases(args, base, &pool, None, &what, &phases, out).await
+        }
+    }
+}
+
+/// The fixed phases' results: a table, or one JSON line (`--json`).
+async fn print_phases(
+    args: &BenchArgs,
+    prefix: &str,
+    pool: &[Object],
+    size: Option<u64>,
+    what: &str,
+    phases: &[Phase],
+    out: &mut Out,
+) -> CliResult {
     if out.json {
         let phases: Vec<Value> = phases.iter().map(Phase::to_json).collect();
         return out
             .json_line(&json!({
-                "prefix": run,
-                "objects": args.num,
+                "prefix": prefix,
+                "objects": pool.len(),
                 "object_size": size,
                 "jobs": args.jobs,
                 "range_size": args.range_size,
@@ -110,16 +192,10 @@ pub async fn bench(args: &BenchArgs, ctx: Ctx, out: &mut Out) -> CliResult {
             }))
             .await;
     }
-    out.line(&format!(
-        "{run}: {} objects of {} ({} bytes), {} in flight",
-        args.num,
-        human_bytes(size),
-        size,
-        args.jobs
-    ))
-    .await?;
+    out.line(&format!("{prefix}: {what}, {} in flight", args.jobs))
+        .await?;
     out.line(HEADER).await?;
-    for phase in &phases {
+    for phase in phases {
         out.line(&phase.row()).await?;
     }
     Ok(())
@@ -133,16 +209,16 @@ async fn timed_mix(
     ctx: Ctx,
     store: &Arc<dyn ObjectStore>,
     run: &str,
-    uris: &[String],
-    out: &mut Out,
-) -> CliResult {
+    pool: &[Object],
+) -> s3dlio::Result<Vec<Value>> {
     let synth = &args.synth;
-    let prepared = timed("prepare", uris, args.jobs, ctx, &|i: usize, uri: String| {
-        put_synthetic(&**store, synth, i, uri)
+    let prepared = timed("prepare", pool, args.jobs, ctx, &|i: usize, o: Object| {
+        put_synthetic(&**store, synth, i, o)
     })
     .await;
+    let size = pool.first().map(|o| o.size);
     let result = match prepared {
-        Ok(_) => mix::mixed(args, duration, store, run, uris).await,
+        Ok(_) => mix::mixed(args, duration, store, run, pool, size).await,
         Err(e) => Err(e),
     };
     if !args.keep {
@@ -154,7 +230,7 @@ async fn timed_mix(
             tracing::warn!("cleaning up {run} after the benchmark: {e}");
         }
     }
-    mix::print(&result?, args.csv, out).await
+    result
 }
 
 /// Writes object `i` of the run (seed + i) and returns its size and the put's latency;
@@ -163,9 +239,8 @@ async fn put_synthetic(
     store: &dyn ObjectStore,
     synth: &SynthArgs,
     i: usize,
-    uri: String,
+    Object { uri, size }: Object,
 ) -> s3dlio::Result<(u64, Duration)> {
-    let size = synth.size;
     let spec = DataSpec::default()
         .with_dedup(synth.dedup)
         .with_compress(synth.compress)
@@ -179,51 +254,54 @@ async fn put_synthetic(
     Ok((size, started.elapsed()))
 }
 
+/// put (when `write`), get, get-range, stat, list, and delete (when `write` and not
+/// `--keep`) over the pool.
 async fn run_phases(
     args: &BenchArgs,
     ctx: Ctx,
     store: &Arc<dyn ObjectStore>,
     run: &str,
-    uris: &[String],
+    pool: &[Object],
+    write: bool,
 ) -> s3dlio::Result<Vec<Phase>> {
-    let size = args.synth.size;
-    let range_len = args.range_size.min(size);
     let synth = &args.synth;
     let mut phases = Vec::new();
-
+    if write {
+        phases.push(
+            timed("put", pool, args.jobs, ctx, &|i: usize, o: Object| {
+                put_synthetic(&**store, synth, i, o)
+            })
+            .await?,
+        );
+    }
     phases.push(
-        timed("put", uris, args.jobs, ctx, &|i: usize, uri: String| {
-            put_synthetic(&**store, synth, i, uri)
+        timed("get", pool, args.jobs, ctx, &|_, o: Object| async move {
+            let started = Instant::now();
+            let data = store.get(&o.uri).await?;
+            let elapsed = started.elapsed();
+            expect_len(Operation::Get, &o.uri, data.len() as u64, o.size)?;
+            Ok((o.size, elapsed))
         })
         .await?,
     );
     phases.push(
-        timed("get", uris, args.jobs, ctx, &|_, uri: String| async move {
+        timed("get-range", pool, args.jobs, ctx, &|i, o: Object| async move {
+            let range_len = args.range_size.min(o.size);
+            let offset = SmallRng::seed_from_u64(synth.seed ^ i as u64).random_range(0..=o.size - range_len);
             let started = Instant::now();
-            let data = store.get(&uri).await?;
+            let data = store.get_range(&o.uri, offset, Some(range_len)).await?;
             let elapsed = started.elapsed();
-            expect_len(Operation::Get, &uri, data.len() as u64, size)?;
-            Ok((size, elapsed))
-        })
-        .await?,
-    );
-    phases.push(
-        timed("get-range", uris, args.jobs, ctx, &|i, uri: String| async move {
-            let offset = SmallRng::seed_from_u64(synth.seed ^ i as u64).random_range(0..=size - range_len);
-            let started = Instant::now();
-            let data = store.get_range(&uri, offset, Some(range_len)).await?;
-            let elapsed = started.elapsed();
-            expect_len(Operation::GetRange, &uri, data.len() as u64, range_len)?;
+            expect_len(Operation::GetRange, &o.uri, data.len() as u64, range_len)?;
             Ok((range_len, elapsed))
         })
         .await?,
     );
     phases.push(
-        timed("stat", uris, args.jobs, ctx, &|_, uri: String| async move {
+        timed("stat", pool, args.jobs, ctx, &|_, o: Object| async move {
             let started = Instant::now();
-            let meta = store.stat(&uri).await?;
+            let meta = store.stat(&o.uri).await?;
             let elapsed = started.elapsed();
-            expect_len(Operation::Stat, &uri, meta.size, size)?;
+            expect_len(Operation::Stat, &o.uri, meta.size, o.size)?;
             Ok((0, elapsed))
         })
         .await?,
@@ -231,20 +309,21 @@ async fn run_phases(
     let started = Instant::now();
     let listed = store.list(run, true).await?;
     let elapsed = started.elapsed();
-    if listed.len() != uris.len() {
+    // Objects under an existing prefix may come and go while it runs.
+    if write && listed.len() != pool.len() {
         return Err(failed(
             Operation::List,
             run,
-            format!("listed {} objects, wrote {}", listed.len(), uris.len()),
+            format!("listed {} objects, wrote {}", listed.len(), pool.len()),
         ));
     }
     let mut latency = histogram();
     record(&mut latency, elapsed);
     phases.push(Phase::new("list", listed.len() as u64, 0, elapsed, latency));
-    if !args.keep {
-        let deletes = timed("delete", uris, args.jobs, ctx, &|_, uri: String| async move {
+    if write && !args.keep {
+        let deletes = timed("delete", pool, args.jobs, ctx, &|_, o: Object| async move {
             let started = Instant::now();
-            store.delete(&uri).await?;
+            store.delete(&o.uri).await?;
             Ok((0, started.elapsed()))
         })
         .await?;
@@ -261,20 +340,20 @@ async fn run_phases(
 /// benchmark of a failing store measures nothing).
 async fn timed<F, Fut>(
     op: &'static str,
-    uris: &[String],
+    pool: &[Object],
     jobs: usize,
     ctx: Ctx,
     job: &F,
 ) -> s3dlio::Result<Phase>
 where
-    F: Fn(usize, String) -> Fut,
+    F: Fn(usize, Object) -> Fut,
     Fut: Future<Output = s3dlio::Result<(u64, Duration)>>,
 {
-    let progress = Progress::objects(ctx.progress, Some(uris.len() as u64));
+    let progress = Progress::objects(ctx.progress, Some(pool.len() as u64));
     progress.set_message(op.to_string());
     let started = Instant::now();
-    let mut results = stream::iter(uris.iter().cloned().enumerate())
-        .map(|(i, uri)| job(i, uri))
+    let mut results = stream::iter(pool.iter().cloned().enumerate())
+        .map(|(i, o)| job(i, o))
         .buffer_unordered(jobs.max(1));
     let (mut objects, mut bytes, mut latency) = (0u64, 0u64, histogram());
     while let Some(result) = results.next().await {

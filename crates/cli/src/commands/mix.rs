@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use s3dlio::{ObjectStore, ObjectStoreExt, Operation, run_blocking};
 use s3dlio_datagen::{DataSpec, Generator};
 
-use super::bench::{expect_len, histogram, record};
-use crate::args::BenchArgs;
+use super::bench::{Object, expect_len, histogram, record};
+use crate::args::{BenchArgs, Keys};
 use crate::failure::{CliResult, Failure};
 use crate::output::{Out, mb_per_s};
 
@@ -92,6 +92,8 @@ fn stats() -> Stats {
 /// One measured window at one concurrency.
 #[derive(Debug)]
 struct Window {
+    /// The pool's object size; `None` for existing objects.
+    size: Option<u64>,
     concurrency: usize,
     repeat: u32,
     elapsed: Duration,
@@ -101,29 +103,35 @@ struct Window {
 /// What every worker shares.
 struct Pool<'a> {
     store: &'a dyn ObjectStore,
+    /// Where PUTs write and what LIST lists.
     run: &'a str,
-    uris: &'a [String],
+    objects: &'a [Object],
+    /// The size of the objects PUTs write.
     size: u64,
     mix: &'a [(MixOp, u32)],
+    keys: Keys,
 }
 
 /// Runs the timed workload: for each concurrency of the sweep (or `-j`), `--repeat`
 /// windows of `duration`, each after a `--warmup` that is not recorded. Returns one row
-/// per operation and window.
+/// per operation and window, labelled with `size` (`None`: existing objects).
 pub async fn mixed(
     args: &BenchArgs,
     duration: Duration,
     store: &Arc<dyn ObjectStore>,
     run: &str,
-    uris: &[String],
+    objects: &[Object],
+    size: Option<u64>,
 ) -> s3dlio::Result<Vec<Value>> {
-    let mix = parse_mix(&args.mix).map_err(|m| s3dlio::Error::invalid_argument(Operation::Get, run, m))?;
+    let mix =
+        parse_mix(mix_text(args)).map_err(|m| s3dlio::Error::invalid_argument(Operation::Get, run, m))?;
     let pool = Pool {
         store: &**store,
         run,
-        uris,
-        size: args.synth.size,
+        objects,
+        size: size.unwrap_or(0),
         mix: &mix,
+        keys: args.keys,
     };
     let sweep = match args.concurrency.is_empty() {
         true => vec![args.jobs],
@@ -137,6 +145,7 @@ pub async fn mixed(
             }
             let (elapsed, ops) = window(&pool, concurrency, duration, args.synth.seed).await?;
             let w = Window {
+                size,
                 concurrency,
                 repeat,
                 elapsed,
@@ -158,7 +167,7 @@ async fn window(
 ) -> s3dlio::Result<(Duration, Stats)> {
     let started = Instant::now();
     let end = started + length;
-    let workers = (0..concurrency.max(1)).map(|w| worker(pool, w as u64, seed, end));
+    let workers = (0..concurrency.max(1)).map(|w| worker(pool, w as u64, concurrency as u64, seed, end));
     let results = future::try_join_all(workers).await?;
     let elapsed = started.elapsed();
     let mut merged = stats();
@@ -172,11 +181,22 @@ async fn window(
     Ok((elapsed, merged))
 }
 
-/// One worker: picks operations by weight and objects at random until `end`. Its PUTs
-/// write new objects (one generated buffer, reused); its DELETEs remove the oldest of
-/// those, or put one first when it has none, so the pool that GETs read stays intact.
-async fn worker(pool: &Pool<'_>, id: u64, seed: u64, end: Instant) -> s3dlio::Result<Stats> {
+/// One worker of `workers`: picks operations by weight and objects by `--keys` until
+/// `end`. Its PUTs write new objects (one generated buffer, reused); its DELETEs remove
+/// the oldest of those, or put one first when it has none, so the pool that GETs read
+/// stays intact. In key order, worker `id` starts `id/workers` of the way into the pool.
+async fn worker(pool: &Pool<'_>, id: u64, workers: u64, seed: u64, end: Instant) -> s3dlio::Result<Stats> {
     let mut rng = SmallRng::seed_from_u64(seed ^ (id << 32));
+    let len = pool.objects.len();
+    let mut next_key = (id as usize * len) / workers.max(1) as usize;
+    let mut pick_object = move |rng: &mut SmallRng| match pool.keys {
+        Keys::Random => &pool.objects[rng.random_range(0..len)],
+        Keys::Sequential => {
+            let o = &pool.objects[next_key % len];
+            next_key += 1;
+            o
+        }
+    };
     let total: u32 = pool.mix.iter().map(|(_, w)| w).sum();
     let mut out = stats();
     let mut written: VecDeque<String> = VecDeque::new();
@@ -210,15 +230,15 @@ async fn worker(pool: &Pool<'_>, id: u64, seed: u64, end: Instant) -> s3dlio::Re
         let started = Instant::now();
         let bytes = match op {
             MixOp::Get => {
-                let uri = &pool.uris[rng.random_range(0..pool.uris.len())];
-                let got = pool.store.get(uri).await?;
-                expect_len(Operation::Get, uri, got.len() as u64, pool.size)?;
-                pool.size
+                let o = pick_object(&mut rng);
+                let got = pool.store.get(&o.uri).await?;
+                expect_len(Operation::Get, &o.uri, got.len() as u64, o.size)?;
+                o.size
             }
             MixOp::Stat => {
-                let uri = &pool.uris[rng.random_range(0..pool.uris.len())];
-                let meta = pool.store.stat(uri).await?;
-                expect_len(Operation::Stat, uri, meta.size, pool.size)?;
+                let o = pick_object(&mut rng);
+                let meta = pool.store.stat(&o.uri).await?;
+                expect_len(Operation::Stat, &o.uri, meta.size, o.size)?;
                 0
             }
             MixOp::List => {
@@ -261,6 +281,7 @@ fn rows(w: &Window, mix: &[(MixOp, u32)]) -> Vec<Value> {
         .map(|(op, s)| {
             let q = |q: f64| s.latency.value_at_quantile(q) as f64 / 1000.0;
             json!({
+                "size": w.size,
                 "concurrency": w.concurrency,
                 "repeat": w.repeat,
                 "op": op.name(),
@@ -278,7 +299,8 @@ fn rows(w: &Window, mix: &[(MixOp, u32)]) -> Vec<Value> {
         .collect()
 }
 
-const COLUMNS: [&str; 12] = [
+const COLUMNS: [&str; 13] = [
+    "size",
     "concurrency",
     "repeat",
     "op",
@@ -304,6 +326,8 @@ pub async fn print(rows: &[Value], csv: bool, out: &mut Out) -> CliResult {
     let cell = |v: &Value| match v {
         Value::Number(n) if n.is_f64() => format!("{:.3}", n.as_f64().unwrap_or(0.0)),
         Value::String(s) => s.clone(),
+        // The size of existing objects: theirs, each its own.
+        Value::Null => "existing".into(),
         other => other.to_string(),
     };
     if csv {
@@ -321,13 +345,20 @@ pub async fn print(rows: &[Value], csv: bool, out: &mut Out) -> CliResult {
     Ok(())
 }
 
-/// The mixed-workload flags make sense only with `--duration`.
+/// The `--mix` given, or reading only.
+fn mix_text(args: &BenchArgs) -> &str {
+    args.mix.as_deref().unwrap_or("get=100")
+}
+
+/// Refuses flags that would be ignored: mixed-workload flags without `--duration`, and
+/// writing flags with `--existing`.
 pub fn check(args: &BenchArgs) -> CliResult {
     let mixed_only = [
-        ("--mix", args.mix != "get=100"),
+        ("--mix", args.mix.is_some()),
         ("--warmup", !args.warmup.is_zero()),
         ("--repeat", args.repeat != 1),
         ("--concurrency", !args.concurrency.is_empty()),
+        ("--keys", args.keys != Keys::Random),
         ("--csv", args.csv),
     ];
     if args.duration.is_none()
@@ -337,15 +368,42 @@ pub fn check(args: &BenchArgs) -> CliResult {
             "{flag} shapes the timed mixed workload: add --duration (e.g. --duration 30s)"
         )));
     }
+    let writing = [
+        ("--size", args.size.is_some()),
+        ("--keep", args.keep),
+        ("--dedup", args.synth.dedup != 1),
+        ("--compress", args.synth.compress != 1),
+        ("--create-bucket", args.synth.create_bucket),
+    ];
+    if args.existing
+        && let Some((flag, _)) = writing.iter().find(|(_, set)| *set)
+    {
+        return Err(Failure::Usage(format!(
+            "{flag} shapes the objects bench writes; --existing reads what is there and writes nothing"
+        )));
+    }
     if args.repeat == 0 || args.concurrency.contains(&0) {
         return Err(Failure::Usage(
             "--repeat and --concurrency values must be at least 1".into(),
         ));
     }
+    if args.num == Some(0) {
+        return Err(Failure::Usage("--num must be at least 1".into()));
+    }
     if let Some(d) = args.duration {
-        parse_mix(&args.mix).map_err(Failure::Usage)?;
+        let mix = parse_mix(mix_text(args)).map_err(Failure::Usage)?;
         if d.is_zero() {
             return Err(Failure::Usage("--duration must be longer than 0".into()));
+        }
+        if args.existing
+            && let Some((op, _)) = mix
+                .iter()
+                .find(|(op, _)| matches!(op, MixOp::Put | MixOp::Delete))
+        {
+            return Err(Failure::Usage(format!(
+                "--mix {}: --existing reads what is there and writes nothing (get, stat and list only)",
+                op.name()
+            )));
         }
     }
     Ok(())

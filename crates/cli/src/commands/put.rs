@@ -31,15 +31,15 @@ pub async fn put(args: &PutArgs, ctx: Ctx, out: &mut Out) -> CliResult {
     let what = synthetic(&args.object_type, spec).map_err(Failure::Usage)?;
     let store = store(&prefix)?;
     ensure_bucket(&*store, &prefix, args.synth.create_bucket).await?;
-    let progress = Progress::bytes(ctx.progress, Some(args.num * args.synth.size));
+    let progress = Progress::bytes(ctx.progress, Some(args.num * args.size));
     let started = Instant::now();
     let items = stream::iter((0..args.num).map(Ok));
     let tally = run_jobs(items, args.jobs, &progress, |i| {
         let uri = format!("{prefix}{}", object_name(&args.template, i, args.num));
-        let (store, synth, progress) = (store.clone(), &args.synth, &progress);
-        let what = what.with_seed(synth.seed.wrapping_add(i));
+        let (store, size, progress) = (store.clone(), args.size, &progress);
+        let what = what.with_seed(args.synth.seed.wrapping_add(i));
         async move {
-            let result = put_generated(&*store, &uri, synth.size, what, Generation::default()).await;
+            let result = put_generated(&*store, &uri, size, what, Generation::default()).await;
             if let Ok(n) = &result {
                 progress.inc(*n);
             }
