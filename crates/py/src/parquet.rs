@@ -125,9 +125,9 @@ fn get_rg_op(
     rg_idx: usize,
     col_indices: Option<Vec<usize>>,
     footer_cap: u64,
-    decode: String,
+    decode: &str,
 ) -> PyResult<Op<Bytes>> {
-    let decode = decode_of(&decode)?;
+    let decode = decode_of(decode)?;
     let store = store(py, &uri)?;
     Ok(Box::pin(async move {
         FooterCache::global()
@@ -135,6 +135,12 @@ fn get_rg_op(
             .await
     }))
 }
+
+// Python signatures show their defaults only when written as literals.
+const _: () = assert!(
+    DEFAULT_FOOTER_CAP == 4_194_304,
+    "footer_cap's default in the signatures below"
+);
 
 twins! {
     /// Row group `rg_idx` of the Parquet file `uri` (footer read once per process and
@@ -146,8 +152,8 @@ twins! {
         uri: String,
         rg_idx: usize,
         col_indices: Option<Vec<usize>> = None,
-        footer_cap: u64 = DEFAULT_FOOTER_CAP,
-        decode: String = "arrow".to_string()
+        footer_cap: u64 = 4_194_304,
+        decode: &str = "arrow"
     ) => get_rg_op -> memoryview
 }
 
@@ -194,7 +200,7 @@ pub struct PyParquetIndex {
 #[pymethods]
 impl PyParquetIndex {
     #[new]
-    #[pyo3(signature = (col_indices = None, footer_cap = DEFAULT_FOOTER_CAP))]
+    #[pyo3(signature = (col_indices = None, footer_cap = 4_194_304))]
     fn new(col_indices: Option<Vec<usize>>, footer_cap: u64) -> Self {
         PyParquetIndex {
             index: Arc::new(ParquetIndex::new(col_indices, footer_cap)),

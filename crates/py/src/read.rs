@@ -94,8 +94,8 @@ twins! {
     get_ranges / get_ranges_async (
         uri: String,
         ranges: Vec<(u64, u64)>,
-        coalesce_gap: u64 = 1 << 20,
-        max_merged_size: u64 = 16 << 20,
+        coalesce_gap: u64 = 1_048_576,
+        max_merged_size: u64 = 16_777_216,
         max_in_flight: usize = 16
     ) => get_ranges_op -> views
 }

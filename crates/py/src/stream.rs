@@ -13,9 +13,6 @@ use crate::runtime::block;
 use crate::twins::store;
 use crate::view::Target;
 
-/// Default read-ahead: one range request fetches at least this much.
-const READ_AHEAD: u64 = 8 << 20;
-
 #[derive(Debug)]
 struct State {
     pos: u64,
@@ -121,7 +118,7 @@ impl Reader {
     }
 
     /// Up to `size` bytes (all that is left when `size` is negative or None) as `bytes`.
-    #[pyo3(signature = (size = -1))]
+    #[pyo3(signature = (size = -1), text_signature = "($self, size=-1)")]
     fn read<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
         let mut st = self.open_state()?;
         let left = self.hint.size.saturating_sub(st.pos);
@@ -148,7 +145,7 @@ impl Reader {
 
     /// Up to and including the next `\n` (at most `size` bytes when given), from the
     /// window (pickle reads its text lines this way).
-    #[pyo3(signature = (size = -1))]
+    #[pyo3(signature = (size = -1), text_signature = "($self, size=-1)")]
     fn readline<'py>(&self, py: Python<'py>, size: Option<i64>) -> PyResult<Bound<'py, PyBytes>> {
         let mut st = self.open_state()?;
         let limit = size.filter(|&k| k >= 0).map_or(u64::MAX, |k| k as u64);
@@ -254,9 +251,10 @@ impl Reader {
 }
 
 /// Opens `uri` for reading as a seekable file: one `stat` learns its size and version,
-/// then reads fetch ranges of at least `read_ahead` bytes, pinned to that version.
+/// then reads fetch ranges of at least `read_ahead` bytes (default 8 MiB), pinned to that
+/// version.
 #[pyfunction]
-#[pyo3(signature = (uri, read_ahead = READ_AHEAD))]
+#[pyo3(signature = (uri, read_ahead = 8_388_608))]
 pub fn open_reader(py: Python<'_>, uri: String, read_ahead: u64) -> PyResult<Reader> {
     if read_ahead == 0 {
         return Err(PyValueError::new_err("read_ahead must be at least 1 byte"));

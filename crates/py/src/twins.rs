@@ -16,7 +16,7 @@ use crate::runtime::current;
 macro_rules! twins {
     (
         $(#[$doc:meta])*
-        $name:ident / $name_async:ident ($($arg:ident : $ty:ty $(= $default:expr)?),* $(,)?)
+        $name:ident / $name_async:ident ($($arg:ident : $ty:ty $(= $default:tt)?),* $(,)?)
         => $op:ident -> $convert:expr
     ) => {
         $(#[$doc])*

@@ -73,11 +73,11 @@ fn put_op(
     max_in_flight: usize,
     size: Option<u64>,
     should_create_bucket: bool,
-    object_type: String,
+    object_type: &str,
     dedup_factor: u64,
     compress_factor: u64,
-    data_gen_algorithm: String,
-    data_gen_mode: String,
+    data_gen_algorithm: &str,
+    data_gen_mode: &str,
     chunk_size: usize,
 ) -> PyResult<Op<()>> {
     if chunk_size == 0 || dedup_factor == 0 || compress_factor == 0 || max_in_flight == 0 {
@@ -88,7 +88,7 @@ fn put_op(
     let spec = DataSpec::default()
         .with_dedup(dedup_factor)
         .with_compress(compress_factor);
-    let what = synthetic(&object_type, spec).map_err(|m| match object_type.eq_ignore_ascii_case("hdf5") {
+    let what = synthetic(object_type, spec).map_err(|m| match object_type.eq_ignore_ascii_case("hdf5") {
         true => PyNotImplementedError::new_err(m),
         false => PyValueError::new_err(m),
     })?;
@@ -97,7 +97,7 @@ fn put_op(
             "data_gen_algorithm must be 'random' (the one generator s3dlio has)",
         ));
     }
-    let how = match data_gen_mode.as_str() {
+    let how = match data_gen_mode {
         "streaming" => Generation::Streaming { step: chunk_size },
         "single-pass" => Generation::SinglePass,
         other => {
@@ -150,11 +150,11 @@ twins! {
         max_in_flight: usize = 64,
         size: Option<u64> = None,
         should_create_bucket: bool = false,
-        object_type: String = "zeros".to_string(),
+        object_type: &str = "zeros",
         dedup_factor: u64 = 1,
         compress_factor: u64 = 1,
-        data_gen_algorithm: String = "random".to_string(),
-        data_gen_mode: String = "streaming".to_string(),
+        data_gen_algorithm: &str = "random",
+        data_gen_mode: &str = "streaming",
         chunk_size: usize = 262144,
     ) => put_op -> none
 }
