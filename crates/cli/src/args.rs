@@ -22,7 +22,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Flags every command takes; each command's `--help` lists them under their own
+/// heading, apart from its own options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// More logging: -v info, -vv debug, -vvv trace (dependency crates stay at warn;
     /// RUST_LOG overrides).
@@ -397,6 +400,25 @@ mod tests {
     use clap::CommandFactory;
 
     use super::Cli;
+
+    /// A command's `--help` lists its own options, then the global ones under their own
+    /// heading, each once.
+    #[test]
+    fn subcommand_help_keeps_global_flags_apart() {
+        let mut cli = Cli::command();
+        cli.build(); // global flags reach the subcommands here
+        let help = cli.find_subcommand_mut("get").unwrap().render_help().to_string();
+        let (own, global) = help.split_once("Global options:").expect(&help);
+        assert!(
+            own.contains("--jobs") && !own.contains("--endpoint-url"),
+            "{help}"
+        );
+        assert!(
+            global.contains("--endpoint-url") && !global.contains("--jobs"),
+            "{help}"
+        );
+        assert_eq!(help.matches("--endpoint-url").count(), 1, "{help}");
+    }
 
     /// Every argument of every command says what it does in `--help`.
     #[test]

@@ -63,13 +63,14 @@ fn bad(text: &str) -> String {
     format!("invalid size {text:?}: use bytes, or a number with k/m/g/t (10^3) or Ki/Mi/Gi/Ti (2^10)")
 }
 
-/// `1.50 MiB`-style rendering for humans.
+/// `1.50 MB`-style rendering for humans, in decimal units like every rate the CLI prints
+/// (MB/s) and its progress bars.
 pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
         unit += 1;
     }
     if unit == 0 {
@@ -118,7 +119,7 @@ mod tests {
     #[test]
     fn human_rendering() {
         assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.50 KiB");
-        assert_eq!(human_bytes(3 << 30), "3.00 GiB");
+        assert_eq!(human_bytes(1500), "1.50 kB");
+        assert_eq!(human_bytes(3 << 30), "3.22 GB");
     }
 }

@@ -113,10 +113,17 @@ pub async fn upload(args: &UploadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
                 let dst = format!("{dest}{}", m.uri.strip_prefix(&prefix).unwrap_or(&m.uri));
                 items.push((m.uri.clone(), dst, Some(hint(&m))));
             }
-        } else if into_prefix {
-            items.push((src.clone(), format!("{dest}{}", basename(&src)), None));
         } else {
-            items.push((src, dest.clone(), None));
+            // Its size gives the progress bar its total.
+            let size = tokio::fs::metadata(path).await.ok().map(|m| ObjectHint {
+                size: m.len(),
+                version: None,
+            });
+            let dst = match into_prefix {
+                true => format!("{dest}{}", basename(&src)),
+                false => dest.clone(),
+            };
+            items.push((src, dst, size));
         }
     }
     let label = dest.clone();
@@ -235,7 +242,13 @@ async fn run_copies(
     ctx: Ctx,
     out: &mut Out,
 ) -> CliResult {
-    let progress = Progress::bytes(ctx.progress, None);
+    // Every item comes with its size: the total grows as the listing goes on.
+    let progress = Progress::bytes(ctx.progress, Some(0));
+    let items = items.inspect_ok(|(_, _, hint)| {
+        if let Some(h) = hint {
+            progress.add_total(h.size);
+        }
+    });
     let started = Instant::now();
     let stores = stores();
     let tally = run_jobs(items, plan.jobs, &progress, |(src, dst, hint)| {

@@ -55,7 +55,8 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         return get_one(&uri, span(args.range), ctx, out).await;
     }
     let plan = Plan::for_jobs(args.jobs);
-    let progress = Progress::bytes(ctx.progress, None);
+    // A listing gives each object's size, so a total that grows as it goes; a keylist not.
+    let progress = Progress::bytes(ctx.progress, args.keylist.is_none().then_some(0));
     let started = Instant::now();
     let (prefix, pattern, deep) = match selection {
         Some(s) => (as_prefix(&s.prefix), s.pattern, args.recursive || s.deep),
@@ -77,6 +78,7 @@ pub async fn get(args: &GetArgs, ctx: Ctx, out: &mut Out) -> CliResult {
         ),
         Source::Listing(store) => {
             let listed = objects_under(&**store, &prefix, deep, pattern.as_ref()).map_ok(|m| {
+                progress.add_total(m.size);
                 let h = hint(&m);
                 (m.uri, Some(h))
             });
