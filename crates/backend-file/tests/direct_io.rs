@@ -6,7 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use bytes::Bytes;
-use s3dlio_backend_file::{FileConfig, FileStore};
+use s3dlio_backend_file::{FileConfig, FileStore, PageCacheHint};
 use s3dlio_core::testkit::pattern;
 use s3dlio_core::{ObjectStoreExt, WriterOptions};
 
@@ -83,6 +83,39 @@ async fn direct_io_bypasses_the_page_cache() {
     assert!(
         f_pages >= total * 9 / 10,
         "file:// left only {f_pages} of {total} pages cached"
+    );
+}
+
+/// `S3DLIO_PAGE_CACHE=dontneed` drops a buffered read's pages from the cache afterwards;
+/// `normal` leaves them there.
+#[tokio::test]
+async fn the_dontneed_hint_drops_the_pages_a_read_brought_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let len = 8 << 20;
+    let mut resident = Vec::new();
+    for hint in [PageCacheHint::DontNeed, PageCacheHint::Normal] {
+        let path = dir.path().join(format!("{hint:?}.bin"));
+        let file = std::fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut &file, &pattern(len, 3)).unwrap();
+        // Written back and dropped: only the read below can bring pages in (the kernel
+        // does not drop dirty pages).
+        file.sync_all().unwrap();
+        // SAFETY: a valid fd and plain integers.
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        let store = FileStore::new(FileConfig {
+            page_cache: hint,
+            ..FileConfig::default()
+        });
+        let uri = format!("file://{}", path.display());
+        assert_eq!(store.get(&uri).await.unwrap().len(), len);
+        resident.push(resident_pages(&path));
+    }
+    let total = len / 4096;
+    assert!(
+        resident[0] <= total / 10 && resident[1] >= total * 9 / 10,
+        "pages of {total} cached after a read: dontneed {}, normal {}",
+        resident[0],
+        resident[1]
     );
 }
 
