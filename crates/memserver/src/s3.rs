@@ -19,6 +19,16 @@ const MIN_PART: u64 = 5 << 20;
 /// The most keys a listing page holds, as on S3.
 const MAX_KEYS: usize = 1000;
 
+/// One request being answered (see [`MemS3::peak_in_flight`]).
+#[derive(Debug)]
+struct InFlight(Arc<(AtomicU64, AtomicU64)>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The in-memory S3 service. Clones share the one store (the server keeps a clone to
 /// read its counters).
 #[derive(Debug, Clone, Default)]
@@ -26,6 +36,8 @@ pub struct MemS3 {
     state: Arc<RwLock<State>>,
     versions: Arc<AtomicU64>,
     requests: Arc<AtomicU64>,
+    /// Requests being answered now, and the most there have been at once.
+    in_flight: Arc<(AtomicU64, AtomicU64)>,
     latency: Duration,
 }
 
@@ -43,6 +55,7 @@ impl MemS3 {
     pub fn gateway(&self) -> MemS3 {
         MemS3 {
             requests: Arc::default(),
+            in_flight: Arc::default(),
             ..self.clone()
         }
     }
@@ -52,11 +65,23 @@ impl MemS3 {
         self.requests.load(Ordering::Relaxed)
     }
 
-    async fn enter(&self) {
+    /// The most requests answered at once so far, through this gateway (a GET until its
+    /// answer starts): what a client's
+    /// concurrency knob allowed.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.in_flight.1.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request until the guard drops (when its handler returns).
+    async fn enter(&self) -> InFlight {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let now = self.in_flight.0.fetch_add(1, Ordering::Relaxed) + 1;
+        self.in_flight.1.fetch_max(now, Ordering::Relaxed);
+        let guard = InFlight(self.in_flight.clone());
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
+        guard
     }
 
     fn version(&self) -> String {
@@ -177,7 +202,7 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let name = req.input.bucket;
         let mut state = self.write();
         if state.buckets.contains_key(&name) {
@@ -194,7 +219,7 @@ impl S3 for MemS3 {
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         bucket_ref(&self.read(), &req.input.bucket)?;
         Ok(S3Response::new(HeadBucketOutput::default()))
     }
@@ -203,7 +228,7 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let name = req.input.bucket;
         let mut state = self.write();
         if !bucket_mut(&mut state, &name)?.objects.is_empty() {
@@ -217,7 +242,7 @@ impl S3 for MemS3 {
         &self,
         _req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let buckets = self
             .read()
             .buckets
@@ -235,7 +260,7 @@ impl S3 for MemS3 {
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let data = Pieces::collect(i.body).await?;
         let object = Object {
@@ -259,7 +284,7 @@ impl S3 for MemS3 {
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let o = self.object(&i.bucket, &i.key)?;
         check_read(i.if_match.as_ref(), i.if_none_match.as_ref(), &o)?;
@@ -292,7 +317,7 @@ impl S3 for MemS3 {
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let o = self.object(&i.bucket, &i.key)?;
         check_read(i.if_match.as_ref(), i.if_none_match.as_ref(), &o)?;
@@ -311,7 +336,7 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         // As on S3: deleting a missing key succeeds.
         bucket_mut(&mut self.write(), &i.bucket)?.objects.remove(&i.key);
@@ -322,7 +347,7 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let mut state = self.write();
         let b = bucket_mut(&mut state, &i.bucket)?;
@@ -346,7 +371,7 @@ impl S3 for MemS3 {
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let CopySource::Bucket { bucket, key, .. } = &i.copy_source else {
             return Err(s3_error!(
@@ -394,7 +419,7 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let prefix = i.prefix.clone().unwrap_or_default();
         let max = i.max_keys.map_or(MAX_KEYS, |m| (m.max(0) as usize).min(MAX_KEYS));
@@ -430,7 +455,7 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let id = self.version();
         let mut state = self.write();
@@ -455,7 +480,7 @@ impl S3 for MemS3 {
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         if !(1..=10_000).contains(&i.part_number) {
             return Err(s3_error!(InvalidArgument, "part numbers run from 1 to 10000"));
@@ -478,7 +503,7 @@ impl S3 for MemS3 {
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let mut state = self.write();
         let upload = upload_mut(&mut state, &i.upload_id, &i.bucket, &i.key)?;
@@ -508,7 +533,7 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         if i.delimiter.is_some() || i.key_marker.is_some() || i.upload_id_marker.is_some() {
             return Err(s3_error!(
@@ -546,7 +571,7 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let listed = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         let (data, upload) = {
@@ -596,7 +621,7 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        self.enter().await;
+        let _answering = self.enter().await;
         let i = req.input;
         let mut state = self.write();
         upload_mut(&mut state, &i.upload_id, &i.bucket, &i.key)?;

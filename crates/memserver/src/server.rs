@@ -126,6 +126,11 @@ impl Server {
         self.s3.requests()
     }
 
+    /// The most requests this server answered at once so far.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.s3.peak_in_flight()
+    }
+
     /// The store it serves: pass it as [`Options::share`] to start another gateway to it.
     pub fn store(&self) -> MemS3 {
         self.s3.clone()

@@ -1,0 +1,44 @@
+//! S3 knobs whose effect only a server sees, shown on the memory server: how many
+//! requests the client keeps in flight.
+
+use std::time::Duration;
+
+use s3dlio_backend_s3::{S3Config, S3Store};
+use s3dlio_core::ObjectStore;
+use s3dlio_memserver::{Options, Server};
+
+/// `S3DLIO_S3_DELETE_CONCURRENCY` (`S3Config::delete_concurrency`): a batch delete of 6000
+/// keys is 6 DeleteObjects requests, at most that many at once. A 100 ms answer makes the
+/// requests overlap whenever the client lets them.
+#[tokio::test]
+async fn delete_concurrency_bounds_the_delete_requests_in_flight() {
+    let keys: Vec<String> = (0..6000).map(|i| format!("s3://knobs/k{i:05}")).collect();
+    let mut peaks = Vec::new();
+    for concurrency in [2, 6] {
+        let server = Server::start(
+            "127.0.0.1:0",
+            Options {
+                credentials: Some(("k".into(), "s".into())),
+                latency: Duration::from_millis(100),
+                ..Options::default()
+            },
+        )
+        .await
+        .unwrap();
+        let store = S3Store::new(S3Config {
+            delete_concurrency: concurrency,
+            ..S3Config::default()
+                .with_endpoint(server.endpoint())
+                .with_region("us-east-1")
+                .with_credentials("k", "s")
+        });
+        store.create_container("s3://knobs").await.unwrap();
+        let before = server.requests();
+        // Missing keys delete as S3 deletes them: successfully.
+        store.delete_batch(&keys).await.unwrap();
+        assert_eq!(server.requests() - before, 6, "pages of 1000 keys");
+        peaks.push(server.peak_in_flight());
+        server.stop().await;
+    }
+    assert_eq!(peaks, [2, 6]);
+}
