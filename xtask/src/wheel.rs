@@ -90,7 +90,18 @@ pub fn build(release: bool) -> Result<PathBuf> {
     run(Command::new(venv_bin("pip"))
         .args(["install", "-q", "--force-reinstall", "--no-deps"])
         .arg(&wheel))?;
-    eprintln!("xtask: installed {}", wheel.display());
+    // Which build the venv holds, for whoever uses it next (a debug wheel is several
+    // times slower: never benchmark it).
+    let profile = if release { "release" } else { "debug" };
+    let note = format!(
+        "{VENV} holds a {profile} build of s3dlio ({}).\nRebuild with `cargo xtask wheel --release` before measuring anything.\n",
+        wheel.display()
+    );
+    std::fs::write(Path::new(VENV).join("S3DLIO_WHEEL.txt"), &note)?;
+    eprintln!(
+        "xtask: installed the {profile} wheel {} into {VENV} (see {VENV}/S3DLIO_WHEEL.txt)",
+        wheel.display()
+    );
     Ok(wheel)
 }
 

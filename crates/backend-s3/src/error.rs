@@ -124,6 +124,16 @@ pub(crate) fn classify(
             uri,
             source: Some(cause),
         },
+        // A server that lacks the request fails the same way every time: not retried.
+        (Some("NotImplemented"), _) | (_, Some(501)) => Error::NotSupported {
+            operation: op,
+            backend: "s3",
+            uri,
+            hint: format!(
+                "the server does not implement this request ({}); check that the endpoint is an S3 service that supports it",
+                message.or(code).unwrap_or_else(|| "HTTP 501".into())
+            ),
+        },
         (Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"), _) => {
             Error::Transient {
                 op,
@@ -231,6 +241,17 @@ mod tests {
             r.into_error(Operation::Get, "s3://b/k"),
             Error::NotFound { .. }
         ));
+        // A server without the request: the same answer on every try.
+        let r = ErrorResponse::parse(
+            501,
+            br#"<Error><Code>NotImplemented</Code><Message>no auth</Message></Error>"#,
+        );
+        let e = r.into_error(Operation::Get, "s3://b/k");
+        assert!(
+            matches!(e, Error::NotSupported { .. }) && !e.is_retryable(),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("no auth"), "{e}");
         let r = ErrorResponse::parse(503, b"");
         assert_eq!((r.code.as_deref(), r.to_string().as_str()), (None, "HTTP 503"));
         assert!(r.into_error(Operation::Get, "s3://b/k").is_retryable());
