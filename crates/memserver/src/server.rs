@@ -1,6 +1,8 @@
 //! Serving [`MemS3`] over HTTP/1.1 and HTTP/2 on a TCP listener, and stopping it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -34,6 +36,7 @@ pub struct Options {
 pub struct Server {
     addr: SocketAddr,
     s3: MemS3,
+    connections: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -58,7 +61,7 @@ impl Server {
         let counter = s3.clone();
         let capacity = opts
             .max_in_flight
-            .map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n)));
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
         // One path outside S3's namespace (bucket names cannot start with `_`) answers
         // the request count, so an out-of-process benchmark can read it.
         let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -82,12 +85,17 @@ impl Server {
             }
         });
         let (stop, mut stopped) = watch::channel(false);
+        let connections = Arc::new(AtomicU64::new(0));
+        let accepted_count = connections.clone();
         let task = tokio::spawn(async move {
             let http = Builder::new(TokioExecutor::new());
             loop {
                 let socket = tokio::select! {
                     accepted = listener.accept() => match accepted {
-                        Ok((socket, _)) => socket,
+                        Ok((socket, _)) => {
+                            accepted_count.fetch_add(1, Ordering::Relaxed);
+                            socket
+                        }
                         Err(e) => {
                             tracing::warn!("accepting a connection failed: {e}");
                             continue;
@@ -109,7 +117,13 @@ impl Server {
                 });
             }
         });
-        Ok(Server { addr, s3, stop, task })
+        Ok(Server {
+            addr,
+            s3,
+            connections,
+            stop,
+            task,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -124,6 +138,11 @@ impl Server {
     /// Requests this server answered so far (not its store's other gateways').
     pub fn requests(&self) -> u64 {
         self.s3.requests()
+    }
+
+    /// Connections accepted so far: how often clients did not reuse one.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// The most requests this server answered at once so far.

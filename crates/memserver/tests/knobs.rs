@@ -1,10 +1,11 @@
 //! S3 knobs whose effect only a server sees, shown on the memory server: how many
-//! requests the client keeps in flight.
+//! requests the client keeps in flight, and how many connections it opens.
 
 use std::time::Duration;
 
-use s3dlio_backend_s3::{S3Config, S3Store};
-use s3dlio_core::ObjectStore;
+use bytes::Bytes;
+use s3dlio_backend_s3::{DataPath, S3Config, S3Store};
+use s3dlio_core::{ObjectStore, ObjectStoreExt};
 use s3dlio_memserver::{Options, Server};
 
 /// `S3DLIO_S3_DELETE_CONCURRENCY` (`S3Config::delete_concurrency`): a batch delete of 6000
@@ -41,4 +42,45 @@ async fn delete_concurrency_bounds_the_delete_requests_in_flight() {
         server.stop().await;
     }
     assert_eq!(peaks, [2, 6]);
+}
+
+/// `S3DLIO_S3_POOL_MAX_IDLE_PER_HOST` (`S3Config::pool_max_idle_per_host`): 0 keeps no
+/// idle connection, so each of 20 requests in a row opens its own; unset, they share one.
+/// On both data paths (their two HTTP clients both take the cap).
+#[tokio::test]
+async fn pool_max_idle_per_host_decides_whether_connections_are_reused() {
+    for path in [DataPath::Direct, DataPath::Sdk] {
+        let mut opened = Vec::new();
+        for cap in [Some(0), None] {
+            let server = Server::start(
+                "127.0.0.1:0",
+                Options {
+                    credentials: Some(("k".into(), "s".into())),
+                    ..Options::default()
+                },
+            )
+            .await
+            .unwrap();
+            let store = S3Store::new(S3Config {
+                pool_max_idle_per_host: cap,
+                ..S3Config::default()
+                    .with_endpoint(server.endpoint())
+                    .with_region("us-east-1")
+                    .with_credentials("k", "s")
+                    .with_data_path(path)
+            });
+            store.create_container("s3://knobs").await.unwrap();
+            store.put("s3://knobs/o", Bytes::from_static(b"x")).await.unwrap();
+            let before = server.connections();
+            for _ in 0..20 {
+                assert_eq!(store.get("s3://knobs/o").await.unwrap(), "x");
+            }
+            opened.push(server.connections() - before);
+            server.stop().await;
+        }
+        assert!(
+            opened[0] >= 20 && opened[1] <= 1,
+            "{path:?}: connections opened {opened:?}"
+        );
+    }
 }
