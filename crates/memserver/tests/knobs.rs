@@ -8,6 +8,26 @@ use s3dlio_backend_s3::{DataPath, S3Config, S3Store};
 use s3dlio_core::{ObjectStore, ObjectStoreExt};
 use s3dlio_memserver::{Options, Server};
 
+async fn server(latency: Duration) -> Server {
+    let opts = Options {
+        credentials: Some(("k".into(), "s".into())),
+        latency,
+        ..Options::default()
+    };
+    Server::start("127.0.0.1:0", opts).await.unwrap()
+}
+
+/// A client of `server`, its bucket `s3://knobs` made.
+async fn client(server: &Server, config: impl FnOnce(S3Config) -> S3Config) -> S3Store {
+    let base = S3Config::default()
+        .with_endpoint(server.endpoint())
+        .with_region("us-east-1")
+        .with_credentials("k", "s");
+    let store = S3Store::new(config(base));
+    store.create_container("s3://knobs").await.unwrap();
+    store
+}
+
 /// `S3DLIO_S3_DELETE_CONCURRENCY` (`S3Config::delete_concurrency`): a batch delete of 6000
 /// keys is 6 DeleteObjects requests, at most that many at once. A 100 ms answer makes the
 /// requests overlap whenever the client lets them.
@@ -16,24 +36,12 @@ async fn delete_concurrency_bounds_the_delete_requests_in_flight() {
     let keys: Vec<String> = (0..6000).map(|i| format!("s3://knobs/k{i:05}")).collect();
     let mut peaks = Vec::new();
     for concurrency in [2, 6] {
-        let server = Server::start(
-            "127.0.0.1:0",
-            Options {
-                credentials: Some(("k".into(), "s".into())),
-                latency: Duration::from_millis(100),
-                ..Options::default()
-            },
-        )
-        .await
-        .unwrap();
-        let store = S3Store::new(S3Config {
+        let server = server(Duration::from_millis(100)).await;
+        let store = client(&server, |c| S3Config {
             delete_concurrency: concurrency,
-            ..S3Config::default()
-                .with_endpoint(server.endpoint())
-                .with_region("us-east-1")
-                .with_credentials("k", "s")
-        });
-        store.create_container("s3://knobs").await.unwrap();
+            ..c
+        })
+        .await;
         let before = server.requests();
         // Missing keys delete as S3 deletes them: successfully.
         store.delete_batch(&keys).await.unwrap();
@@ -52,24 +60,12 @@ async fn pool_max_idle_per_host_decides_whether_connections_are_reused() {
     for path in [DataPath::Direct, DataPath::Sdk] {
         let mut opened = Vec::new();
         for cap in [Some(0), None] {
-            let server = Server::start(
-                "127.0.0.1:0",
-                Options {
-                    credentials: Some(("k".into(), "s".into())),
-                    ..Options::default()
-                },
-            )
-            .await
-            .unwrap();
-            let store = S3Store::new(S3Config {
+            let server = server(Duration::ZERO).await;
+            let store = client(&server, |c| S3Config {
                 pool_max_idle_per_host: cap,
-                ..S3Config::default()
-                    .with_endpoint(server.endpoint())
-                    .with_region("us-east-1")
-                    .with_credentials("k", "s")
-                    .with_data_path(path)
-            });
-            store.create_container("s3://knobs").await.unwrap();
+                ..c.with_data_path(path)
+            })
+            .await;
             store.put("s3://knobs/o", Bytes::from_static(b"x")).await.unwrap();
             let before = server.connections();
             for _ in 0..20 {
