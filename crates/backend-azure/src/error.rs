@@ -135,6 +135,16 @@ pub(crate) fn map_error(op: Operation, uri: &str, err: azure_core::Error) -> Err
             uri,
             source: Some(cause),
         },
+        // A server that lacks the request fails the same way every time: not retried.
+        (_, Some(StatusCode::NotImplemented)) => Error::NotSupported {
+            operation: op,
+            backend: "azure",
+            uri,
+            hint: format!(
+                "the server does not implement this request ({}); check that the endpoint is an Azure Blob service that supports it",
+                code.unwrap_or_else(|| "HTTP 501".into())
+            ),
+        },
         (Some("ServerBusy" | "OperationTimedOut" | "InternalError"), _) => Error::Transient {
             op,
             uri,
@@ -155,5 +165,41 @@ pub(crate) fn map_error(op: Operation, uri: &str, err: azure_core::Error) -> Err
             },
             source: Some(cause),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: StatusCode, code: &str) -> azure_core::Error {
+        azure_core::Error::with_message(
+            ErrorKind::HttpResponse {
+                status,
+                error_code: Some(code.into()),
+                raw_response: None,
+            },
+            "the service said no",
+        )
+    }
+
+    #[test]
+    fn a_missing_feature_is_not_retried_and_a_busy_server_is() {
+        let e = map_error(
+            Operation::Get,
+            "az://a/c/b",
+            answer(StatusCode::NotImplemented, "NotImplemented"),
+        );
+        assert!(
+            matches!(e, Error::NotSupported { .. }) && !e.is_retryable(),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("NotImplemented"), "{e}");
+        let e = map_error(
+            Operation::Get,
+            "az://a/c/b",
+            answer(StatusCode::ServiceUnavailable, "ServerBusy"),
+        );
+        assert!(e.is_retryable(), "{e:?}");
     }
 }
