@@ -29,14 +29,15 @@ async fn client(server: &Server, config: impl FnOnce(S3Config) -> S3Config) -> S
 }
 
 /// `S3DLIO_S3_DELETE_CONCURRENCY` (`S3Config::delete_concurrency`): a batch delete of 6000
-/// keys is 6 DeleteObjects requests, at most that many at once. A 100 ms answer makes the
-/// requests overlap whenever the client lets them.
+/// keys is 6 DeleteObjects requests, at most that many at once. A 300 ms answer makes the
+/// requests overlap whenever the client lets them (a loaded machine may start the sixth
+/// after the first ended, so 6 must give more than 2, and at most 6).
 #[tokio::test]
 async fn delete_concurrency_bounds_the_delete_requests_in_flight() {
     let keys: Vec<String> = (0..6000).map(|i| format!("s3://knobs/k{i:05}")).collect();
     let mut peaks = Vec::new();
     for concurrency in [2, 6] {
-        let server = server(Duration::from_millis(100)).await;
+        let server = server(Duration::from_millis(300)).await;
         let store = client(&server, |c| S3Config {
             delete_concurrency: concurrency,
             ..c
@@ -49,7 +50,10 @@ async fn delete_concurrency_bounds_the_delete_requests_in_flight() {
         peaks.push(server.peak_in_flight());
         server.stop().await;
     }
-    assert_eq!(peaks, [2, 6]);
+    assert!(
+        peaks[0] == 2 && (3..=6).contains(&peaks[1]),
+        "peaks in flight {peaks:?}"
+    );
 }
 
 /// `S3DLIO_S3_POOL_MAX_IDLE_PER_HOST` (`S3Config::pool_max_idle_per_host`): 0 keeps no
