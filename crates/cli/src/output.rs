@@ -43,9 +43,14 @@ impl Out {
     }
 }
 
+/// Events (objects, operations, bytes) per second of `elapsed`.
+pub fn per_s(n: u64, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
 /// Megabytes (10^6 bytes) per second.
 pub fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
-    bytes as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9)
+    per_s(bytes, elapsed) / 1e6
 }
 
 /// A rate as the summaries and the progress bars print it.
@@ -55,10 +60,7 @@ pub fn human_rate(bytes: u64, elapsed: Duration) -> String {
 
 /// Objects per second as the summaries and the progress bars print it.
 pub fn object_rate(objects: u64, elapsed: Duration) -> String {
-    format!(
-        "{:.0} objects/s",
-        objects as f64 / elapsed.as_secs_f64().max(1e-9)
-    )
+    format!("{:.0} objects/s", per_s(objects, elapsed))
 }
 
 /// What a multi-object command did.
@@ -73,7 +75,7 @@ pub struct Summary {
 
 impl Summary {
     pub fn objects_per_s(&self) -> f64 {
-        self.objects as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        per_s(self.objects, self.elapsed)
     }
 
     pub fn to_json(&self) -> Value {

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use futures::{StreamExt, stream};
 use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
@@ -112,9 +113,7 @@ pub async fn bench(args: &BenchArgs, ctx: Ctx, out: &mut Out) -> CliResult {
                 let result = run_phases(args, ctx, &store, &run, &pool, true).await;
                 if result.is_err() && !args.keep {
                     // Leave nothing behind after a failed run; the run's own error is what counts.
-                    if let Err(e) = store.delete_prefix(&run).await {
-                        tracing::warn!("cleaning up {run} after the failed benchmark: {e}");
-                    }
+                    clean_up(&*store, &run).await;
                 }
                 let what = format!("{} objects of {} ({size} bytes)", pool.len(), human_bytes(size));
                 print_phases(args, &run, &pool, Some(size), &what, &result?, out).await?;
@@ -222,15 +221,21 @@ async fn timed_mix(
         Err(e) => Err(e),
     };
     if !args.keep {
-        let cleaned = store.delete_prefix(run).await;
-        if !store.capabilities().explicit_containers {
-            let _ = store.delete_container(run).await;
-        }
-        if let Err(e) = cleaned {
-            tracing::warn!("cleaning up {run} after the benchmark: {e}");
-        }
+        clean_up(&**store, run).await;
     }
     result
+}
+
+/// Deletes the run's objects (and, on a directory store, its directory) after a run
+/// whose own phases did not; a failure is logged, the run's result is what counts.
+async fn clean_up(store: &dyn ObjectStore, run: &str) {
+    let cleaned = store.delete_prefix(run).await;
+    if !store.capabilities().explicit_containers {
+        let _ = store.delete_container(run).await;
+    }
+    if let Err(e) = cleaned {
+        tracing::warn!("cleaning up {run} after the benchmark: {e}");
+    }
 }
 
 /// Writes object `i` of the run (seed + i) and returns its size and the put's latency;
@@ -241,17 +246,28 @@ async fn put_synthetic(
     i: usize,
     Object { uri, size }: Object,
 ) -> s3dlio::Result<(u64, Duration)> {
-    let spec = DataSpec::default()
-        .with_dedup(synth.dedup)
-        .with_compress(synth.compress)
-        .with_seed(synth.seed.wrapping_add(i as u64));
-    let data = run_blocking(Operation::Put, &uri, "generating data", move || {
-        Generator::new(size, spec).generate()
-    })
-    .await?;
+    let data = synthetic_data(synth, size, synth.seed.wrapping_add(i as u64), &uri).await?;
     let started = Instant::now();
     store.put(&uri, data).await?;
     Ok((size, started.elapsed()))
+}
+
+/// `size` bytes of the benchmark's data (`--dedup`, `--compress`) from `seed`, generated
+/// on the blocking pool for a put to `uri`.
+pub(super) async fn synthetic_data(
+    synth: &SynthArgs,
+    size: u64,
+    seed: u64,
+    uri: &str,
+) -> s3dlio::Result<Bytes> {
+    let spec = DataSpec::default()
+        .with_dedup(synth.dedup)
+        .with_compress(synth.compress)
+        .with_seed(seed);
+    run_blocking(Operation::Put, uri, "generating data", move || {
+        Generator::new(size, spec).generate()
+    })
+    .await
 }
 
 /// put (when `write`), get, get-range, stat, list, and delete (when `write` and not

@@ -114,11 +114,12 @@ pub async fn upload(args: &UploadArgs, ctx: Ctx, out: &mut Out) -> CliResult {
                 items.push((m.uri.clone(), dst, Some(hint(&m))));
             }
         } else {
-            // Its size gives the progress bar its total.
-            let size = tokio::fs::metadata(path).await.ok().map(|m| ObjectHint {
-                size: m.len(),
-                version: None,
-            });
+            // Its size gives the progress bar its total (a file that cannot be read
+            // fails as its copy starts).
+            let size = match store(&src)?.stat(&src).await {
+                Ok(m) => Some(hint(&m)),
+                Err(_) => None,
+            };
             let dst = match into_prefix {
                 true => format!("{dest}{}", basename(&src)),
                 false => dest.clone(),

@@ -12,13 +12,12 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use s3dlio::{ObjectStore, ObjectStoreExt, Operation, run_blocking};
-use s3dlio_datagen::{DataSpec, Generator};
+use s3dlio::{ObjectStore, ObjectStoreExt, Operation};
 
-use super::bench::{Object, expect_len, histogram, record};
-use crate::args::{BenchArgs, Keys};
+use super::bench::{Object, expect_len, histogram, record, synthetic_data};
+use crate::args::{BenchArgs, Keys, SynthArgs};
 use crate::failure::{CliResult, Failure};
-use crate::output::{Out, mb_per_s};
+use crate::output::{Out, mb_per_s, per_s};
 
 /// What a mixed workload does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +109,8 @@ struct Pool<'a> {
     size: u64,
     mix: &'a [(MixOp, u32)],
     keys: Keys,
+    /// How PUTs' data looks (`--dedup`, `--compress`, `--seed`).
+    synth: &'a SynthArgs,
 }
 
 /// Runs the timed workload: for each concurrency of the sweep (or `-j`), `--repeat`
@@ -132,6 +133,7 @@ pub async fn mixed(
         size: size.unwrap_or(0),
         mix: &mix,
         keys: args.keys,
+        synth: &args.synth,
     };
     let sweep = match args.concurrency.is_empty() {
         true => vec![args.jobs],
@@ -141,9 +143,9 @@ pub async fn mixed(
     for &concurrency in &sweep {
         for repeat in 1..=args.repeat {
             if !args.warmup.is_zero() {
-                window(&pool, concurrency, args.warmup, args.synth.seed).await?;
+                window(&pool, concurrency, args.warmup).await?;
             }
-            let (elapsed, ops) = window(&pool, concurrency, duration, args.synth.seed).await?;
+            let (elapsed, ops) = window(&pool, concurrency, duration).await?;
             let w = Window {
                 size,
                 concurrency,
@@ -159,15 +161,10 @@ pub async fn mixed(
 
 /// Runs the mix with `concurrency` workers for `length`; every operation started before
 /// the end completes and counts.
-async fn window(
-    pool: &Pool<'_>,
-    concurrency: usize,
-    length: Duration,
-    seed: u64,
-) -> s3dlio::Result<(Duration, Stats)> {
+async fn window(pool: &Pool<'_>, concurrency: usize, length: Duration) -> s3dlio::Result<(Duration, Stats)> {
     let started = Instant::now();
     let end = started + length;
-    let workers = (0..concurrency.max(1)).map(|w| worker(pool, w as u64, concurrency as u64, seed, end));
+    let workers = (0..concurrency.max(1)).map(|w| worker(pool, w as u64, concurrency as u64, end));
     let results = future::try_join_all(workers).await?;
     let elapsed = started.elapsed();
     let mut merged = stats();
@@ -185,8 +182,8 @@ async fn window(
 /// `end`. Its PUTs write new objects (one generated buffer, reused); its DELETEs remove
 /// the oldest of those, or put one first when it has none, so the pool that GETs read
 /// stays intact. In key order, worker `id` starts `id/workers` of the way into the pool.
-async fn worker(pool: &Pool<'_>, id: u64, workers: u64, seed: u64, end: Instant) -> s3dlio::Result<Stats> {
-    let mut rng = SmallRng::seed_from_u64(seed ^ (id << 32));
+async fn worker(pool: &Pool<'_>, id: u64, workers: u64, end: Instant) -> s3dlio::Result<Stats> {
+    let mut rng = SmallRng::seed_from_u64(pool.synth.seed ^ (id << 32));
     let len = pool.objects.len();
     let mut next_key = (id as usize * len) / workers.max(1) as usize;
     let mut pick_object = move |rng: &mut SmallRng| match pool.keys {
@@ -220,12 +217,7 @@ async fn worker(pool: &Pool<'_>, id: u64, workers: u64, seed: u64, end: Instant)
         }
         if op == MixOp::Put && data.is_none() {
             // Generated before the clock starts: latency is the store's alone.
-            let (size, spec) = (pool.size, DataSpec::default().with_seed(seed ^ id));
-            let generated = run_blocking(Operation::Put, pool.run, "generating data", move || {
-                Generator::new(size, spec).generate()
-            })
-            .await?;
-            data = Some(generated);
+            data = Some(synthetic_data(pool.synth, pool.size, pool.synth.seed ^ id, pool.run).await?);
         }
         let started = Instant::now();
         let bytes = match op {
@@ -288,7 +280,7 @@ fn rows(w: &Window, mix: &[(MixOp, u32)]) -> Vec<Value> {
                 "ops": s.ops,
                 "bytes": s.bytes,
                 "seconds": w.elapsed.as_secs_f64(),
-                "ops_per_s": s.ops as f64 / w.elapsed.as_secs_f64().max(1e-9),
+                "ops_per_s": per_s(s.ops, w.elapsed),
                 "mb_per_s": mb_per_s(s.bytes, w.elapsed),
                 "p50_ms": q(0.50),
                 "p90_ms": q(0.90),
