@@ -147,7 +147,10 @@ impl TokenCredential for Chain {
             match tokio::time::timeout(self.limit, c.get_token(scopes, options.clone())).await {
                 Ok(Ok(token)) => return Ok(token),
                 Ok(Err(e)) => failures.push(e.to_string()),
-                Err(_) => failures.push(format!("{c:?}: no token within {:?}", self.limit)),
+                Err(_) => failures.push(format!(
+                    "{c:?}: no token within {:?} (S3DLIO_AZURE_CREDENTIALS_TIMEOUT_MS)",
+                    self.limit
+                )),
             }
         }
         Err(azure_core::Error::with_message(

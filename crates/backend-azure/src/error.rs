@@ -73,7 +73,7 @@ pub(crate) fn map_error(op: Operation, uri: &str, err: azure_core::Error) -> Err
             return Error::Unauthenticated {
                 op,
                 uri,
-                hint: format!("no usable Azure credentials: {CREDENTIALS_HINT}"),
+                hint: format!("no usable Azure credentials ({err}): {CREDENTIALS_HINT}"),
                 source: Some(Box::new(err)),
             };
         }

@@ -8,7 +8,7 @@ use std::path::Path;
 use bytes::Bytes;
 use s3dlio_backend_file::{FileConfig, FileStore, PageCacheHint};
 use s3dlio_core::testkit::pattern;
-use s3dlio_core::{ObjectStoreExt, WriterOptions};
+use s3dlio_core::{ObjectStore, ObjectStoreExt, WriterOptions};
 
 /// Pages of `path` resident in the page cache (mmap + mincore).
 fn resident_pages(path: &Path) -> usize {
@@ -219,4 +219,100 @@ async fn metadata_is_refused_not_dropped() {
         err.to_string().contains("file") && err.to_string().contains(&uri),
         "{err}"
     );
+}
+
+/// Dirty and under-writeback pages of `path` in the page cache (`cachestat`, Linux 6.5+).
+fn unwritten_pages(path: &Path) -> u64 {
+    // The syscall's number is the same on every architecture; libc names it on few.
+    const SYS_CACHESTAT: libc::c_long = 451;
+    #[repr(C)]
+    struct Range {
+        off: u64,
+        len: u64,
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct CacheStat {
+        cache: u64,
+        dirty: u64,
+        writeback: u64,
+        evicted: u64,
+        recently_evicted: u64,
+    }
+    let file = std::fs::File::open(path).unwrap();
+    let whole = Range { off: 0, len: 0 };
+    let mut stat = CacheStat::default();
+    // SAFETY: a valid fd and two live, correctly laid out structs.
+    let rc = unsafe { libc::syscall(SYS_CACHESTAT, file.as_raw_fd(), &whole, &mut stat, 0) };
+    assert_eq!(rc, 0, "cachestat: {}", std::io::Error::last_os_error());
+    stat.dirty + stat.writeback
+}
+
+/// `S3DLIO_FILE_FSYNC=1`: a put, a writer and a copy return only once the object's data
+/// is on the disk (no dirty page left); with `0` a fresh put's pages are still dirty.
+#[tokio::test]
+async fn fsync_writes_each_object_back_before_it_is_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = pattern(4 << 20, 7);
+    let uri = |name: &str| format!("file://{}/{name}", dir.path().display());
+    let durable = FileStore::new(FileConfig {
+        fsync: true,
+        ..FileConfig::default()
+    });
+    durable.put(&uri("put"), data.clone()).await.unwrap();
+    let mut w = durable
+        .get_writer(&uri("writer"), WriterOptions::default())
+        .await
+        .unwrap();
+    w.write(data.clone()).await.unwrap();
+    w.finalize().await.unwrap();
+    durable.copy(&uri("put"), &uri("copy")).await.unwrap();
+    for name in ["put", "writer", "copy"] {
+        assert_eq!(unwritten_pages(&dir.path().join(name)), 0, "{name} with fsync");
+    }
+
+    // Without it the kernel writes back later (30 s by default): the pages are dirty now.
+    let fast = FileStore::new(FileConfig::default());
+    fast.put(&uri("lazy"), data).await.unwrap();
+    assert!(
+        unwritten_pages(&dir.path().join("lazy")) > 0,
+        "a put without fsync left no dirty page: the comparison above proves nothing"
+    );
+}
+
+/// `S3DLIO_DIRECT_ALIGNMENT`: a small direct read fetches the aligned block around it, so
+/// the alignment sets how many bytes come from the disk (`/proc/self/io` `read_bytes`;
+/// this test runs alone in its process under nextest).
+#[tokio::test]
+async fn the_direct_alignment_sets_the_block_a_small_range_reads() {
+    fn disk_reads() -> u64 {
+        let io = std::fs::read_to_string("/proc/self/io").unwrap();
+        io.lines()
+            .find_map(|l| l.strip_prefix("read_bytes: "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        supports_o_direct(dir.path()),
+        "the temp filesystem refuses O_DIRECT"
+    );
+    let data = pattern(1 << 20, 9);
+    let path = dir.path().join("aligned.bin");
+    std::fs::write(&path, &data).unwrap();
+    let uri = format!("direct://{}", path.display());
+    let mut fetched = Vec::new();
+    for align in [4096usize, 65536] {
+        let store = FileStore::direct(FileConfig {
+            direct_alignment: align,
+            ..FileConfig::default()
+        });
+        let before = disk_reads();
+        let got = store.get_range(&uri, 100_000, Some(10)).await.unwrap();
+        fetched.push(disk_reads() - before);
+        assert_eq!(got, data.slice(100_000..100_010));
+    }
+    // 100 000..100 010 lies in block 98 304..102 400 of 4 KiB and 65 536..131 072 of 64 KiB.
+    assert_eq!(fetched, [4096, 65536]);
 }

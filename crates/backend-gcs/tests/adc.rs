@@ -59,7 +59,7 @@ async fn serve(listener: TcpListener, seen: Seen) {
 }
 
 #[tokio::test]
-async fn a_credentials_file_token_reaches_the_request_and_a_bad_one_says_what_to_do() {
+async fn a_token_reaches_the_request_a_bad_one_says_what_to_do_and_anonymous_sends_none() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen: Seen = Arc::default();
@@ -103,5 +103,18 @@ async fn a_credentials_file_token_reaches_the_request_and_a_bad_one_says_what_to
         err.to_string().contains("GOOGLE_APPLICATION_CREDENTIALS"),
         "{err}"
     );
+
+    // `S3DLIO_GCS_ANONYMOUS`: the same broken credentials are never used, and the request
+    // goes out without a token.
+    seen.lock().unwrap().clear();
+    let store = GcsStore::new(GcsConfig::default().with_endpoint(&endpoint).with_anonymous(true));
+    let err = store.get("gs://b/k").await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    let requests = seen.lock().unwrap().clone();
+    assert!(
+        requests.len() == 1 && requests[0].0.starts_with("GET /storage/v1/b/b/o/k?alt=media"),
+        "{requests:?}"
+    );
+    assert_eq!(requests[0].1, None, "anonymous requests carry no token");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_config::default_provider::credentials::DefaultCredentialsChain;
 use aws_config::identity::IdentityCache;
@@ -10,7 +11,8 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
@@ -91,13 +93,14 @@ async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
         .build();
     let credentials = match &cfg.credentials {
         Some(fixed) => SharedCredentialsProvider::new(fixed.clone()),
-        None => SharedCredentialsProvider::new(
-            DefaultCredentialsChain::builder()
+        None => SharedCredentialsProvider::new(Bounded {
+            chain: DefaultCredentialsChain::builder()
                 .region(region())
                 .imds_client(imds)
                 .build()
                 .await,
-        ),
+            limit: cfg.credentials_timeout,
+        }),
     };
     // The read timeout bounds the wait for a response to start; the store bounds its
     // body's stalls itself (`idle_bounded`), the same on both data paths.
@@ -114,9 +117,11 @@ async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
         .http_client(http_client(cfg))
         .region(region())
         .credentials_provider(credentials)
+        // `Bounded` ends a lookup first, with an error that names the knob; the cache's
+        // own timeout (its error reads as a failed dispatch) only backs it up.
         .identity_cache(
             IdentityCache::lazy()
-                .load_timeout(cfg.credentials_timeout)
+                .load_timeout(cfg.credentials_timeout + Duration::from_secs(1))
                 .build(),
         )
         .timeout_config(timeouts.build())
@@ -124,6 +129,27 @@ async fn load_sdk_config(cfg: &S3Config) -> SdkConfig {
         .retry_config(RetryConfig::disabled())
         .load()
         .await
+}
+
+/// The credential chain within a time limit: a lookup that hangs ends as
+/// `ProviderTimedOut`, for both data paths.
+#[derive(Debug)]
+struct Bounded {
+    chain: DefaultCredentialsChain,
+    limit: Duration,
+}
+
+impl ProvideCredentials for Bounded {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            tokio::time::timeout(self.limit, self.chain.provide_credentials())
+                .await
+                .unwrap_or(Err(CredentialsError::provider_timed_out(self.limit)))
+        })
+    }
 }
 
 /// The SDK's own HTTP client (rustls), trusting the system roots plus `AWS_CA_BUNDLE`,

@@ -83,7 +83,7 @@ impl Direct {
         let provider = base.credentials_provider()?;
         Some(Direct {
             http: http_client(config),
-            signer: Signer::new(provider, config.credentials_timeout),
+            signer: Signer::new(provider),
             resolver: DefaultResolver::new(),
             config: config.clone(),
             region: base
@@ -378,5 +378,59 @@ fn meta(uri: &str, size: u64, h: &HeaderMap) -> ObjectMeta {
                 Some((key.to_string(), v.to_str().ok()?.to_string()))
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_config::Region;
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+
+    use super::*;
+
+    /// The URL a request of `uri` goes to under `config` (the SDK's clients get the same
+    /// two settings, `client::build_client`).
+    async fn url(config: S3Config, uri: &str) -> String {
+        let base = SdkConfig::builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::for_tests()))
+            .region(Region::new("us-east-1"))
+            .build();
+        let direct = Direct::new(&config, &base).unwrap();
+        direct.target(&ObjectUri::parse(uri).unwrap()).await.unwrap().url
+    }
+
+    /// `S3DLIO_S3_FORCE_PATH_STYLE` overrides the addressing style either way, and
+    /// `S3DLIO_S3_ENDPOINT_SCHEME` is the scheme of an `s3://host:port/...` URI's server.
+    #[tokio::test]
+    async fn request_urls_follow_the_addressing_knobs() {
+        let custom = || S3Config::default().with_endpoint("http://s3.example.test:9000");
+        let force = |c: S3Config, on| S3Config {
+            force_path_style: Some(on),
+            ..c
+        };
+        let cases = [
+            (custom(), "http://s3.example.test:9000/bkt/k"),
+            (force(custom(), false), "http://bkt.s3.example.test:9000/k"),
+            (S3Config::default(), "https://bkt.s3.us-east-1.amazonaws.com/k"),
+            (
+                force(S3Config::default(), true),
+                "https://s3.us-east-1.amazonaws.com/bkt/k",
+            ),
+        ];
+        // (Virtual-hosted style needs a bucket name of 3 characters or more.)
+        for (config, expected) in cases {
+            assert_eq!(url(config, "s3://bkt/k").await, expected);
+        }
+        for scheme in ["http", "https"] {
+            let config = S3Config {
+                explicit_endpoint_scheme: scheme.into(),
+                ..S3Config::default()
+            };
+            assert_eq!(
+                url(config, "s3://other.test:9100/bkt/k").await,
+                format!("{scheme}://other.test:9100/bkt/k")
+            );
+        }
     }
 }

@@ -10,10 +10,22 @@ pub(crate) const CREDENTIALS_HINT: &str = "no usable AWS credentials: set AWS_AC
      or AWS_PROFILE (~/.aws/credentials, ~/.aws/config), or AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, \
      or run where a container/instance role is available";
 
-/// Whether the credential chain failed (nothing found, a provider failed or timed out):
-/// the SDK reports it as a dispatch failure whose cause chain holds a `CredentialsError`.
-fn credentials_failed(err: &(dyn std::error::Error + 'static)) -> bool {
-    std::iter::successors(Some(err), |e| e.source()).any(|e| e.is::<CredentialsError>())
+/// The credential chain's failure (nothing found, a provider failed or timed out): the SDK
+/// reports it as a dispatch failure whose cause chain holds a `CredentialsError`.
+fn credentials_failure<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a CredentialsError> {
+    std::iter::successors(Some(err), |e| e.source()).find_map(|e| e.downcast_ref::<CredentialsError>())
+}
+
+/// What to do about a failed credential lookup; a lookup that ran out of time names the
+/// knob that bounds it.
+pub(crate) fn credentials_hint(err: &CredentialsError) -> String {
+    match err {
+        CredentialsError::ProviderTimedOut(t) => format!(
+            "finding credentials took longer than {:?} (S3DLIO_S3_CREDENTIALS_TIMEOUT_MS); {CREDENTIALS_HINT}",
+            t.timeout_duration()
+        ),
+        _ => CREDENTIALS_HINT.into(),
+    }
 }
 
 /// Maps an SDK error, keeping it as the source.
@@ -27,11 +39,11 @@ where
     let message = err.message().map(str::to_string);
     // Before the dispatch arms: a chain whose last provider (IMDS) could not be reached
     // is a dispatch failure too, and the cause is the missing credentials.
-    if credentials_failed(&err) {
+    if let Some(failure) = credentials_failure(&err) {
         return Error::Unauthenticated {
             op,
             uri,
-            hint: CREDENTIALS_HINT.into(),
+            hint: credentials_hint(failure),
             source: Some(Box::new(err)),
         };
     }

@@ -14,7 +14,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use s3dlio_core::{Error, Operation, Result};
 
-use crate::error::CREDENTIALS_HINT;
+use crate::error::credentials_hint;
 
 /// Credentials this close to expiry are fetched again before the next request.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
@@ -22,17 +22,15 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 #[derive(Debug)]
 pub(crate) struct Signer {
     provider: SharedCredentialsProvider,
-    timeout: Duration,
     cached: RwLock<Option<Credentials>>,
     /// One refresh at a time; the others wait for its result.
     refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Signer {
-    pub(crate) fn new(provider: SharedCredentialsProvider, timeout: Duration) -> Self {
+    pub(crate) fn new(provider: SharedCredentialsProvider) -> Self {
         Signer {
             provider,
-            timeout,
             cached: RwLock::new(None),
             refreshing: tokio::sync::Mutex::new(()),
         }
@@ -57,18 +55,17 @@ impl Signer {
         if let Some(c) = self.fresh() {
             return Ok(c);
         }
-        let failed = |source: s3dlio_core::BoxError| Error::Unauthenticated {
-            op,
-            uri: uri.to_string(),
-            hint: CREDENTIALS_HINT.into(),
-            source: Some(source),
-        };
-        let c = tokio::time::timeout(self.timeout, self.provider.provide_credentials())
+        // The provider bounds its own lookup (`client::Bounded`).
+        let c = self
+            .provider
+            .provide_credentials()
             .await
-            .map_err(|_| {
-                failed(format!("the credential chain did not answer within {:?}", self.timeout).into())
-            })?
-            .map_err(|e| failed(Box::new(e)))?;
+            .map_err(|e| Error::Unauthenticated {
+                op,
+                uri: uri.to_string(),
+                hint: credentials_hint(&e),
+                source: Some(Box::new(e)),
+            })?;
         *self.cached.write().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
         Ok(c)
     }

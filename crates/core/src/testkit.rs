@@ -29,7 +29,9 @@ use crate::{
 };
 
 mod faulty;
+mod timeouts;
 pub use faulty::{FaultyStore, StoreFault};
+pub use timeouts::{Unconnectable, timeout_ends_the_wait};
 
 /// The part size the writer tests use: the smallest S3 accepts, so every backend runs
 /// the same multi-part cases.

@@ -23,6 +23,7 @@ mod body;
 mod rule;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use body::{Body, Error};
@@ -67,6 +68,10 @@ struct Shared {
     /// `true` while playing a killed server.
     down: watch::Sender<bool>,
     stopped: watch::Sender<bool>,
+    /// Requests being answered now, and the most at once since the start or the last
+    /// [`Proxy::clear`].
+    in_flight: AtomicU64,
+    peak: AtomicU64,
 }
 
 /// A running proxy on the current Tokio runtime.
@@ -88,6 +93,8 @@ impl Proxy {
             state: Mutex::default(),
             down: watch::channel(false).0,
             stopped: watch::channel(false).0,
+            in_flight: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
         });
         let task = tokio::spawn(accept(listener, shared.clone()));
         Ok(Proxy { addr, shared, task })
@@ -107,12 +114,19 @@ impl Proxy {
         self.shared.with(|s| s.rules.push(rule));
     }
 
-    /// Removes every rule and forgets the requests seen.
+    /// Removes every rule and forgets the requests seen and the peak in flight.
     pub fn clear(&self) {
         self.shared.with(|s| {
             s.rules.clear();
             s.seen.clear();
         });
+        self.shared.peak.store(0, Ordering::Relaxed);
+    }
+
+    /// The most requests in flight at once (from arrival to the answer's head) since the
+    /// start or the last [`Proxy::clear`]: what a client's concurrency limit allows.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.shared.peak.load(Ordering::Relaxed)
     }
 
     /// Every request seen since the start or the last [`Proxy::clear`], in arrival order.
@@ -204,7 +218,25 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// Counts one request in flight until dropped.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        shared.peak.fetch_max(now, Ordering::Relaxed);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn serve(shared: Arc<Shared>, req: http::Request<Incoming>) -> Result<http::Response<Body>, Error> {
+    let _counted = InFlight::new(&shared);
     let fault = shared.fault_for(&req);
     let stopped = shared.stopped.subscribe();
     match fault {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use s3dlio_backend_s3::{DataPath, S3Config, S3Store};
-use s3dlio_core::{ObjectStore, ObjectStoreExt};
+use s3dlio_core::{ObjectStore, ObjectStoreExt, WriterOptions};
 use s3dlio_memserver::{Options, Server};
 
 async fn server(latency: Duration) -> Server {
@@ -82,5 +82,39 @@ async fn pool_max_idle_per_host_decides_whether_connections_are_reused() {
             opened[0] >= 20 && opened[1] <= 1,
             "{path:?}: connections opened {opened:?}"
         );
+    }
+}
+
+/// `S3DLIO_MULTIPART_PART_SIZE` and `S3DLIO_MULTIPART_IN_FLIGHT` (`S3Config::part_size`,
+/// `parts_in_flight`) shape the uploads of writers that set neither: 20 MiB + 1 byte is
+/// five parts of 5 MiB sent one at a time, or three of 10 MiB sent together (300 ms answers
+/// make them overlap).
+#[tokio::test]
+async fn part_size_and_parts_in_flight_shape_a_writers_upload() {
+    let data = Bytes::from(vec![7u8; (20 << 20) + 1]);
+    for (part_size, in_flight, parts, peak) in [(5 << 20, 1, 5, 1..=1), (10 << 20, 4, 3, 2..=3)] {
+        let server = server(Duration::from_millis(300)).await;
+        let store = client(&server, |c| S3Config {
+            part_size: Some(part_size),
+            parts_in_flight: Some(in_flight),
+            ..c
+        })
+        .await;
+        let before = server.requests();
+        let mut w = store
+            .get_writer("s3://knobs/big", WriterOptions::default())
+            .await
+            .unwrap();
+        w.write(data.clone()).await.unwrap();
+        w.finalize().await.unwrap();
+        // Create, the parts, complete.
+        assert_eq!(server.requests() - before, parts + 2, "part size {part_size}");
+        assert!(
+            peak.contains(&server.peak_in_flight()),
+            "{in_flight} in flight: peak {}",
+            server.peak_in_flight()
+        );
+        assert!(store.get("s3://knobs/big").await.unwrap() == data);
+        server.stop().await;
     }
 }

@@ -73,3 +73,71 @@ fn every_documented_knob_is_read_and_checked() {
         );
     }
 }
+
+/// Every `.rs` and `.py` file under `crates/`, with its text.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if path.is_dir() && name != "target" && !name.starts_with('.') {
+                walk(&path, out);
+            } else if name.ends_with(".rs") || name.ends_with(".py") {
+                out.push((path.clone(), std::fs::read_to_string(&path).unwrap_or_default()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&repo_root().join("crates"), &mut out);
+    out
+}
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether `test` names something that exists: a repository path, or a test function,
+/// module or fault scenario (`name`, or `file.rs::name` for one in a file of that name).
+fn exists(test: &str, sources: &[(std::path::PathBuf, String)]) -> bool {
+    if test.starts_with("crates/") {
+        return repo_root().join(test).is_file();
+    }
+    let (file, name) = test.rsplit_once("::").map_or((None, test), |(f, n)| (Some(f), n));
+    sources.iter().any(|(path, text)| {
+        file.is_none_or(|f| path.file_name().is_some_and(|p| p == f))
+            && [
+                format!("fn {name}("),
+                format!("def {name}("),
+                format!("mod {name} "),
+                // A `scenario!` of the fault suite: its name on a line of its own.
+                format!("\n    {name},\n"),
+            ]
+            .iter()
+            .any(|decl| text.contains(decl.as_str()))
+    })
+}
+
+/// Each knob's row names the test that shows its effect, as `(test `name`, ...)` or
+/// `(tests ...)`, and each test named exists.
+#[test]
+fn every_documented_knob_names_a_test_of_its_effect() {
+    let sources = sources();
+    let mut rows = 0;
+    for row in DOC
+        .lines()
+        .filter(|l| l.starts_with("| `S3DLIO_") && !l.starts_with("| `S3DLIO_RANGE_*`"))
+    {
+        rows += 1;
+        let var = row[3..].split('`').next().unwrap();
+        let Some(at) = row.find("(test") else {
+            panic!("{var}: its row names no test of its effect: {row}");
+        };
+        let mention = &row[at..at + row[at..].find(')').expect("a closing parenthesis")];
+        let tests: Vec<&str> = mention.split('`').skip(1).step_by(2).collect();
+        assert!(!tests.is_empty(), "{var}: {mention}");
+        for test in tests {
+            assert!(exists(test, &sources), "{var}: the test {test} does not exist");
+        }
+    }
+    assert!(rows > 40, "only {rows} knob rows found");
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use http::Method;
 use s3dlio::testkit::pattern;
 use s3dlio::{
@@ -33,7 +33,7 @@ enum Backend {
     Gcs,
 }
 
-/// Which timeout knob a scenario sets.
+/// Which knob a scenario sets.
 #[derive(Debug, Clone, Copy)]
 enum Limit {
     /// The defaults.
@@ -42,6 +42,10 @@ enum Limit {
     Request(Duration),
     /// The idle timeout: the wait for an answer or its next bytes.
     Idle(Duration),
+    /// Delete requests in flight in a batch delete.
+    Deletes(usize),
+    /// The part size and parts in flight of writers that set neither.
+    Parts(usize, usize),
 }
 
 /// One backend behind the proxy, with a fresh prefix.
@@ -147,11 +151,14 @@ fn host_port(endpoint: &str) -> (SocketAddr, String) {
 
 /// `backend` behind a new proxy, or `None` when its server is not configured.
 async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit) -> Option<Fixture> {
-    let (timeout, idle) = match limit {
-        Limit::Defaults => (None, None),
-        Limit::Request(d) => (Some(d), None),
-        Limit::Idle(d) => (None, Some(d)),
-    };
+    let (mut timeout, mut idle, mut deletes, mut parts) = (None, None, None, (None, None));
+    match limit {
+        Limit::Defaults => {}
+        Limit::Request(d) => timeout = Some(d),
+        Limit::Idle(d) => idle = Some(d),
+        Limit::Deletes(n) => deletes = Some(n),
+        Limit::Parts(size, in_flight) => parts = (Some(size), Some(in_flight)),
+    }
     let read = RangeEngineConfig::default()
         .with_chunk_size(CHUNK)
         .with_threshold(CHUNK)
@@ -176,6 +183,8 @@ async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit)
                 .with_credentials(KEY, SECRET);
             s3.operation_timeout = timeout;
             s3.idle_timeout = idle.unwrap_or(s3.idle_timeout);
+            s3.delete_concurrency = deletes.unwrap_or(s3.delete_concurrency);
+            (s3.part_size, s3.parts_in_flight) = parts;
             if backend == Backend::S3Sdk {
                 s3 = s3.with_data_path(s3dlio::s3::DataPath::Sdk);
             }
@@ -193,6 +202,8 @@ async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit)
                 .with_endpoint(format!("{}/{account}", proxy.endpoint()));
             az.request_timeout = timeout;
             az.idle_timeout = idle.unwrap_or(az.idle_timeout);
+            az.delete_concurrency = deletes.unwrap_or(az.delete_concurrency);
+            (az.block_size, az.blocks_in_flight) = parts;
             (
                 proxy,
                 opts.with_azure(az),
@@ -214,6 +225,8 @@ async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit)
                 .with_project("s3dlio-test");
             gcs.request_timeout = timeout;
             gcs.idle_timeout = idle.unwrap_or(gcs.idle_timeout);
+            gcs.delete_concurrency = deletes.unwrap_or(gcs.delete_concurrency);
+            gcs.chunk_size = parts.0;
             (proxy, opts.with_gcs(gcs), "gs://faults/".to_string(), None)
         }
     };
@@ -681,3 +694,120 @@ scenario!(
         assert!(f.store.get(&uri).await.unwrap() == first, "{:?}", f.backend);
     }
 );
+
+/// `S3DLIO_AZURE_DELETE_CONCURRENCY` and `S3DLIO_GCS_DELETE_CONCURRENCY` (S3's is in
+/// `crates/memserver/tests/knobs.rs`): with each delete request held 300 ms at the proxy, a
+/// limit of 1 gives one request in flight at a time and a limit of 3 more than one.
+mod delete_concurrency {
+    use super::*;
+
+    /// Peaks in flight with a limit of 1 and of 3, deleting three requests' worth of
+    /// objects (`per_request` keys each) sent as `method`.
+    async fn peaks(backend: Backend, per_request: usize, method: Method) -> Option<Vec<u64>> {
+        let mut peaks = Vec::new();
+        for limit in [1, 3] {
+            let f = fixture(
+                backend,
+                "delete_concurrency",
+                quick_retries(),
+                Limit::Deletes(limit),
+            )
+            .await?;
+            let uris: Vec<String> = (0..3 * per_request).map(|i| f.uri(&format!("{i:04}"))).collect();
+            futures::stream::iter(&uris)
+                .map(|u| f.store.put(u, Bytes::from_static(b"x")))
+                .buffer_unordered(16)
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap();
+            f.proxy.clear();
+            f.proxy
+                .add(Rule::new(Fault::Latency(Duration::from_millis(300))).method(method.clone()));
+            f.store.delete_batch(&uris).await.unwrap();
+            let deletes = f
+                .proxy
+                .seen()
+                .iter()
+                .filter(|s| s.method == method.as_str())
+                .count();
+            assert_eq!(deletes, 3, "{backend:?}: delete requests");
+            peaks.push(f.proxy.peak_in_flight());
+        }
+        Some(peaks)
+    }
+
+    #[tokio::test]
+    async fn azure() {
+        // Blob Batch: up to 256 deletes per POST.
+        if let Some(peaks) = peaks(Backend::Azure, 256, Method::POST).await {
+            assert!(
+                peaks[0] == 1 && peaks[1] > 1,
+                "peaks with limits 1 and 3: {peaks:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn gcs() {
+        if let Some(peaks) = peaks(Backend::Gcs, 1, Method::DELETE).await {
+            assert!(
+                peaks[0] == 1 && peaks[1] > 1,
+                "peaks with limits 1 and 3: {peaks:?}"
+            );
+        }
+    }
+}
+
+/// `S3DLIO_MULTIPART_PART_SIZE` and `S3DLIO_MULTIPART_IN_FLIGHT` on Azure and GCS (S3's are
+/// in `crates/memserver/tests/knobs.rs`): a writer that sets neither uploads 3 MiB + 1 byte
+/// in parts of the configured size, as many at once as configured (each part held 300 ms at
+/// the proxy). GCS's resumable protocol sends one chunk at a time whatever is configured.
+mod part_size {
+    use super::*;
+
+    /// The part uploads and their peak in flight for each `(size, in flight)`.
+    async fn parts(backend: Backend, configs: [(usize, usize); 2]) -> Option<Vec<(usize, u64)>> {
+        let data = pattern((3 << 20) + 1, 5);
+        let mut shapes = Vec::new();
+        for (size, in_flight) in configs {
+            let f = fixture(
+                backend,
+                "part_size",
+                quick_retries(),
+                Limit::Parts(size, in_flight),
+            )
+            .await?;
+            let uri = f.uri("parts");
+            let is_part = |s: &Seen| match backend {
+                Backend::Gcs => s.method == "PUT",
+                _ => f.is_part(s),
+            };
+            f.proxy
+                .add(Rule::new(Fault::Latency(Duration::from_millis(300))).method(Method::PUT));
+            let mut w = f.store.get_writer(&uri, WriterOptions::default()).await.unwrap();
+            w.write(data.clone()).await.unwrap();
+            w.finalize().await.unwrap();
+            let sent = f.proxy.seen().iter().filter(|s| is_part(s)).count();
+            shapes.push((sent, f.proxy.peak_in_flight()));
+            assert!(f.store.get(&uri).await.unwrap() == data, "{backend:?}");
+        }
+        Some(shapes)
+    }
+
+    #[tokio::test]
+    async fn azure() {
+        if let Some(shapes) = parts(Backend::Azure, [(512 << 10, 1), (1 << 20, 3)]).await {
+            assert!(
+                shapes[0] == (7, 1) && shapes[1].0 == 4 && shapes[1].1 > 1,
+                "(blocks, peak in flight): {shapes:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn gcs() {
+        if let Some(shapes) = parts(Backend::Gcs, [(256 << 10, 1), (512 << 10, 3)]).await {
+            assert_eq!(shapes, [(13, 1), (7, 1)], "(chunks, peak in flight)");
+        }
+    }
+}
