@@ -13,10 +13,16 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+use aws_runtime::auth::PayloadSigningOverride;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use s3dlio_core::ObjectUri;
 use tokio::sync::OnceCell;
 
@@ -170,6 +176,28 @@ fn http_client(cfg: &S3Config) -> SharedHttpClient {
         .build_https()
 }
 
+/// Sends every request of an SDK client with `UNSIGNED-PAYLOAD` (what the SDK's
+/// per-operation `disable_payload_signing` does, for the whole client).
+#[derive(Debug)]
+struct UnsignedPayload;
+
+impl Intercept for UnsignedPayload {
+    fn name(&self) -> &'static str {
+        "s3dlio::UnsignedPayload"
+    }
+
+    fn modify_before_signing(
+        &self,
+        _: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state()
+            .store_put(PayloadSigningOverride::unsigned_payload());
+        Ok(())
+    }
+}
+
 fn build_client(cfg: &S3Config, base: &SdkConfig, explicit: Option<&str>) -> Client {
     let url = explicit
         .map(|host_port| format!("{}://{host_port}", cfg.explicit_endpoint_scheme))
@@ -180,6 +208,10 @@ fn build_client(cfg: &S3Config, base: &SdkConfig, explicit: Option<&str>) -> Cli
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .force_path_style(cfg.force_path_style.unwrap_or(url.is_some()));
+    // AWS itself is https.
+    if !cfg.payload_signing.signs(url.as_deref().unwrap_or("https://")) {
+        b = b.interceptor(UnsignedPayload);
+    }
     if let Some(url) = url {
         b = b.endpoint_url(url);
     }

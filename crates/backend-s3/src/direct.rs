@@ -167,6 +167,7 @@ impl Direct {
         mut req: Request<Full<Bytes>>,
         payload: &[u8],
     ) -> Result<Response<Incoming>> {
+        let payload = self.config.payload_signing.signs(&target.url).then_some(payload);
         self.signer
             .sign(op, uri, &target.region, &mut req, payload)
             .await?;

@@ -71,14 +71,15 @@ impl Signer {
     }
 
     /// Adds the SigV4 headers (`authorization`, `x-amz-date`, `x-amz-content-sha256`, the
-    /// session token) to `req`, whose body is `payload`.
+    /// session token) to `req`, whose body is `payload`: hashed into the signature, or
+    /// (`None`) sent as `UNSIGNED-PAYLOAD`.
     pub(crate) async fn sign<B>(
         &self,
         op: Operation,
         uri: &str,
         region: &str,
         req: &mut http::Request<B>,
-        payload: &[u8],
+        payload: Option<&[u8]>,
     ) -> Result<()> {
         let identity: Identity = self.credentials(op, uri).await?.into();
         let mut settings = SigningSettings::default();
@@ -108,7 +109,7 @@ impl Signer {
             req.method().as_str(),
             req.uri().to_string(),
             headers.into_iter(),
-            SignableBody::Bytes(payload),
+            payload.map_or(SignableBody::UnsignedPayload, SignableBody::Bytes),
         )
         .map_err(|e| bad(&e))?;
         let (instructions, _) = sign(signable, &params).map_err(|e| bad(&e))?.into_parts();

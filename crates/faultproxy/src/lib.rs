@@ -48,6 +48,8 @@ pub struct Seen {
     /// The `Range` and `If-Match` headers, as sent.
     pub range: Option<String>,
     pub if_match: Option<String>,
+    /// `x-amz-content-sha256`: the body's SHA-256 in hex, or `UNSIGNED-PAYLOAD`.
+    pub payload_hash: Option<String>,
     /// The request body's length, from its `Content-Length`.
     pub body_len: Option<u64>,
     /// The fault applied to it (`"reset"`, `"status"`, …), if any.
@@ -176,6 +178,7 @@ impl Shared {
                 target: req.uri().path_and_query().map_or("/".into(), |p| p.to_string()),
                 range: header(http::header::RANGE),
                 if_match: header(http::header::IF_MATCH),
+                payload_hash: header(http::header::HeaderName::from_static("x-amz-content-sha256")),
                 body_len: header(http::header::CONTENT_LENGTH).and_then(|l| l.parse().ok()),
                 fault: fault.as_ref().map(Fault::name),
             });

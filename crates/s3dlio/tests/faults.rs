@@ -46,6 +46,8 @@ enum Limit {
     Deletes(usize),
     /// The part size and parts in flight of writers that set neither.
     Parts(usize, usize),
+    /// S3's payload signing.
+    Signing(s3dlio::s3::PayloadSigning),
 }
 
 /// One backend behind the proxy, with a fresh prefix.
@@ -152,12 +154,14 @@ fn host_port(endpoint: &str) -> (SocketAddr, String) {
 /// `backend` behind a new proxy, or `None` when its server is not configured.
 async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit) -> Option<Fixture> {
     let (mut timeout, mut idle, mut deletes, mut parts) = (None, None, None, (None, None));
+    let mut signing = None;
     match limit {
         Limit::Defaults => {}
         Limit::Request(d) => timeout = Some(d),
         Limit::Idle(d) => idle = Some(d),
         Limit::Deletes(n) => deletes = Some(n),
         Limit::Parts(size, in_flight) => parts = (Some(size), Some(in_flight)),
+        Limit::Signing(s) => signing = Some(s),
     }
     let read = RangeEngineConfig::default()
         .with_chunk_size(CHUNK)
@@ -185,6 +189,7 @@ async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit)
             s3.idle_timeout = idle.unwrap_or(s3.idle_timeout);
             s3.delete_concurrency = deletes.unwrap_or(s3.delete_concurrency);
             (s3.part_size, s3.parts_in_flight) = parts;
+            s3.payload_signing = signing.unwrap_or(s3.payload_signing);
             if backend == Backend::S3Sdk {
                 s3 = s3.with_data_path(s3dlio::s3::DataPath::Sdk);
             }
@@ -809,5 +814,69 @@ mod part_size {
         if let Some(shapes) = parts(Backend::Gcs, [(256 << 10, 1), (512 << 10, 3)]).await {
             assert_eq!(shapes, [(13, 1), (7, 1)], "(chunks, peak in flight)");
         }
+    }
+}
+
+/// `S3DLIO_S3_PAYLOAD_SIGNING` on both data paths: `off` sends a PUT's and each part's
+/// body as `UNSIGNED-PAYLOAD`, `on` and `auto` (over http) hash it into the signature; the
+/// server takes either.
+mod payload_signing {
+    use super::*;
+    use s3dlio::s3::PayloadSigning;
+
+    async fn run(backend: Backend) {
+        for signing in [PayloadSigning::Off, PayloadSigning::On, PayloadSigning::Auto] {
+            let Some(f) = fixture(
+                backend,
+                "payload_signing",
+                quick_retries(),
+                Limit::Signing(signing),
+            )
+            .await
+            else {
+                return;
+            };
+            let (small, large) = (pattern(1000, 1), pattern(2 * PART + 7, 2));
+            f.store.put(&f.uri("small"), small.clone()).await.unwrap();
+            let mut w = f
+                .store
+                .get_writer(&f.uri("large"), WriterOptions::default().with_part_size(PART))
+                .await
+                .unwrap();
+            w.write(large.clone()).await.unwrap();
+            w.finalize().await.unwrap();
+            assert!(f.store.get(&f.uri("small")).await.unwrap() == small);
+            assert!(f.store.get(&f.uri("large")).await.unwrap() == large);
+            let hashes: Vec<Option<String>> = f
+                .proxy
+                .seen()
+                .into_iter()
+                .filter(|s| s.method == "PUT" && s.target.contains("/payload_signing-"))
+                .map(|s| s.payload_hash)
+                .collect();
+            assert_eq!(
+                hashes.len(),
+                4,
+                "{backend:?} {signing:?}: one PUT and three parts"
+            );
+            for hash in hashes {
+                let hash = hash.unwrap_or_default();
+                let hashed = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+                match signing {
+                    PayloadSigning::Off => assert_eq!(hash, "UNSIGNED-PAYLOAD", "{backend:?}"),
+                    _ => assert!(hashed, "{backend:?} {signing:?}: {hash}"),
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn s3() {
+        run(Backend::S3).await
+    }
+
+    #[tokio::test]
+    async fn s3_sdk() {
+        run(Backend::S3Sdk).await
     }
 }
