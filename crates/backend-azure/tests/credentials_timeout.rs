@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 
 use s3dlio_backend_azure::{AzureConfig, AzureStore, Credentials};
-use s3dlio_core::testkit::timeout_ends_the_wait;
+use s3dlio_core::testkit::{replace_env, timeout_ends_the_wait};
 use s3dlio_core::{Error, ObjectStoreExt};
 
 #[test]
@@ -12,20 +12,18 @@ fn the_credentials_timeout_ends_a_token_request_that_hangs() {
     // A managed-identity endpoint (App Service's) that takes the request and never answers.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}/msi/token", silent.local_addr().unwrap());
-    for var in [
-        "AZURE_CLIENT_SECRET",
-        "AZURE_FEDERATED_TOKEN_FILE",
-        "AZURE_CLIENT_ID",
-    ] {
-        // SAFETY: this binary holds this one test, and it changes the environment before
-        // starting any thread.
-        unsafe { std::env::remove_var(var) };
-    }
-    // SAFETY: as above.
+    // SAFETY: this binary holds this one test, and it changes the environment before
+    // starting any thread.
     unsafe {
-        std::env::set_var("IDENTITY_ENDPOINT", &endpoint);
-        std::env::set_var("IDENTITY_HEADER", "secret");
-    }
+        replace_env(
+            &[
+                "AZURE_CLIENT_SECRET",
+                "AZURE_FEDERATED_TOKEN_FILE",
+                "AZURE_CLIENT_ID",
+            ],
+            &[("IDENTITY_ENDPOINT", &endpoint), ("IDENTITY_HEADER", "secret")],
+        )
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let errors = rt.block_on(timeout_ends_the_wait("credentials_timeout", |limit| {
         let store = AzureStore::new(AzureConfig {

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 
 use s3dlio_backend_gcs::{GcsConfig, GcsStore};
-use s3dlio_core::testkit::timeout_ends_the_wait;
+use s3dlio_core::testkit::{replace_env, timeout_ends_the_wait};
 use s3dlio_core::{Error, ObjectStoreExt};
 
 #[test]
@@ -12,20 +12,22 @@ fn the_credentials_timeout_ends_a_lookup_that_hangs() {
     // A metadata server that takes the request and never answers.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let home = tempfile::tempdir().unwrap();
-    for var in [
-        "GOOGLE_APPLICATION_CREDENTIALS",
-        "STORAGE_EMULATOR_HOST",
-        "CLOUDSDK_CONFIG",
-    ] {
-        // SAFETY: this binary holds this one test, and it changes the environment before
-        // starting any thread.
-        unsafe { std::env::remove_var(var) };
-    }
-    // SAFETY: as above. No gcloud well-known credentials file in an empty home.
+    let metadata = silent.local_addr().unwrap().to_string();
+    // SAFETY: this binary holds this one test, and it changes the environment before
+    // starting any thread. No gcloud well-known credentials file in an empty home.
     unsafe {
-        std::env::set_var("HOME", home.path());
-        std::env::set_var("GCE_METADATA_HOST", silent.local_addr().unwrap().to_string());
-    }
+        replace_env(
+            &[
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "STORAGE_EMULATOR_HOST",
+                "CLOUDSDK_CONFIG",
+            ],
+            &[
+                ("HOME", home.path().to_str().unwrap()),
+                ("GCE_METADATA_HOST", &metadata),
+            ],
+        )
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let errors = rt.block_on(timeout_ends_the_wait("credentials_timeout", |limit| {
         let store = GcsStore::new(GcsConfig {

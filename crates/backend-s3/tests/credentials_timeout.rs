@@ -1,6 +1,8 @@
 //! `S3DLIO_S3_CREDENTIALS_TIMEOUT_MS` ends a credential lookup that hangs. Its own test
 //! binary: it changes the process environment.
 
+mod aws_env;
+
 use std::net::TcpListener;
 
 use s3dlio_backend_s3::{S3Config, S3Store};
@@ -12,26 +14,9 @@ fn the_credentials_timeout_ends_a_lookup_that_hangs() {
     // A container credentials endpoint that takes the request and never answers.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let creds = format!("http://{}/credentials", silent.local_addr().unwrap());
-    for var in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ] {
-        // SAFETY: this binary holds this one test, and it changes the environment before
-        // starting any thread.
-        unsafe { std::env::remove_var(var) };
-    }
-    for (var, value) in [
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/s3dlio/credentials"),
-        ("AWS_CONFIG_FILE", "/nonexistent/s3dlio/config"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", creds.as_str()),
-    ] {
-        // SAFETY: as above.
-        unsafe { std::env::set_var(var, value) };
-    }
+    // SAFETY: this binary holds this one test, and it changes the environment before
+    // starting any thread.
+    unsafe { aws_env::without_aws_credentials(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &creds)]) };
     let store = |limit| {
         S3Store::new(
             S3Config {

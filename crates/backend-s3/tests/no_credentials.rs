@@ -1,6 +1,8 @@
 //! With no credentials anywhere, a request fails fast with an error that lists where
 //! credentials are looked for. Its own test binary: it changes the process environment.
 
+mod aws_env;
+
 use std::time::{Duration, Instant};
 
 use s3dlio_backend_s3::{S3Config, S3Store};
@@ -8,24 +10,9 @@ use s3dlio_core::{Error, ObjectStoreExt};
 
 #[test]
 fn missing_credentials_are_reported_with_a_hint() {
-    for var in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-    ] {
-        // SAFETY: this binary holds this one test, and it changes the environment before
-        // starting any thread.
-        unsafe { std::env::remove_var(var) };
-    }
-    for (var, value) in [
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/s3dlio/credentials"),
-        ("AWS_CONFIG_FILE", "/nonexistent/s3dlio/config"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ] {
-        // SAFETY: as above.
-        unsafe { std::env::set_var(var, value) };
-    }
+    // SAFETY: this binary holds this one test, and it changes the environment before
+    // starting any thread.
+    unsafe { aws_env::without_aws_credentials(&[]) };
     let rt = tokio::runtime::Runtime::new().unwrap();
     // Any endpoint: the request never leaves the client without credentials.
     let store = S3Store::new(S3Config::default().with_endpoint("http://127.0.0.1:9"));

@@ -50,6 +50,7 @@ pub mod parts;
 mod range_client;
 pub mod resume;
 mod retry;
+pub mod staging;
 mod store;
 mod task;
 mod uri;

@@ -9,11 +9,12 @@ use std::fmt::Debug;
 use std::future::Future;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Operation, Result};
 use crate::retry::{RetryPolicy, retry};
+use crate::staging::Staging;
 use crate::writer::{ObjectWriter, WriteSummary};
 
 /// One part-by-part upload as a backend drives it (S3 multipart, Azure blocks, GCS
@@ -145,46 +146,43 @@ impl<U: PartUpload> Drop for PartWriter<U> {
 
 /// Cuts writes into parts of `part_size` bytes. A pending partial part is topped up
 /// from the write (a copy of at most one part), then whole parts are sliced out of the
-/// caller's buffer (no copy), and only the tail is copied.
+/// caller's buffer (no copy), and only the tail is copied, into recycled blocks
+/// ([`Staging`]).
 #[derive(Debug)]
 pub struct PartBuffer {
-    part_size: usize,
-    buf: BytesMut,
+    pending: Staging,
 }
 
 impl PartBuffer {
     pub fn new(part_size: usize) -> Self {
         PartBuffer {
-            part_size,
-            buf: BytesMut::new(),
+            pending: Staging::new(part_size),
         }
     }
 
     /// Takes `data`; returns the parts it completed, in order.
     pub fn push(&mut self, mut data: Bytes) -> Vec<Bytes> {
+        let part_size = self.part_size();
         let mut full = Vec::new();
-        if !self.buf.is_empty() {
-            let take = (self.part_size - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data.split_to(take));
-            if self.buf.len() == self.part_size {
-                full.push(self.buf.split().freeze());
-            }
+        if !self.pending.is_empty() {
+            let take = (part_size - self.pending.len()).min(data.len());
+            full = self.pending.push(&data.split_to(take));
         }
         // Here the pending part is empty, or `data` is.
-        while data.len() >= self.part_size {
-            full.push(data.split_to(self.part_size));
+        while data.len() >= part_size {
+            full.push(data.split_to(part_size));
         }
-        self.buf.extend_from_slice(&data);
+        full.extend(self.pending.push(&data));
         full
     }
 
     /// The bytes of the unfinished last part (possibly none).
     pub fn take_rest(&mut self) -> Bytes {
-        self.buf.split().freeze()
+        self.pending.take_rest()
     }
 
     pub fn part_size(&self) -> usize {
-        self.part_size
+        self.pending.block_size()
     }
 }
 

@@ -28,8 +28,10 @@ use crate::{
     PutOptions, RangesOptions, ReadOptions, Result, WriterOptions, crc32c,
 };
 
+mod environment;
 mod faulty;
 mod timeouts;
+pub use environment::replace_env;
 pub use faulty::{FaultyStore, StoreFault};
 pub use timeouts::{Unconnectable, timeout_ends_the_wait};
 

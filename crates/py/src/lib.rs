@@ -26,7 +26,6 @@ mod parquet;
 mod read;
 mod reserve;
 mod runtime;
-mod staging;
 mod stream;
 mod twins;
 mod view;

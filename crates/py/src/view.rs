@@ -175,19 +175,18 @@ pub fn is_shared(obj: &Bound<'_, PyAny>) -> bool {
     obj.is_exact_instance_of::<PyBytes>() || obj.cast::<BytesView>().is_ok()
 }
 
-/// Copies any C-contiguous buffer into `staging` (without the GIL when large); returns
-/// its length in bytes and the blocks it completed.
-pub fn stage(
-    obj: &Bound<'_, PyAny>,
-    what: &str,
-    staging: &mut crate::staging::Staging,
-) -> PyResult<(u64, Vec<Bytes>)> {
-    let held = Held(contiguous(obj, what)?);
-    let len = held.as_ref().len() as u64;
-    if len < COPY_WITH_GIL as u64 {
-        return Ok((len, staging.push(held.as_ref())));
+/// Any C-contiguous buffer, held open while Rust reads it.
+pub fn held(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<impl AsRef<[u8]>> {
+    Ok(Held(contiguous(obj, what)?))
+}
+
+/// Copies `data` into `staging` (without the GIL when large); returns the blocks it
+/// completed.
+pub fn stage(py: Python<'_>, data: &[u8], staging: &mut s3dlio::staging::Staging) -> Vec<Bytes> {
+    match data.len() < COPY_WITH_GIL {
+        true => staging.push(data),
+        false => py.detach(|| staging.push(data)),
     }
-    Ok((len, obj.py().detach(|| staging.push(held.as_ref()))))
 }
 
 /// A caller's writable buffer that a read fills.

@@ -14,9 +14,9 @@ use crate::manage::ensure_container;
 use crate::read::check_in_flight;
 use crate::reserve::ReservedBuffer;
 use crate::runtime::{Op, block, current};
-use crate::staging::Staging;
 use crate::twins::{none, store, twins};
-use crate::view::{bytes_from, is_shared, stage};
+use crate::view::{bytes_from, held, is_shared, stage};
+use s3dlio::staging::Staging;
 
 /// A store that keeps the `Bytes` it is given (memory://) would see later changes to
 /// the caller's buffer, so it gets a private copy of any buffer but `bytes`.
@@ -241,12 +241,22 @@ impl Writer {
     /// Hands `data` over after what is staged, so the object's bytes stay in order.
     fn append(&mut self, py: Python<'_>, data: Bytes) -> PyResult<()> {
         let len = data.len() as u64;
-        let blocks = match self.staging.is_empty() {
-            true => vec![data],
-            false => self.staging.push(&data),
-        };
-        self.hand_over(py, blocks)?;
+        match self.staging.is_empty() {
+            true => self.hand_over(py, vec![data])?,
+            false => self.copy_in(py, &data)?,
+        }
         self.written += len;
+        Ok(())
+    }
+
+    /// Copies `data` into the staging blocks a block at a time, each full block handed
+    /// over before the next is copied: a large write holds no more blocks than the
+    /// writer's parts in flight.
+    fn copy_in(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        for chunk in data.chunks(self.staging.block_size()) {
+            let blocks = stage(py, chunk, &mut self.staging);
+            self.hand_over(py, blocks)?;
+        }
         Ok(())
     }
 }
@@ -267,8 +277,9 @@ impl Writer {
             self.append(py, shared)?;
             return Ok(len);
         }
-        let (len, blocks) = stage(&data, "data", &mut self.staging)?;
-        self.hand_over(py, blocks)?;
+        let held = held(&data, "data")?;
+        let len = held.as_ref().len() as u64;
+        self.copy_in(py, held.as_ref())?;
         self.written += len;
         Ok(len)
     }

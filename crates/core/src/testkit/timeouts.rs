@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use crate::Error;
+use crate::{Error, ObjectStore, ObjectStoreExt};
 
 /// A loopback listener whose accept queue is full, so the kernel drops every further SYN:
 /// a client's connect waits until its own connect timeout ends it. Dropping it frees the
@@ -44,6 +44,29 @@ impl Unconnectable {
     /// `http://127.0.0.1:port`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// A backend's connect-timeout test: `store(limit, endpoint)` builds a store whose
+    /// connect timeout is `limit` and whose endpoint is this one's. A GET and a HEAD of
+    /// `uri` must each end after the limit (see [`timeout_ends_the_wait`]) with a
+    /// retryable error that names `uri`.
+    pub async fn connect_timeout_ends_the_wait<S, F>(&self, uri: &str, store: F)
+    where
+        S: ObjectStore,
+        F: Fn(Duration, String) -> S,
+    {
+        let store = &store;
+        let get = timeout_ends_the_wait("connect_timeout (GET)", |limit| async move {
+            store(limit, self.endpoint()).get(uri).await.unwrap_err()
+        })
+        .await;
+        let head = timeout_ends_the_wait("connect_timeout (HEAD)", |limit| async move {
+            store(limit, self.endpoint()).stat(uri).await.unwrap_err()
+        })
+        .await;
+        for err in get.into_iter().chain(head) {
+            assert!(err.is_retryable() && err.to_string().contains(uri), "{err:?}");
+        }
     }
 }
 
