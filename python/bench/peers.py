@@ -6,7 +6,10 @@ of the s3dlio crate) in a fresh process, so its CPU seconds and peak RSS come fr
 Rounds alternate the order of the peers (odd rounds reversed), because a process can still
 feel the one before it (on the development VM a 1 GiB read ran 2-3x faster right after
 another s3dlio read); each row keeps its best round. The server's own limit comes first:
-the raw hyper GET loop of `s3dlio-memserver-limit` on an in-process server.
+the raw hyper GET loop of `s3dlio-memserver-limit`, against a memory server in a process of
+its own (as the peers' is); for large objects each connection sends a fixed number of GETs
+and the whole run is timed, and the loop also runs in the shape of our large reads (8 MiB
+objects, 16 connections).
 
 After the 1 GiB object's get, an `into` row reads it into a buffer the worker allocated
 and touched once (only peers with a read-into call: ours, Rust and Python, and the
@@ -94,22 +97,28 @@ def run_worker(python, peer, workload, op, count, size):
 
 def server_limit(limit_bin):
     """The raw GET loop per workload, counting bytes; for large objects also the same loop
-    copying each body into a reused buffer (`reused`, as many connections) and into a new
-    buffer per GET (`fresh`, one connection)."""
-    def run(size, conns, *extra):
+    copying each body into a reused buffer (`reused`, as many connections), into a new
+    buffer per GET (`fresh`, one connection), and fetching 8 MiB objects over 16
+    connections into reused buffers (`chunked`: the shape of our ranged reads)."""
+    def run(size, conns, *extra, requests=None):
+        span = ["--requests", str(requests)] if requests else ["--seconds", "3"]
         out = subprocess.run(
-            [limit_bin, "--size", str(size), "--connections", str(conns), "--seconds", "3", *extra],
+            [limit_bin, "--size", str(size), "--connections", str(conns), *span, *extra],
             check=True, capture_output=True, text=True,
         ).stdout
         return json.loads(out)
 
     rows = {}
     for workload, count, size in WORKLOADS:
-        conns = CONC if size < LARGE else 4
-        rows[workload] = run(size, conns)
-        if size >= LARGE:
-            rows[workload]["reused"] = run(size, conns, "--into", "reused")
-            rows[workload]["fresh"] = run(size, 1, "--into", "fresh")
+        if size < LARGE:
+            rows[workload] = run(size, CONC)
+            continue
+        # Whole bodies: at least 4 GiB per figure.
+        per_conn = max(1, (4 << 30) // size // 4)
+        rows[workload] = run(size, 4, requests=per_conn)
+        rows[workload]["reused"] = run(size, 4, "--into", "reused", requests=per_conn)
+        rows[workload]["fresh"] = run(size, 1, "--into", "fresh", requests=per_conn)
+        rows[workload]["chunked"] = run(8 << 20, 16, "--into", "reused", requests=32)
     return rows
 
 
@@ -218,6 +227,9 @@ def markdown(limit, results):
         if "fresh" in lim:
             lines.append(f"| {workload} | server limit (raw GET loop, one connection, each body into a new buffer) | — | "
                          f"{lim['fresh']['requests_per_s']:.1f} | {lim['fresh']['mb_per_s']:.0f} | | | | | | | |")
+        if "chunked" in lim:
+            lines.append(f"| {workload} | server limit (raw GET loop of 8 MiB objects, 16 connections, into reused buffers) | — | "
+                         f"{lim['chunked']['requests_per_s']:.1f} | {lim['chunked']['mb_per_s']:.0f} | | | | | | | |")
         for op in ops(workload):
             rows = [r for r in results if r["workload"] == workload and r["op"] == op]
             peers = [r for r in rows if r["peer"] not in OURS]

@@ -7,9 +7,15 @@
 //! allocated buffer of the object's size (the ceiling of any client that hands back one
 //! new contiguous buffer, which must write every byte into memory it has not touched).
 //!
-//! `s3dlio-memserver-limit --size BYTES --connections N --seconds S [--into none|reused|fresh]`
-//! prints requests/s and MB/s; `cargo xtask bench peers` runs it for each workload's
-//! object size.
+//! The server is `s3dlio-memserver` (found beside this binary) in a process of its own,
+//! as every client the peers bench measures sees it: a server sharing this process's
+//! runtime made the large-object figures depend on how the two shared its threads.
+//! `--requests N` makes each connection send exactly N GETs and times them all, so large
+//! objects are measured over whole bodies rather than a window holding a handful.
+//!
+//! `s3dlio-memserver-limit --size BYTES --connections N (--seconds S | --requests N)
+//! [--into none|reused|fresh]` prints requests/s and MB/s; `cargo xtask bench peers` runs
+//! it for each workload's object size.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,8 +27,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use s3dlio_core::buffer::large_vec;
-use s3dlio_memserver::{Options, Server};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -32,8 +39,12 @@ struct Args {
     /// Connections, each with one request in flight.
     #[arg(long, default_value_t = 32)]
     connections: usize,
+    /// How long to send GETs (unless `--requests`).
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// GETs per connection, all timed to the last byte (instead of `--seconds`).
+    #[arg(long)]
+    requests: Option<u64>,
     /// Where each body goes (buffers are huge-page advised, as the library's are).
     #[arg(long, value_enum, default_value_t = Sink::None)]
     into: Sink,
@@ -72,8 +83,7 @@ fn request(method: &str, path: &str, body: Bytes) -> Request<Full<Bytes>> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args = Args::parse();
-    let server = Server::start("127.0.0.1:0", Options::default()).await?;
-    let addr = server.addr();
+    let (mut server, addr) = spawn_server().await?;
     let mut setup = connect(addr).await?;
     for (method, path, body) in [
         ("PUT", "/limit", Bytes::new()),
@@ -86,19 +96,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }
     }
     let stop = Arc::new(AtomicBool::new(false));
+    // Workers wait here until every connection and buffer is ready and the clock starts:
+    // a worker let loose at its spawn ran while later buffers were still being touched,
+    // outside the timed span (the "reused" figures once beat the counting ones).
+    let start = Arc::new(tokio::sync::Barrier::new(args.connections + 1));
     let (requests, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut workers = Vec::new();
     for _ in 0..args.connections {
         let mut client = connect(addr).await?;
-        let (stop, requests, bytes) = (stop.clone(), requests.clone(), bytes.clone());
+        let (stop, start, requests, bytes) = (stop.clone(), start.clone(), requests.clone(), bytes.clone());
         let (into, size) = (args.into, args.size);
         let mut reused = Vec::new();
         if into == Sink::Reused {
             reused = large_vec(size);
             reused.resize(size, 0);
         }
+        let mut left = args.requests.unwrap_or(u64::MAX);
         workers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
+            start.wait().await;
+            while left > 0 && !stop.load(Ordering::Relaxed) {
+                left -= 1;
                 client.ready().await?;
                 let mut body = client
                     .send_request(request("GET", "/limit/object", Bytes::new()))
@@ -127,9 +144,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             Ok::<_, hyper::Error>(())
         }));
     }
+    start.wait().await;
     let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
-    stop.store(true, Ordering::Relaxed);
+    if args.requests.is_none() {
+        tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
+        stop.store(true, Ordering::Relaxed);
+    }
     for w in workers {
         w.await??;
     }
@@ -143,6 +163,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         n as f64 / secs,
         b as f64 / secs / 1e6
     );
-    server.stop().await;
+    server.kill().await?;
     Ok(())
+}
+
+/// `s3dlio-memserver` from this binary's directory on a free loopback port, without auth;
+/// its address once it prints that it listens.
+async fn spawn_server() -> Result<(Child, std::net::SocketAddr), Box<dyn std::error::Error + Send + Sync>> {
+    let binary = std::env::current_exe()?.with_file_name("s3dlio-memserver");
+    let mut child = Command::new(&binary)
+        .args(["--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "could not start {} (build it with this binary): {e}",
+                binary.display()
+            )
+        })?;
+    let stdout = child.stdout.take().expect("piped");
+    let line = BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await?
+        .unwrap_or_default();
+    let addr = line
+        .strip_prefix("listening on http://")
+        .ok_or_else(|| format!("{} printed {line:?}, not its address", binary.display()))?
+        .parse()?;
+    Ok((child, addr))
 }
