@@ -34,6 +34,7 @@
 //! ```
 
 mod batch;
+pub mod blocks;
 pub mod buffer;
 mod checksum;
 mod coalesce;
