@@ -209,7 +209,10 @@ fn build_client(cfg: &S3Config, base: &SdkConfig, explicit: Option<&str>) -> Cli
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .force_path_style(cfg.force_path_style.unwrap_or(url.is_some()));
     // AWS itself is https.
-    if !cfg.payload_signing.signs(url.as_deref().unwrap_or("https://")) {
+    if !cfg
+        .payload_signing
+        .signs(url.as_deref().unwrap_or("https://"), cfg.checksum)
+    {
         b = b.interceptor(UnsignedPayload);
     }
     if let Some(url) = url {

@@ -28,8 +28,9 @@ use s3dlio_core::{
     Error, GetOptions, GetResult, ObjectMeta, ObjectUri, Operation, PutOptions, PutResult, Result,
 };
 
+use crate::checksum;
 use crate::client::FALLBACK_REGION;
-use crate::config::S3Config;
+use crate::config::{S3Config, UploadChecksum};
 use crate::error::ErrorResponse;
 use crate::https::{HttpClient, http_client};
 use crate::signer::Signer;
@@ -158,16 +159,21 @@ impl Direct {
         })
     }
 
-    /// Signs and sends `req` (whose body is `payload`); a refusal is read and mapped.
+    /// Signs and sends `req` (whose body is `payload`, carrying `checksum`); a refusal is
+    /// read and mapped.
     async fn send(
         &self,
         op: Operation,
         uri: &str,
         target: &Target,
         mut req: Request<Full<Bytes>>,
-        payload: &[u8],
+        (payload, checksum): (&[u8], UploadChecksum),
     ) -> Result<Response<Incoming>> {
-        let payload = self.config.payload_signing.signs(&target.url).then_some(payload);
+        let payload = self
+            .config
+            .payload_signing
+            .signs(&target.url, checksum)
+            .then_some(payload);
         self.signer
             .sign(op, uri, &target.region, &mut req, payload)
             .await?;
@@ -224,7 +230,9 @@ impl Direct {
                 req = req.header(IF_MATCH, header_value(op, uri, tag)?);
             }
             let req = req.body(Full::default()).map_err(|e| bad_request(op, uri, e))?;
-            let resp = self.send(op, uri, target, req, &[]).await?;
+            let resp = self
+                .send(op, uri, target, req, (&[], UploadChecksum::Off))
+                .await?;
             match resp.status() {
                 StatusCode::OK | StatusCode::PARTIAL_CONTENT => {}
                 StatusCode::RANGE_NOT_SATISFIABLE => return Ok(None),
@@ -264,7 +272,11 @@ impl Direct {
         opts: &PutOptions,
     ) -> Result<PutResult> {
         self.bounded(op, uri, async {
+            let checksum = self.config.checksum;
             let mut req = Request::put(&target.url).header(CONTENT_LENGTH, data.len());
+            if let Some(sum) = checksum.of(op, uri, &data).await? {
+                req = req.header(checksum::HEADER, sum);
+            }
             if let Some(t) = &opts.content_type {
                 req = req.header(CONTENT_TYPE, header_value(op, uri, t)?);
             }
@@ -276,7 +288,7 @@ impl Direct {
             let req = req
                 .body(Full::new(data.clone()))
                 .map_err(|e| bad_request(op, uri, e))?;
-            let resp = self.send(op, uri, target, req, &data).await?;
+            let resp = self.send(op, uri, target, req, (&data, checksum)).await?;
             if !resp.status().is_success() {
                 return Err(Self::refusal(op, uri, resp).await);
             }
@@ -288,14 +300,15 @@ impl Direct {
         .await
     }
 
-    /// One UploadPart; returns the part's ETag.
+    /// One UploadPart carrying `sum` (the value of the upload's checksum header, if it
+    /// declared one); returns the part's ETag.
     pub(crate) async fn upload_part(
         &self,
         uri: &str,
         target: &Target,
-        upload_id: &str,
-        part_number: i32,
+        (upload_id, part_number): (&str, i32),
         data: Bytes,
+        sum: Option<&str>,
     ) -> Result<Option<String>> {
         let op = Operation::Write;
         self.bounded(op, uri, async {
@@ -304,11 +317,18 @@ impl Direct {
                 target.url,
                 utf8_percent_encode(upload_id, NON_ALPHANUMERIC)
             );
-            let req = Request::put(url)
-                .header(CONTENT_LENGTH, data.len())
+            let mut req = Request::put(url).header(CONTENT_LENGTH, data.len());
+            if let Some(sum) = sum {
+                req = req.header(checksum::HEADER, sum);
+            }
+            let req = req
                 .body(Full::new(data.clone()))
                 .map_err(|e| bad_request(op, uri, e))?;
-            let resp = self.send(op, uri, target, req, &data).await?;
+            let checksum = match sum {
+                Some(_) => UploadChecksum::Crc32c,
+                None => UploadChecksum::Off,
+            };
+            let resp = self.send(op, uri, target, req, (&data, checksum)).await?;
             if !resp.status().is_success() {
                 return Err(Self::refusal(op, uri, resp).await);
             }

@@ -146,13 +146,23 @@ pub(crate) fn classify(
                 message.or(code).unwrap_or_else(|| "HTTP 501".into())
             ),
         },
-        (Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable"), _) => {
-            Error::Transient {
-                op,
-                uri,
-                source: cause,
-            }
-        }
+        // BadDigest, XAmzContentSHA256Mismatch: the body arrived corrupted (its checksum
+        // or hash did not match); the same bytes sent again are expected to arrive intact.
+        (
+            Some(
+                "SlowDown"
+                | "RequestTimeout"
+                | "InternalError"
+                | "ServiceUnavailable"
+                | "BadDigest"
+                | "XAmzContentSHA256Mismatch",
+            ),
+            _,
+        ) => Error::Transient {
+            op,
+            uri,
+            source: cause,
+        },
         (_, Some(s)) if s >= 500 => Error::Transient {
             op,
             uri,

@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checksum;
 mod client;
 mod config;
 mod direct;

@@ -22,7 +22,7 @@ use s3dlio_core::{
 };
 
 use crate::client::Clients;
-use crate::config::S3Config;
+use crate::config::{S3Config, UploadChecksum};
 use crate::direct::{KEY_PATH, bounded};
 use crate::error::map_sdk_error;
 use crate::writer::MultipartWriter;
@@ -210,6 +210,34 @@ fn frames(
     })
 }
 
+/// A PutObject through the SDK (where the direct path cannot send it) of `data` as
+/// `object` (bucket, key), carrying `checksum`.
+pub(crate) async fn sdk_put(
+    client: &Client,
+    op: Operation,
+    (uri, (bucket, key)): (&str, (&str, &str)),
+    data: Bytes,
+    opts: &PutOptions,
+    checksum: UploadChecksum,
+) -> Result<PutResult> {
+    let metadata = (!opts.metadata.is_empty()).then(|| opts.metadata.clone().into_iter().collect());
+    let out = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .set_content_type(opts.content_type.clone())
+        .set_metadata(metadata)
+        .set_checksum_crc32_c(checksum.of(op, uri, &data).await?)
+        .body(ByteStream::from(data))
+        .send()
+        .await
+        .map_err(|e| map_sdk_error(op, uri, e))?;
+    Ok(PutResult {
+        e_tag: out.e_tag().map(str::to_string),
+        version: out.version_id().map(str::to_string),
+    })
+}
+
 /// The page token of an upload listing: its two markers, the key's length first (a key
 /// may hold any character).
 fn upload_token(key: &str, upload_id: &str) -> String {
@@ -266,23 +294,17 @@ impl ObjectStore for S3Store {
         if let Some((direct, target)) = self.clients.direct(&u).await {
             return direct.put(Operation::Put, uri, &target, data, &opts).await;
         }
-        let metadata = (!opts.metadata.is_empty()).then(|| opts.metadata.into_iter().collect());
-        let out = self
-            .client(&u)
-            .await
-            .put_object()
-            .bucket(u.bucket())
-            .key(u.key())
-            .set_content_type(opts.content_type)
-            .set_metadata(metadata)
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .map_err(|e| map_sdk_error(Operation::Put, uri, e))?;
-        Ok(PutResult {
-            e_tag: out.e_tag().map(str::to_string),
-            version: out.version_id().map(str::to_string),
-        })
+        let client = self.client(&u).await;
+        let object = (u.bucket(), u.key());
+        sdk_put(
+            &client,
+            Operation::Put,
+            (uri, object),
+            data,
+            &opts,
+            self.config().checksum,
+        )
+        .await
     }
 
     async fn writer(&self, uri: &str, opts: WriterOptions) -> Result<Box<dyn ObjectWriter>> {
@@ -300,7 +322,7 @@ impl ObjectStore for S3Store {
             opts.put,
             part_size,
             in_flight,
-            cfg.put_verify,
+            (cfg.put_verify, cfg.checksum),
             opts.part_retry,
         )?;
         let w = match &opts.journal {

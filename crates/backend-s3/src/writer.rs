@@ -20,11 +20,14 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
-use s3dlio_core::resume::{self, PartPlan, Pending, Resume, UploadJournal};
+use s3dlio_core::resume::{self, PartPlan, Resume, UploadJournal};
 use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, RetryPolicy, WriteSummary, retry};
 
+use crate::checksum;
+use crate::config::UploadChecksum;
 use crate::direct::{Direct, Target};
 use crate::error::map_sdk_error;
+use crate::store::sdk_put;
 
 /// S3's smallest part (all but the last).
 pub const MIN_PART_SIZE: usize = 5 << 20;
@@ -41,6 +44,8 @@ pub(crate) struct MultipartWriter {
     key: String,
     put: PutOptions,
     verify: bool,
+    /// What each part carries; a resumed upload keeps what it was created with.
+    checksum: UploadChecksum,
     parts: PartBuffer,
     upload_id: Option<String>,
     next_part: i32,
@@ -62,7 +67,7 @@ impl MultipartWriter {
         put: PutOptions,
         part_size: usize,
         max_in_flight: usize,
-        verify: bool,
+        (verify, checksum): (bool, UploadChecksum),
         part_retry: RetryPolicy,
     ) -> Result<Self> {
         if part_size < MIN_PART_SIZE {
@@ -82,6 +87,7 @@ impl MultipartWriter {
             key: target.key().to_string(),
             put,
             verify,
+            checksum,
             parts: PartBuffer::new(part_size),
             upload_id: None,
             next_part: 1,
@@ -100,8 +106,9 @@ impl MultipartWriter {
             return Ok(self);
         };
         match self.list_parts(&journaled.upload).await {
-            Ok(on_service) => {
+            Ok((on_service, checksum)) => {
                 self.upload_id = Some(journaled.upload.clone());
+                self.checksum = checksum;
                 self.resume = Some(Resume::resumed(journal, journaled, |i| {
                     on_service.get(&(i as i32 + 1)).cloned()
                 }));
@@ -116,8 +123,9 @@ impl MultipartWriter {
         Ok(self)
     }
 
-    /// The parts the service holds of upload `id`: number → (size, ETag).
-    async fn list_parts(&self, id: &str) -> Result<HashMap<i32, (u64, Option<String>)>> {
+    /// The parts the service holds of upload `id` (number → (size, ETag)), and the
+    /// checksum the upload was created with.
+    async fn list_parts(&self, id: &str) -> Result<(HashMap<i32, (u64, Option<String>)>, UploadChecksum)> {
         let mut parts = HashMap::new();
         let mut marker = None;
         loop {
@@ -138,7 +146,7 @@ impl MultipartWriter {
             }
             match out.next_part_number_marker() {
                 Some(m) if out.is_truncated().unwrap_or(false) => marker = Some(m.to_string()),
-                _ => return Ok(parts),
+                _ => return Ok((parts, UploadChecksum::declared(out.checksum_algorithm()))),
             }
         }
     }
@@ -158,6 +166,7 @@ impl MultipartWriter {
             .key(&self.key)
             .set_content_type(self.put.content_type.clone())
             .set_metadata(self.metadata())
+            .set_checksum_algorithm(self.checksum.algorithm())
             .send()
             .await
             .map_err(|e| map_sdk_error(Operation::Write, &self.uri, e))?;
@@ -195,56 +204,65 @@ impl MultipartWriter {
         let upload_id = self.upload_id().await?;
         let n = self.next_part;
         self.next_part += 1;
+        let checksum = self.checksum;
         let journal = match resume::plan(self.resume.as_mut(), &self.uri, (n - 1) as u32, &part).await? {
             PartPlan::Stored(p) => {
-                self.uploading
-                    .add_done(CompletedPart::builder().part_number(n).set_e_tag(p.e_tag).build());
+                let sum = (checksum == UploadChecksum::Crc32c).then(|| checksum::encode(p.crc32c));
+                self.uploading.add_done(completed(n, p.e_tag, sum));
                 return Ok(());
             }
             PartPlan::Send(pending) => pending,
         };
+        // A journaled part's CRC32C is already known.
+        let known = journal.as_ref().map(|p| p.record.crc32c);
         let (client, bucket, key, uri) = (
             self.client.clone(),
             self.bucket.clone(),
             self.key.clone(),
             self.uri.clone(),
         );
-        if let Some((direct, target)) = self.direct.clone() {
-            return self
-                .uploading
-                .spawn(move || {
-                    let (direct, target, uri, upload_id, part, journal) = (
-                        direct.clone(),
-                        target.clone(),
-                        uri.clone(),
-                        upload_id.clone(),
-                        part.clone(),
-                        journal.clone(),
-                    );
-                    async move {
-                        let e_tag = direct.upload_part(&uri, &target, &upload_id, n, part).await?;
-                        acknowledged(journal.as_ref(), n, e_tag).await
-                    }
-                })
-                .await;
-        }
+        let direct = self.direct.clone();
         self.uploading
             .spawn(move || {
-                // One request per try: a body stream is consumed by the try that sends it.
-                let req = client
-                    .upload_part()
-                    .bucket(&bucket)
-                    .key(&key)
-                    .upload_id(&upload_id)
-                    .part_number(n)
-                    .body(ByteStream::from(part.clone()));
-                let (uri, journal) = (uri.clone(), journal.clone());
+                let (client, bucket, key, uri, upload_id, part, journal, direct) = (
+                    client.clone(),
+                    bucket.clone(),
+                    key.clone(),
+                    uri.clone(),
+                    upload_id.clone(),
+                    part.clone(),
+                    journal.clone(),
+                    direct.clone(),
+                );
                 async move {
-                    let out = req
-                        .send()
-                        .await
-                        .map_err(|e| map_sdk_error(Operation::Write, &uri, e))?;
-                    acknowledged(journal.as_ref(), n, out.e_tag().map(str::to_string)).await
+                    let sum = match known {
+                        Some(crc) if checksum == UploadChecksum::Crc32c => Some(checksum::encode(crc)),
+                        _ => checksum.of(Operation::Write, &uri, &part).await?,
+                    };
+                    let e_tag = match direct {
+                        Some((direct, target)) => {
+                            direct
+                                .upload_part(&uri, &target, (&upload_id, n), part, sum.as_deref())
+                                .await?
+                        }
+                        None => client
+                            .upload_part()
+                            .bucket(&bucket)
+                            .key(&key)
+                            .upload_id(&upload_id)
+                            .part_number(n)
+                            .set_checksum_crc32_c(sum.clone())
+                            .body(ByteStream::from(part))
+                            .send()
+                            .await
+                            .map_err(|e| map_sdk_error(Operation::Write, &uri, e))?
+                            .e_tag()
+                            .map(str::to_string),
+                    };
+                    if let Some(p) = journal.as_ref() {
+                        p.acknowledged(e_tag.clone()).await?;
+                    }
+                    Ok(completed(n, e_tag, sum))
                 }
             })
             .await
@@ -297,25 +315,23 @@ impl PartUpload for MultipartWriter {
             None => {
                 // Below one part: a single PUT, atomic by itself.
                 let body = self.parts.take_rest();
-                if let Some((direct, target)) = &self.direct {
-                    direct
-                        .put(Operation::Finalize, &self.uri, target, body, &self.put)
+                let op = Operation::Finalize;
+                let put = match &self.direct {
+                    Some((direct, target)) => direct.put(op, &self.uri, target, body, &self.put).await?,
+                    None => {
+                        let object = (self.bucket.as_str(), self.key.as_str());
+                        sdk_put(
+                            &self.client,
+                            op,
+                            (&self.uri, object),
+                            body,
+                            &self.put,
+                            self.checksum,
+                        )
                         .await?
-                        .e_tag
-                } else {
-                    let out = self
-                        .client
-                        .put_object()
-                        .bucket(&self.bucket)
-                        .key(&self.key)
-                        .set_content_type(self.put.content_type.clone())
-                        .set_metadata(self.metadata())
-                        .body(ByteStream::from(body))
-                        .send()
-                        .await
-                        .map_err(|e| map_sdk_error(Operation::Finalize, &self.uri, e))?;
-                    out.e_tag().map(str::to_string)
-                }
+                    }
+                };
+                put.e_tag
             }
             Some(upload_id) => {
                 let last = self.parts.take_rest();
@@ -406,13 +422,13 @@ impl PartUpload for MultipartWriter {
     }
 }
 
-/// Part `n` as the service acknowledged it, journaled first when the upload is
-/// resumable.
-async fn acknowledged(pending: Option<&Pending>, n: i32, e_tag: Option<String>) -> Result<CompletedPart> {
-    if let Some(p) = pending {
-        p.acknowledged(e_tag.clone()).await?;
-    }
-    Ok(CompletedPart::builder().part_number(n).set_e_tag(e_tag).build())
+/// Part `n` as the complete call lists it.
+fn completed(n: i32, e_tag: Option<String>, sum: Option<String>) -> CompletedPart {
+    CompletedPart::builder()
+        .part_number(n)
+        .set_e_tag(e_tag)
+        .set_checksum_crc32_c(sum)
+        .build()
 }
 
 /// Aborts upload `id` (for `op`), retried under `policy`; an upload already gone (an

@@ -2,8 +2,8 @@
 //! the reliability suite (issue 17). It sits between a client and a real test server
 //! (the memory S3 server, Azurite, the GCS emulator) and, per [`Rule`], adds latency,
 //! caps bandwidth, cuts or stalls a response mid-body, answers 503/500 bursts or any
-//! status for a chosen request (the commit of a multipart upload), never answers, or
-//! drops a request mid-upload; [`Proxy::set_down`] plays a killed server. Every wait
+//! status for a chosen request (the commit of a multipart upload), never answers,
+//! drops a request mid-upload, or flips a bit of an upload's body; [`Proxy::set_down`] plays a killed server. Every wait
 //! ends when the proxy stops, and at the latest after ten minutes.
 //!
 //! ```no_run
@@ -50,6 +50,8 @@ pub struct Seen {
     pub if_match: Option<String>,
     /// `x-amz-content-sha256`: the body's SHA-256 in hex, or `UNSIGNED-PAYLOAD`.
     pub payload_hash: Option<String>,
+    /// `x-amz-checksum-crc32c`, as sent.
+    pub crc32c: Option<String>,
     /// The request body's length, from its `Content-Length`.
     pub body_len: Option<u64>,
     /// The fault applied to it (`"reset"`, `"status"`, …), if any.
@@ -65,7 +67,7 @@ struct State {
 #[derive(Debug)]
 struct Shared {
     upstream: SocketAddr,
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, Body>,
     state: Mutex<State>,
     /// `true` while playing a killed server.
     down: watch::Sender<bool>,
@@ -179,6 +181,7 @@ impl Shared {
                 range: header(http::header::RANGE),
                 if_match: header(http::header::IF_MATCH),
                 payload_hash: header(http::header::HeaderName::from_static("x-amz-content-sha256")),
+                crc32c: header(http::header::HeaderName::from_static("x-amz-checksum-crc32c")),
                 body_len: header(http::header::CONTENT_LENGTH).and_then(|l| l.parse().ok()),
                 fault: fault.as_ref().map(Fault::name),
             });
@@ -265,6 +268,16 @@ async fn serve(shared: Arc<Shared>, req: http::Request<Incoming>) -> Result<http
     let (mut parts, body) = req.into_parts();
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     parts.uri = format!("http://{}{target}", shared.upstream).parse()?;
+    let body = match fault {
+        Some(Fault::CorruptRequest) => {
+            let mut data = body.collect().await?.to_bytes().to_vec();
+            if let Some(first) = data.first_mut() {
+                *first ^= 1;
+            }
+            body::full(data)
+        }
+        _ => body.map_err(Error::from).boxed(),
+    };
     let resp = shared
         .client
         .request(http::Request::from_parts(parts, body))

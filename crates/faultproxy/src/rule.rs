@@ -24,6 +24,9 @@ pub enum Fault {
     DropRequestAfter(u64),
     /// Forwards with the response body sent at this many bytes per second.
     Bandwidth(u64),
+    /// Forwards the request with one bit of its body's first byte flipped (a body
+    /// corrupted on the way, which only a checksum the server checks can catch).
+    CorruptRequest,
 }
 
 impl Fault {
@@ -36,6 +39,7 @@ impl Fault {
             Fault::NoAnswer => "no-answer",
             Fault::DropRequestAfter(_) => "drop-request",
             Fault::Bandwidth(_) => "bandwidth",
+            Fault::CorruptRequest => "corrupt-request",
         }
     }
 }

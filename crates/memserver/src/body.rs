@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use base64::Engine;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use s3s::dto::StreamingBlob;
@@ -35,6 +36,15 @@ impl Pieces {
             out.push(chunk);
         }
         Ok(out)
+    }
+
+    /// The CRC32C of the bytes, base64 of its big-endian form as S3 writes it.
+    pub fn crc32c(&self) -> String {
+        let crc = self
+            .pieces
+            .iter()
+            .fold(0, |crc, piece| s3dlio_core::crc32c_append(crc, piece));
+        base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
     }
 
     fn push(&mut self, piece: Bytes) {

@@ -30,6 +30,8 @@ pub struct Bucket {
 pub struct Part {
     pub data: Pieces,
     pub etag: String,
+    /// Its CRC32C (base64) when the upload declared that algorithm.
+    pub crc32c: Option<String>,
 }
 
 #[derive(Debug)]
@@ -37,6 +39,9 @@ pub struct Upload {
     pub bucket: String,
     pub key: String,
     pub parts: BTreeMap<i32, Part>,
+    /// `true` when created with `x-amz-checksum-algorithm: CRC32C`: each part's CRC32C
+    /// is kept, and the complete call must list it.
+    pub crc32c: bool,
     pub content_type: Option<String>,
     pub metadata: Option<HashMap<String, String>>,
     pub initiated: std::time::SystemTime,

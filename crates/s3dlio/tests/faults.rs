@@ -46,8 +46,8 @@ enum Limit {
     Deletes(usize),
     /// The part size and parts in flight of writers that set neither.
     Parts(usize, usize),
-    /// S3's payload signing.
-    Signing(s3dlio::s3::PayloadSigning),
+    /// S3's payload signing and upload checksum.
+    Upload(s3dlio::s3::PayloadSigning, s3dlio::s3::UploadChecksum),
 }
 
 /// One backend behind the proxy, with a fresh prefix.
@@ -161,7 +161,7 @@ async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit)
         Limit::Idle(d) => idle = Some(d),
         Limit::Deletes(n) => deletes = Some(n),
         Limit::Parts(size, in_flight) => parts = (Some(size), Some(in_flight)),
-        Limit::Signing(s) => signing = Some(s),
+        Limit::Upload(s, c) => signing = Some((s, c)),
     }
     let read = RangeEngineConfig::default()
         .with_chunk_size(CHUNK)
@@ -189,7 +189,7 @@ async fn fixture(backend: Backend, test: &str, retry: RetryPolicy, limit: Limit)
             s3.idle_timeout = idle.unwrap_or(s3.idle_timeout);
             s3.delete_concurrency = deletes.unwrap_or(s3.delete_concurrency);
             (s3.part_size, s3.parts_in_flight) = parts;
-            s3.payload_signing = signing.unwrap_or(s3.payload_signing);
+            (s3.payload_signing, s3.checksum) = signing.unwrap_or((s3.payload_signing, s3.checksum));
             if backend == Backend::S3Sdk {
                 s3 = s3.with_data_path(s3dlio::s3::DataPath::Sdk);
             }
@@ -813,66 +813,168 @@ mod part_size {
     }
 }
 
-/// `S3DLIO_S3_PAYLOAD_SIGNING` on both data paths: `off` sends a PUT's and each part's
-/// body as `UNSIGNED-PAYLOAD`, `on` and `auto` (over http) hash it into the signature; the
-/// server takes either.
-mod payload_signing {
+/// `S3DLIO_S3_PAYLOAD_SIGNING` and `S3DLIO_S3_CHECKSUM` on both data paths: a PUT and
+/// each part carry the CRC32C of their bytes unless the checksum is off; `auto` hashes
+/// the body into the signature over http only without a checksum; a body corrupted on
+/// the way is refused by the server's check and sent again by the retry layer, where
+/// without a checksum or a hash it is stored corrupted.
+mod upload_integrity {
     use super::*;
-    use s3dlio::s3::PayloadSigning;
+    use s3dlio::s3::{PayloadSigning, UploadChecksum};
 
-    async fn run(backend: Backend) {
-        for signing in [PayloadSigning::Off, PayloadSigning::On, PayloadSigning::Auto] {
-            let Some(f) = fixture(
-                backend,
-                "payload_signing",
-                quick_retries(),
-                Limit::Signing(signing),
-            )
+    /// The base64 CRC32C S3 expects of `data`.
+    fn crc32c_header(data: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s3dlio::crc32c(data).to_be_bytes())
+    }
+
+    /// The uploads (PUTs) the proxy saw for `test`.
+    fn uploads(f: &Fixture, test: &str) -> Vec<Seen> {
+        f.proxy
+            .seen()
+            .into_iter()
+            .filter(|s| s.method == "PUT" && s.target.contains(&format!("/{test}-")))
+            .collect()
+    }
+
+    /// Puts `small` and writes `large` in three parts; returns whether both read back
+    /// as written.
+    async fn write_both(f: &Fixture, small: &Bytes, large: &Bytes) -> bool {
+        f.store.put(&f.uri("small"), small.clone()).await.unwrap();
+        let mut w = f
+            .store
+            .get_writer(&f.uri("large"), WriterOptions::default().with_part_size(PART))
             .await
+            .unwrap();
+        w.write(large.clone()).await.unwrap();
+        w.finalize().await.unwrap();
+        f.store.get(&f.uri("small")).await.unwrap() == small
+            && f.store.get(&f.uri("large")).await.unwrap() == large
+    }
+
+    async fn headers(backend: Backend) {
+        use PayloadSigning::{Auto, Off, On};
+        use UploadChecksum::Crc32c;
+        let cases = [
+            (Auto, Crc32c, false),
+            (Auto, UploadChecksum::Off, true),
+            (On, Crc32c, true),
+            (Off, UploadChecksum::Off, false),
+        ];
+        for (signing, checksum, hashed) in cases {
+            let test = "upload_headers";
+            let Some(f) = fixture(backend, test, quick_retries(), Limit::Upload(signing, checksum)).await
             else {
                 return;
             };
             let (small, large) = (pattern(1000, 1), pattern(2 * PART + 7, 2));
-            f.store.put(&f.uri("small"), small.clone()).await.unwrap();
-            let mut w = f
-                .store
-                .get_writer(&f.uri("large"), WriterOptions::default().with_part_size(PART))
-                .await
-                .unwrap();
-            w.write(large.clone()).await.unwrap();
-            w.finalize().await.unwrap();
-            assert!(f.store.get(&f.uri("small")).await.unwrap() == small);
-            assert!(f.store.get(&f.uri("large")).await.unwrap() == large);
-            let hashes: Vec<Option<String>> = f
-                .proxy
-                .seen()
-                .into_iter()
-                .filter(|s| s.method == "PUT" && s.target.contains("/payload_signing-"))
-                .map(|s| s.payload_hash)
-                .collect();
-            assert_eq!(
-                hashes.len(),
-                4,
-                "{backend:?} {signing:?}: one PUT and three parts"
+            let case = format!("{backend:?} {signing:?} {checksum:?}");
+            assert!(
+                write_both(&f, &small, &large).await,
+                "{case}: read back as written"
             );
-            for hash in hashes {
-                let hash = hash.unwrap_or_default();
-                let hashed = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
-                match signing {
-                    PayloadSigning::Off => assert_eq!(hash, "UNSIGNED-PAYLOAD", "{backend:?}"),
-                    _ => assert!(hashed, "{backend:?} {signing:?}: {hash}"),
+            let seen = uploads(&f, test);
+            assert_eq!(seen.len(), 4, "{case}: one PUT and three parts");
+            // Parts may be sent in any order: compared as sorted lists.
+            let mut expected: Vec<String> = [
+                &small[..],
+                &large[..PART],
+                &large[PART..2 * PART],
+                &large[2 * PART..],
+            ]
+            .iter()
+            .map(|b| crc32c_header(b))
+            .collect();
+            let mut sent: Vec<String> = seen.iter().filter_map(|s| s.crc32c.clone()).collect();
+            match checksum {
+                Crc32c => {
+                    expected.sort();
+                    sent.sort();
+                    assert_eq!(sent, expected, "{case}: each body's CRC32C");
+                }
+                UploadChecksum::Off => assert!(sent.is_empty(), "{case}: {sent:?}"),
+            }
+            for s in seen {
+                let hash = s.payload_hash.unwrap_or_default();
+                let is_hash = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+                match hashed {
+                    true => assert!(is_hash, "{case}: {hash}"),
+                    false => assert_eq!(hash, "UNSIGNED-PAYLOAD", "{case}"),
                 }
             }
         }
     }
 
+    /// One PUT and one part corrupted on the way, under `signing` and `checksum`; returns
+    /// whether both objects read back as written.
+    async fn corrupted(backend: Backend, signing: PayloadSigning, checksum: UploadChecksum) -> Option<bool> {
+        let test = "upload_corrupt";
+        let f = fixture(backend, test, quick_retries(), Limit::Upload(signing, checksum)).await?;
+        f.proxy.add(
+            Rule::new(Fault::CorruptRequest)
+                .method(Method::PUT)
+                .path("/small")
+                .times(1),
+        );
+        f.proxy.add(
+            Rule::new(Fault::CorruptRequest)
+                .method(Method::PUT)
+                .query("partNumber=2")
+                .times(1),
+        );
+        let intact = write_both(&f, &pattern(1000, 3), &pattern(2 * PART + 7, 4)).await;
+        let faults = uploads(&f, test).iter().filter(|s| s.fault.is_some()).count();
+        assert_eq!(
+            faults, 2,
+            "{backend:?}: the PUT and part 2 were corrupted once each"
+        );
+        Some(intact)
+    }
+
+    async fn corruption(backend: Backend) {
+        let Some(intact) = corrupted(backend, PayloadSigning::Auto, UploadChecksum::Crc32c).await else {
+            return;
+        };
+        assert!(
+            intact,
+            "{backend:?}: the checksum caught the flipped bit and the retry resent it"
+        );
+        let unprotected = corrupted(backend, PayloadSigning::Off, UploadChecksum::Off).await;
+        assert_eq!(
+            unprotected,
+            Some(false),
+            "{backend:?}: with neither checksum nor hash the server stores what arrives"
+        );
+    }
+
+    /// Without retries the refusal reaches the caller as a transient error naming the
+    /// object, and nothing is stored.
+    #[tokio::test]
+    async fn a_corrupted_put_without_retries_fails_and_stores_nothing() {
+        let once = RetryPolicy::default().with_max_attempts(1);
+        let Some(f) = fixture(Backend::S3, "upload_refused", once, Limit::Defaults).await else {
+            return;
+        };
+        f.proxy.add(Rule::new(Fault::CorruptRequest).method(Method::PUT));
+        let uri = f.uri("small");
+        let e = f.store.put(&uri, pattern(1000, 5)).await.unwrap_err();
+        assert!(matches!(e, Error::Transient { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains(&uri) && format!("{e:?}").contains("BadDigest"),
+            "{e:?}"
+        );
+        assert!(matches!(f.store.stat(&uri).await, Err(Error::NotFound { .. })));
+    }
+
     #[tokio::test]
     async fn s3() {
-        run(Backend::S3).await
+        headers(Backend::S3).await;
+        corruption(Backend::S3).await
     }
 
     #[tokio::test]
     async fn s3_sdk() {
-        run(Backend::S3Sdk).await
+        headers(Backend::S3Sdk).await;
+        corruption(Backend::S3Sdk).await
     }
 }

@@ -259,6 +259,7 @@ KNOBS: dict[str, str] = {
     "s3_pool_max_idle_per_host": "S3DLIO_S3_POOL_MAX_IDLE_PER_HOST",
     "s3_data_path": "S3DLIO_S3_DATA_PATH",
     "s3_payload_signing": "S3DLIO_S3_PAYLOAD_SIGNING",
+    "s3_checksum": "S3DLIO_S3_CHECKSUM",
     "azure_connect_timeout_ms": "S3DLIO_AZURE_CONNECT_TIMEOUT_MS",
     "azure_request_timeout_ms": "S3DLIO_AZURE_REQUEST_TIMEOUT_MS",
     "azure_idle_timeout_ms": "S3DLIO_AZURE_IDLE_TIMEOUT_MS",
