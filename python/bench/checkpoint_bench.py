@@ -7,7 +7,10 @@ The state dict is 16 float32 tensors, 1 GiB in all (S3DLIO_BENCH_SCALE scales it
 writer uses 4 threads. Each (client, op) runs in a fresh process, so its CPU seconds and
 peak RSS come from the OS (`wait4`); the state dict itself (built before the clock starts)
 is part of that RSS. A load fills zero tensors of the same shapes and is checked against
-the saved values. Writes target/bench/checkpoint.json and target/bench/checkpoint.md.
+the saved values. Every row runs S3DLIO_BENCH_ROUNDS times (3), the clients in reverse
+order on odd rounds, each client's checkpoint deleted after its load so every client
+writes into an empty server; the table shows each row's median round, the JSON every
+round's time. Writes target/bench/checkpoint.json and target/bench/checkpoint.md.
 """
 
 import json
@@ -22,6 +25,8 @@ SCALE = float(os.environ.get("S3DLIO_BENCH_SCALE", "1"))
 TENSORS = 16
 TOTAL = int((1 << 30) * SCALE)
 THREADS = 4
+# Rounds per row; the table shows each row's median round.
+ROUNDS = int(os.environ.get("S3DLIO_BENCH_ROUNDS", "3"))
 BUCKET = "ckpt-bench"
 # s3dlio: the default, each body sent unsigned with a CRC32C the server checks (as the
 # CRT under s3torchconnector sends one). s3dlio-hashed: S3DLIO_S3_PAYLOAD_SIGNING=on, each
@@ -107,20 +112,31 @@ def main():
     import s3dlio
 
     s3dlio.create_bucket(BUCKET)
-    rows = []
+    runs = {}
+    clients = [(c, w) for c, w in CLIENTS if not ONLY or c in ONLY.split(",")]
     with tempfile.TemporaryDirectory(dir="target") as tmp:
-        for client, where in CLIENTS:
-            if ONLY and client not in ONLY.split(","):
-                continue
-            path = f"s3://{BUCKET}/{client}" if where == "s3" else (
-                f"file://{os.path.abspath(tmp)}/{client}" if client.startswith("s3dlio") else f"{os.path.abspath(tmp)}/{client}")
-            for op in ("save", "load"):
-                rows.append(measure(client, op, where, path))
+        for r in range(ROUNDS):
+            # Odd rounds run the clients in reverse, so none always follows the same one.
+            for client, where in clients[::-1] if r % 2 else clients:
+                path = f"s3://{BUCKET}/{client}" if where == "s3" else (
+                    f"file://{os.path.abspath(tmp)}/{client}" if client.startswith("s3dlio") else f"{os.path.abspath(tmp)}/{client}")
+                for op in ("save", "load"):
+                    runs.setdefault((client, where, op), []).append(measure(client, op, where, path))
+                # Each client starts on an empty server (and an empty directory).
+                uri = path if "://" in path else f"file://{path}"
+                s3dlio.delete(uri + "/", recursive=True)
+    # The median round of each row (by time), with every round's time kept.
+    rows = []
+    for client, where in clients:
+        for op in ("save", "load"):
+            measured = sorted(runs[(client, where, op)], key=lambda row: row["seconds"])
+            row = dict(measured[len(measured) // 2], rounds_seconds=[m["seconds"] for m in runs[(client, where, op)]])
+            rows.append(row)
     s3dlio.delete(f"s3://{BUCKET}/", recursive=True)
     s3dlio.delete_bucket(BUCKET)
     os.makedirs("target/bench", exist_ok=True)
     with open("target/bench/checkpoint.json", "w") as f:
-        json.dump({"bytes": TOTAL, "tensors": TENSORS, "threads": THREADS, "rows": rows}, f, indent=1)
+        json.dump({"bytes": TOTAL, "tensors": TENSORS, "threads": THREADS, "rounds": ROUNDS, "rows": rows}, f, indent=1)
     table = markdown(rows)
     with open("target/bench/checkpoint.md", "w") as f:
         f.write(table)
