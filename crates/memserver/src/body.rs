@@ -7,7 +7,6 @@ use std::ops::Range;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use base64::Engine;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use s3s::dto::StreamingBlob;
@@ -38,13 +37,17 @@ impl Pieces {
         Ok(out)
     }
 
-    /// The CRC32C of the bytes, base64 of its big-endian form as S3 writes it.
-    pub fn crc32c(&self) -> String {
-        let crc = self
-            .pieces
-            .iter()
-            .fold(0, |crc, piece| s3dlio_core::crc32c_append(crc, piece));
-        base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
+    /// One chunk.
+    #[cfg(test)]
+    pub fn of(piece: Bytes) -> Pieces {
+        let mut out = Pieces::default();
+        out.push(piece);
+        out
+    }
+
+    /// The chunks, in order.
+    pub fn pieces(&self) -> impl Iterator<Item = &Bytes> {
+        self.pieces.iter()
     }
 
     fn push(&mut self, piece: Bytes) {

@@ -30,6 +30,7 @@
 //! ```
 
 mod body;
+mod checksum;
 mod s3;
 mod server;
 mod state;

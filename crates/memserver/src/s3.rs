@@ -12,6 +12,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
 use crate::body::Pieces;
+use crate::checksum::{self, Algorithm};
 use crate::state::{self, Bucket, Object, Part, State, Upload};
 
 /// S3's smallest part, except the last: a complete with a smaller one is `EntityTooSmall`.
@@ -263,7 +264,11 @@ impl S3 for MemS3 {
         let _answering = self.enter().await;
         let i = req.input;
         let data = Pieces::collect(i.body).await?;
-        checked_crc32c(i.checksum_crc32c.as_deref(), req.trailing_headers.as_ref(), &data)?;
+        let sent = [
+            (Algorithm::Crc32, i.checksum_crc32.as_deref()),
+            (Algorithm::Crc32c, i.checksum_crc32c.as_deref()),
+        ];
+        checksum::checked(sent, req.trailing_headers.as_ref(), &data)?;
         let object = Object {
             data,
             etag: self.version(),
@@ -467,7 +472,7 @@ impl S3 for MemS3 {
                 bucket: i.bucket.clone(),
                 key: i.key.clone(),
                 parts: BTreeMap::new(),
-                crc32c: declares_crc32c(i.checksum_algorithm.as_ref())?,
+                checksum: Algorithm::declared(i.checksum_algorithm.as_ref())?,
                 content_type: i.content_type,
                 metadata: i.metadata,
                 initiated: SystemTime::now(),
@@ -489,24 +494,37 @@ impl S3 for MemS3 {
             return Err(s3_error!(InvalidArgument, "part numbers run from 1 to 10000"));
         }
         let data = Pieces::collect(i.body).await?;
-        let sent = checked_crc32c(i.checksum_crc32c.as_deref(), req.trailing_headers.as_ref(), &data)?;
+        let sent = [
+            (Algorithm::Crc32, i.checksum_crc32.as_deref()),
+            (Algorithm::Crc32c, i.checksum_crc32c.as_deref()),
+        ];
+        let sent = checksum::checked(sent, req.trailing_headers.as_ref(), &data)?;
         let etag = self.version();
         let mut state = self.write();
         let upload = upload_mut(&mut state, &i.upload_id, &i.bucket, &i.key)?;
-        let crc32c = upload.crc32c.then(|| sent.unwrap_or_else(|| data.crc32c()));
+        // The declared algorithm's value: as sent, else computed (as S3 does).
+        let kept = upload.checksum.map(|a| {
+            let value = sent.iter().find(|(s, _)| *s == a).map(|(_, v)| v.clone());
+            (a, value.unwrap_or_else(|| a.of(&data)))
+        });
         upload.parts.insert(
             i.part_number,
             Part {
                 data,
                 etag: etag.clone(),
-                crc32c: crc32c.clone(),
+                checksum: kept.as_ref().map(|(_, v)| v.clone()),
             },
         );
-        Ok(S3Response::new(UploadPartOutput {
+        let mut out = UploadPartOutput {
             e_tag: Some(ETag::Strong(etag)),
-            checksum_crc32c: crc32c,
             ..Default::default()
-        }))
+        };
+        match kept {
+            Some((Algorithm::Crc32, v)) => out.checksum_crc32 = Some(v),
+            Some((Algorithm::Crc32c, v)) => out.checksum_crc32c = Some(v),
+            None => {}
+        }
+        Ok(S3Response::new(out))
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
@@ -517,17 +535,19 @@ impl S3 for MemS3 {
         let parts = upload
             .parts
             .iter()
-            .map(|(n, p)| s3s::dto::Part {
-                part_number: Some(*n),
-                e_tag: Some(ETag::Strong(p.etag.clone())),
-                size: Some(p.data.len() as i64),
-                checksum_crc32c: p.crc32c.clone(),
-                ..Default::default()
+            .map(|(n, p)| {
+                let value = |a| (upload.checksum == Some(a)).then(|| p.checksum.clone()).flatten();
+                s3s::dto::Part {
+                    part_number: Some(*n),
+                    e_tag: Some(ETag::Strong(p.etag.clone())),
+                    size: Some(p.data.len() as i64),
+                    checksum_crc32: value(Algorithm::Crc32),
+                    checksum_crc32c: value(Algorithm::Crc32c),
+                    ..Default::default()
+                }
             })
             .collect();
-        let checksum_algorithm = upload
-            .crc32c
-            .then(|| ChecksumAlgorithm::from_static(ChecksumAlgorithm::CRC32C));
+        let checksum_algorithm = upload.checksum.map(Algorithm::dto);
         Ok(S3Response::new(ListPartsOutput {
             bucket: Some(i.bucket),
             key: Some(i.key),
@@ -650,45 +670,9 @@ fn upload_mut<'a>(state: &'a mut State, id: &str, bucket: &str, key: &str) -> S3
         .ok_or_else(|| s3_error!(NoSuchUpload, "no upload {id} for {key}"))
 }
 
-/// The CRC32C a PUT or UploadPart carries (its `x-amz-checksum-crc32c` header, or the
-/// trailer of an aws-chunked body), checked against the bytes that arrived: a mismatch
-/// is `BadDigest` and nothing is stored.
-fn checked_crc32c(
-    header: Option<&str>,
-    trailers: Option<&s3s::TrailingHeaders>,
-    data: &Pieces,
-) -> S3Result<Option<String>> {
-    let sent = header.map(str::to_string).or_else(|| {
-        trailers?
-            .read(|h| h.get("x-amz-checksum-crc32c")?.to_str().ok().map(str::to_string))
-            .flatten()
-    });
-    let Some(sent) = sent else { return Ok(None) };
-    let got = data.crc32c();
-    if sent != got {
-        return Err(s3_error!(
-            BadDigest,
-            "the CRC32C you specified ({sent}) did not match the bytes received ({got})"
-        ));
-    }
-    Ok(Some(sent))
-}
-
-/// Whether a new upload declares CRC32C; other algorithms are refused rather than ignored.
-fn declares_crc32c(algorithm: Option<&ChecksumAlgorithm>) -> S3Result<bool> {
-    match algorithm.map(ChecksumAlgorithm::as_str) {
-        None => Ok(false),
-        Some(ChecksumAlgorithm::CRC32C) => Ok(true),
-        Some(other) => Err(s3_error!(
-            NotImplemented,
-            "this server keeps CRC32C part checksums only, not {other}"
-        )),
-    }
-}
-
 /// The parts a complete names, checked as S3 checks them: ascending numbers, each
-/// uploaded with the ETag given (and, when the upload declared CRC32C, listed with the
-/// part's CRC32C), every one but the last at least 5 MiB.
+/// uploaded with the ETag given (and, when the upload declared a checksum algorithm,
+/// listed with the part's checksum), every one but the last at least 5 MiB.
 fn chosen_parts<'a>(upload: &'a Upload, listed: &[CompletedPart]) -> S3Result<Vec<&'a Part>> {
     if listed.is_empty() {
         return Err(s3_error!(MalformedXML, "a complete needs at least one part"));
@@ -709,10 +693,16 @@ fn chosen_parts<'a>(upload: &'a Upload, listed: &[CompletedPart]) -> S3Result<Ve
             .get(&number)
             .filter(|p| c.e_tag.as_ref().is_none_or(|e| e.value() == p.etag))
             .ok_or_else(|| s3_error!(InvalidPart, "part {number} was not uploaded with that ETag"))?;
-        if part.crc32c.is_some() && c.checksum_crc32c != part.crc32c {
+        let given = match upload.checksum {
+            Some(Algorithm::Crc32) => &c.checksum_crc32,
+            Some(Algorithm::Crc32c) => &c.checksum_crc32c,
+            None => &part.checksum,
+        };
+        if *given != part.checksum {
             return Err(s3_error!(
                 InvalidPart,
-                "part {number}: the upload was created with CRC32C checksums; list each part's"
+                "part {number}: the upload was created with {:?} checksums; list each part's",
+                upload.checksum
             ));
         }
         if n + 1 < listed.len() && part.data.len() < MIN_PART {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::body::Pieces;
+use crate::checksum::Algorithm;
 
 /// One stored version of an object. Replaced whole on every write, so a reader that
 /// holds the `Arc` keeps reading the version it started with.
@@ -30,8 +31,8 @@ pub struct Bucket {
 pub struct Part {
     pub data: Pieces,
     pub etag: String,
-    /// Its CRC32C (base64) when the upload declared that algorithm.
-    pub crc32c: Option<String>,
+    /// Its checksum (base64) when the upload declared an algorithm.
+    pub checksum: Option<String>,
 }
 
 #[derive(Debug)]
@@ -39,9 +40,9 @@ pub struct Upload {
     pub bucket: String,
     pub key: String,
     pub parts: BTreeMap<i32, Part>,
-    /// `true` when created with `x-amz-checksum-algorithm: CRC32C`: each part's CRC32C
-    /// is kept, and the complete call must list it.
-    pub crc32c: bool,
+    /// The algorithm it was created with (`x-amz-checksum-algorithm`): each part's
+    /// checksum is kept, and the complete call must list it.
+    pub checksum: Option<Algorithm>,
     pub content_type: Option<String>,
     pub metadata: Option<HashMap<String, String>>,
     pub initiated: std::time::SystemTime,
