@@ -189,7 +189,7 @@ def charts(limit, results):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    peers = [RUST, "s3dlio", "original", "obstore", "boto3"]
+    peers = [RUST, "s3dlio", HASHED, "original", "obstore", "boto3"]
     for workload, _, _ in WORKLOADS:
         names = ops(workload)
         fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
@@ -199,7 +199,7 @@ def charts(limit, results):
                 next((r["mb_per_s"] for r in results if (r["workload"], r["op"], r["peer"]) == (workload, op, peer)), 0)
                 for op in names
             ]
-            ax.bar([i + (j - 2) * width for i in range(len(names))], values, width, label=peer)
+            ax.bar([i + (j - (len(peers) - 1) / 2) * width for i in range(len(names))], values, width, label=peer)
         ax.axhline(limit[workload]["mb_per_s"], color="grey", linestyle="--", label="server limit (GET)")
         if "reused" in limit[workload]:
             ax.axhline(limit[workload]["reused"]["mb_per_s"], color="grey", linestyle="-.",
