@@ -96,8 +96,8 @@ where
         None => Bytes::new(),
         Some(first) if first.len() >= len => first,
         Some(first) => {
-            // Huge-page advised when large: a chunk of a large read is fresh memory too.
-            let mut buf = crate::buffer::large_vec(len);
+            // Mapped in one call before the bytes arrive (huge pages when large).
+            let mut buf = crate::buffer::prefaulted_vec(len);
             buf.extend_from_slice(&first);
             drop(first);
             while let Some(chunk) = body.try_next().await.map_err(&failed)? {
