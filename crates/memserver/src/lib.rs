@@ -7,9 +7,12 @@
 //! PUT / GET / HEAD / DELETE of objects with `Range`, `If-Match` and `If-None-Match`
 //! (412 and 304 as S3 answers), CopyObject, DeleteObjects, ListObjectsV2 with prefix,
 //! delimiter, `StartAfter` and paging (listings carry ETags), and multipart uploads
-//! (create, upload part, complete with part checks, abort, list parts). An ETag is a
-//! version token that changes with every write, not an MD5 of the body. A request can be
-//! delayed by a fixed latency to model a remote store.
+//! (create, upload part, complete with part checks, abort, list parts). Upload checksums
+//! (CRC32C and CRC32, as a header or an aws-chunked trailer) are checked against the
+//! bytes received (`BadDigest`), and a multipart upload that declared one needs each
+//! part's at completion, as on S3. An ETag is a version token that changes with every
+//! write, not an MD5 of the body. A request can be delayed by a fixed latency to model a
+//! remote store.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
