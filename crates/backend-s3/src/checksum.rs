@@ -19,6 +19,11 @@ impl UploadChecksum {
         }
     }
 
+    /// The header value of a body whose CRC32C is already known; `None` when off.
+    pub(crate) fn known(self, crc: u32) -> Option<String> {
+        (self == UploadChecksum::Crc32c).then(|| encode(crc))
+    }
+
     /// What a multipart upload declares when it is created.
     pub(crate) fn algorithm(self) -> Option<ChecksumAlgorithm> {
         (self == UploadChecksum::Crc32c).then_some(ChecksumAlgorithm::Crc32C)
@@ -35,7 +40,7 @@ impl UploadChecksum {
 }
 
 /// A CRC32C as S3 writes it: base64 of its four big-endian bytes.
-pub(crate) fn encode(crc: u32) -> String {
+fn encode(crc: u32) -> String {
     aws_smithy_types::base64::encode(crc.to_be_bytes())
 }
 

@@ -210,6 +210,11 @@ fn frames(
     })
 }
 
+/// An object's user metadata as the SDK's builders take it (`None` when there is none).
+pub(crate) fn sdk_metadata(opts: &PutOptions) -> Option<HashMap<String, String>> {
+    (!opts.metadata.is_empty()).then(|| opts.metadata.clone().into_iter().collect())
+}
+
 /// A PutObject through the SDK (where the direct path cannot send it) of `data` as
 /// `object` (bucket, key), carrying `checksum`.
 pub(crate) async fn sdk_put(
@@ -220,13 +225,12 @@ pub(crate) async fn sdk_put(
     opts: &PutOptions,
     checksum: UploadChecksum,
 ) -> Result<PutResult> {
-    let metadata = (!opts.metadata.is_empty()).then(|| opts.metadata.clone().into_iter().collect());
     let out = client
         .put_object()
         .bucket(bucket)
         .key(key)
         .set_content_type(opts.content_type.clone())
-        .set_metadata(metadata)
+        .set_metadata(sdk_metadata(opts))
         .set_checksum_crc32_c(checksum.of(op, uri, &data).await?)
         .body(ByteStream::from(data))
         .send()

@@ -23,11 +23,10 @@ use s3dlio_core::parts::{InFlight, PartBuffer, PartUpload};
 use s3dlio_core::resume::{self, PartPlan, Resume, UploadJournal};
 use s3dlio_core::{Error, ObjectUri, Operation, PutOptions, Result, RetryPolicy, WriteSummary, retry};
 
-use crate::checksum;
 use crate::config::UploadChecksum;
 use crate::direct::{Direct, Target};
 use crate::error::map_sdk_error;
-use crate::store::sdk_put;
+use crate::store::{sdk_metadata, sdk_put};
 
 /// S3's smallest part (all but the last).
 pub const MIN_PART_SIZE: usize = 5 << 20;
@@ -151,10 +150,6 @@ impl MultipartWriter {
         }
     }
 
-    fn metadata(&self) -> Option<HashMap<String, String>> {
-        (!self.put.metadata.is_empty()).then(|| self.put.metadata.clone().into_iter().collect())
-    }
-
     async fn upload_id(&mut self) -> Result<String> {
         if let Some(id) = &self.upload_id {
             return Ok(id.clone());
@@ -165,7 +160,7 @@ impl MultipartWriter {
             .bucket(&self.bucket)
             .key(&self.key)
             .set_content_type(self.put.content_type.clone())
-            .set_metadata(self.metadata())
+            .set_metadata(sdk_metadata(&self.put))
             .set_checksum_algorithm(self.checksum.algorithm())
             .send()
             .await
@@ -207,8 +202,8 @@ impl MultipartWriter {
         let checksum = self.checksum;
         let journal = match resume::plan(self.resume.as_mut(), &self.uri, (n - 1) as u32, &part).await? {
             PartPlan::Stored(p) => {
-                let sum = (checksum == UploadChecksum::Crc32c).then(|| checksum::encode(p.crc32c));
-                self.uploading.add_done(completed(n, p.e_tag, sum));
+                self.uploading
+                    .add_done(completed(n, p.e_tag, checksum.known(p.crc32c)));
                 return Ok(());
             }
             PartPlan::Send(pending) => pending,
@@ -236,8 +231,8 @@ impl MultipartWriter {
                 );
                 async move {
                     let sum = match known {
-                        Some(crc) if checksum == UploadChecksum::Crc32c => Some(checksum::encode(crc)),
-                        _ => checksum.of(Operation::Write, &uri, &part).await?,
+                        Some(crc) => checksum.known(crc),
+                        None => checksum.of(Operation::Write, &uri, &part).await?,
                     };
                     let e_tag = match direct {
                         Some((direct, target)) => {

@@ -3,8 +3,9 @@
 //! (the memory S3 server, Azurite, the GCS emulator) and, per [`Rule`], adds latency,
 //! caps bandwidth, cuts or stalls a response mid-body, answers 503/500 bursts or any
 //! status for a chosen request (the commit of a multipart upload), never answers,
-//! drops a request mid-upload, or flips a bit of an upload's body; [`Proxy::set_down`] plays a killed server. Every wait
-//! ends when the proxy stops, and at the latest after ten minutes.
+//! drops a request mid-upload, or flips a bit of an upload's body; [`Proxy::set_down`]
+//! plays a killed server. Every wait ends when the proxy stops, and at the latest after
+//! ten minutes.
 //!
 //! ```no_run
 //! # async fn demo(server: std::net::SocketAddr) -> std::io::Result<()> {

@@ -264,10 +264,7 @@ impl S3 for MemS3 {
         let _answering = self.enter().await;
         let i = req.input;
         let data = Pieces::collect(i.body).await?;
-        let sent = [
-            (Algorithm::Crc32, i.checksum_crc32.as_deref()),
-            (Algorithm::Crc32c, i.checksum_crc32c.as_deref()),
-        ];
+        let sent = (i.checksum_crc32.as_deref(), i.checksum_crc32c.as_deref());
         checksum::checked(sent, req.trailing_headers.as_ref(), &data)?;
         let object = Object {
             data,
@@ -494,10 +491,7 @@ impl S3 for MemS3 {
             return Err(s3_error!(InvalidArgument, "part numbers run from 1 to 10000"));
         }
         let data = Pieces::collect(i.body).await?;
-        let sent = [
-            (Algorithm::Crc32, i.checksum_crc32.as_deref()),
-            (Algorithm::Crc32c, i.checksum_crc32c.as_deref()),
-        ];
+        let sent = (i.checksum_crc32.as_deref(), i.checksum_crc32c.as_deref());
         let sent = checksum::checked(sent, req.trailing_headers.as_ref(), &data)?;
         let etag = self.version();
         let mut state = self.write();
