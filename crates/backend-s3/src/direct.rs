@@ -2,7 +2,8 @@
 //! hyper and signed with `aws-sigv4`. The SDK's endpoint rules choose each bucket's URL
 //! and its credential chain supplies the keys, so the requests are the ones the SDK
 //! would send, without its per-request interceptors, retry state machine and body
-//! wrappers (a third of the CPU of a small PUT, `cargo xtask bench peers`).
+//! wrappers (a third of the CPU of a small PUT, `cargo xtask bench peers`). GET bodies
+//! are read off the socket into place ([`crate::conn`], decision 028).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,15 +16,13 @@ use aws_smithy_types::Document;
 use bytes::Bytes;
 use http::header::{
     CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderName, HeaderValue, IF_MATCH, LAST_MODIFIED,
-    RANGE,
+    RANGE, TRANSFER_ENCODING,
 };
 use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use s3dlio_core::wire::{
-    check_pin, collect_body, idle_bounded, parse_content_range, place_body, range_header, transient,
-};
+use s3dlio_core::wire::{check_pin, parse_content_range, range_header};
 use s3dlio_core::{
     Error, GetOptions, GetResult, ObjectMeta, ObjectUri, Operation, PutOptions, PutResult, Result,
 };
@@ -31,8 +30,9 @@ use s3dlio_core::{
 use crate::checksum;
 use crate::client::FALLBACK_REGION;
 use crate::config::{S3Config, UploadChecksum};
+use crate::conn::{BoxError, Connections, Sink};
 use crate::error::ErrorResponse;
-use crate::https::{HttpClient, http_client};
+use crate::https::{HttpClient, connector, http_client};
 use crate::signer::Signer;
 
 /// Characters escaped in a key's path (everything but unreserved and `/`), as the SDK
@@ -68,6 +68,7 @@ struct Route {
 #[derive(Debug)]
 pub(crate) struct Direct {
     http: HttpClient,
+    gets: Connections,
     signer: Signer,
     resolver: DefaultResolver,
     config: S3Config,
@@ -82,8 +83,10 @@ impl Direct {
     /// `None` when the SDK config has no credentials provider (the SDK then reports it).
     pub(crate) fn new(config: &S3Config, base: &SdkConfig) -> Option<Self> {
         let provider = base.credentials_provider()?;
+        let connector = connector(config);
         Some(Direct {
-            http: http_client(config),
+            http: http_client(config, connector.clone()),
+            gets: Connections::new(connector, config.pool_max_idle_per_host),
             signer: Signer::new(provider),
             resolver: DefaultResolver::new(),
             config: config.clone(),
@@ -159,26 +162,45 @@ impl Direct {
         })
     }
 
-    /// Signs and sends `req` (whose body is `payload`, carrying `checksum`); a refusal is
-    /// read and mapped.
+    /// Signs `req`, whose body is `payload` carrying `checksum`.
+    async fn sign(
+        &self,
+        op: Operation,
+        uri: &str,
+        target: &Target,
+        req: &mut Request<Full<Bytes>>,
+        (payload, checksum): (&[u8], UploadChecksum),
+    ) -> Result<()> {
+        let payload = self
+            .config
+            .payload_signing
+            .signs(&target.url, checksum)
+            .then_some(payload);
+        self.signer.sign(op, uri, &target.region, req, payload).await
+    }
+
+    /// Signs and sends `req` (whose body is `payload`, carrying `checksum`).
     async fn send(
         &self,
         op: Operation,
         uri: &str,
         target: &Target,
         mut req: Request<Full<Bytes>>,
-        (payload, checksum): (&[u8], UploadChecksum),
+        sent: (&[u8], UploadChecksum),
     ) -> Result<Response<Incoming>> {
-        let payload = self
-            .config
-            .payload_signing
-            .signs(&target.url, checksum)
-            .then_some(payload);
-        self.signer
-            .sign(op, uri, &target.region, &mut req, payload)
-            .await?;
+        self.sign(op, uri, target, &mut req, sent).await?;
+        self.answer(op, uri, self.http.request(req)).await
+    }
+
+    /// The response `sent` waits for, within the idle timeout.
+    async fn answer<T, E: Into<BoxError>>(
+        &self,
+        op: Operation,
+        uri: &str,
+        sent: impl Future<Output = std::result::Result<T, E>>,
+    ) -> Result<T> {
         let idle = self.config.idle_timeout;
-        let answer = tokio::time::timeout(idle, self.http.request(req))
+        let answer = tokio::time::timeout(idle, sent)
             .await
             .map_err(|_| Error::Timeout {
                 op,
@@ -186,15 +208,14 @@ impl Direct {
                 after: Some(idle),
                 source: Some("no answer within the idle timeout".into()),
             })?;
-        let resp = answer.map_err(|e| Error::Unreachable {
+        answer.map_err(|e| Error::Unreachable {
             op,
             uri: uri.to_string(),
             hint: "could not reach the S3 endpoint, or it closed the connection (check AWS_ENDPOINT_URL \
                    or the URI's host:port, and that the server is running)"
                 .into(),
-            source: Some(Box::new(e)),
-        })?;
-        Ok(resp)
+            source: Some(e.into()),
+        })
     }
 
     /// Reads an error response's body (bounded) into the error it stands for.
@@ -229,14 +250,17 @@ impl Direct {
             if let Some(tag) = &opts.if_match {
                 req = req.header(IF_MATCH, header_value(op, uri, tag)?);
             }
-            let req = req.body(Full::default()).map_err(|e| bad_request(op, uri, e))?;
-            let resp = self
-                .send(op, uri, target, req, (&[], UploadChecksum::Off))
+            let mut req = req.body(Full::default()).map_err(|e| bad_request(op, uri, e))?;
+            Connections::set_host(&mut req)
+                .map_err(|e| Error::invalid_argument(op, uri, format!("cannot build the request: {e}")))?;
+            self.sign(op, uri, target, &mut req, (&[], UploadChecksum::Off))
                 .await?;
+            let exchange = self.answer(op, uri, self.gets.send(req)).await?;
+            let resp = exchange.head();
             match resp.status() {
                 StatusCode::OK | StatusCode::PARTIAL_CONTENT => {}
                 StatusCode::RANGE_NOT_SATISFIABLE => return Ok(None),
-                _ => return Err(Self::refusal(op, uri, resp).await),
+                _ => return Err(Self::refusal(op, uri, exchange.into_response()).await),
             }
             let headers = resp.headers();
             check_pin(op, uri, opts.if_match.as_deref(), text(headers, &ETAG))?;
@@ -247,16 +271,21 @@ impl Direct {
                 .and_then(parse_content_range)
                 .unwrap_or((0..len, len));
             let meta = meta(uri, total, headers);
-            let body = BodyDataStream::new(resp.into_body());
-            let body = idle_bounded(body, self.config.idle_timeout, op, uri, transient(op, uri));
             let len = (range.end - range.start) as usize;
-            let data = match &opts.place {
-                // Frame by frame into the read's window: no buffer of its own.
-                Some(place) => place_body(body, place, len, op, uri, |e| e)
-                    .await
-                    .map(|()| Bytes::new())?,
-                None => collect_body(body, len, op, uri, |e| e).await?,
+            if headers.contains_key(TRANSFER_ENCODING) {
+                // The body is read as its announced bytes, so a coding would be read as data.
+                return Err(protocol(
+                    op,
+                    uri,
+                    "the response has a Transfer-Encoding (S3 sends none)",
+                ));
+            }
+            let sink = match &opts.place {
+                Some(place) => Sink::Place(place),
+                None => Sink::New,
             };
+            let limits = (self.config.idle_timeout, op, uri);
+            let data = exchange.read(&self.gets, len, sink, limits).await?;
             Ok(Some(GetResult { data, range, meta }))
         })
         .await

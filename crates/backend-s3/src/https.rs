@@ -1,5 +1,6 @@
-//! The direct data path's HTTP client: hyper's pooled client over rustls (aws-lc), trusting
-//! the system roots plus `AWS_CA_BUNDLE`, as the SDK's own client does.
+//! The direct data path's connections: TCP, and rustls (aws-lc) for https trusting the
+//! system roots plus `AWS_CA_BUNDLE`, as the SDK's own client does; hyper's pooled client
+//! on them for the requests that send a body.
 
 use std::sync::Arc;
 
@@ -15,9 +16,10 @@ use rustls_pki_types::pem::PemObject;
 
 use crate::config::S3Config;
 
-pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type Connector = HttpsConnector<HttpConnector>;
+pub(crate) type HttpClient = Client<Connector, Full<Bytes>>;
 
-pub(crate) fn http_client(cfg: &S3Config) -> HttpClient {
+pub(crate) fn connector(cfg: &S3Config) -> Connector {
     let mut roots = RootCertStore::empty();
     // Unreadable system certificates leave only the bundle, as in the SDK's client.
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
@@ -35,11 +37,14 @@ pub(crate) fn http_client(cfg: &S3Config) -> HttpClient {
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
     tcp.set_connect_timeout(Some(cfg.connect_timeout));
-    let connector = HttpsConnectorBuilder::new()
+    HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(tcp);
+        .wrap_connector(tcp)
+}
+
+pub(crate) fn http_client(cfg: &S3Config, connector: Connector) -> HttpClient {
     let mut b = Client::builder(TokioExecutor::new());
     if let Some(n) = cfg.pool_max_idle_per_host {
         b.pool_max_idle_per_host(n);

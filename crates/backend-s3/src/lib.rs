@@ -23,6 +23,7 @@
 mod checksum;
 mod client;
 mod config;
+mod conn;
 mod direct;
 mod error;
 mod https;

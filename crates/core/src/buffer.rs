@@ -251,6 +251,32 @@ impl Placement {
         };
         true
     }
+
+    /// Reads once from `src` into bytes `span` of the window, so the bytes go from the
+    /// source straight into place; `Ok(0)` at the source's end, or for a span that is
+    /// empty or not inside the window.
+    pub async fn read_from<R>(&self, span: std::ops::Range<usize>, src: &mut R) -> std::io::Result<usize>
+    where
+        R: tokio::io::AsyncRead + Unpin,
+    {
+        if span.is_empty() || span.end > self.len {
+            return Ok(0);
+        }
+        // SAFETY: inside the window (checked above), which is this placement's alone (the
+        // contract of `new`), inside the buffer (asserted in `new`); only ever written.
+        let window = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.out
+                    .ptr
+                    .add(self.at + span.start)
+                    .cast::<std::mem::MaybeUninit<u8>>(),
+                span.len(),
+            )
+        };
+        let mut buf = tokio::io::ReadBuf::uninit(window);
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut *src).poll_read(cx, &mut buf)).await?;
+        Ok(buf.filled().len())
+    }
 }
 
 impl PartialEq for Placement {
@@ -336,6 +362,25 @@ fn advise_huge_pages(_: *mut u8, _: usize) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A placement reads from a source into the span it is given and nowhere else.
+    #[tokio::test]
+    async fn a_placement_reads_into_its_span_only() {
+        let out = OutputBuffer::from_vec(vec![b'.'; 12]);
+        // SAFETY: the only placement of `out`.
+        let place = unsafe { Placement::new(out.clone(), 2, 8) };
+        let mut src: &[u8] = b"abcdefghij";
+        assert_eq!(place.read_from(0..3, &mut src).await.unwrap(), 3);
+        assert_eq!(place.read_from(3..8, &mut src).await.unwrap(), 5);
+        assert_eq!(
+            place.read_from(8..9, &mut src).await.unwrap(),
+            0,
+            "past the window"
+        );
+        assert_eq!(place.read_from(4..4, &mut src).await.unwrap(), 0, "an empty span");
+        drop(place);
+        assert_eq!(out.into_vec().unwrap(), b"..abcdefgh..");
+    }
 
     /// How many of the `len / 4096` pages at `ptr` are resident (`mincore`).
     #[cfg(target_os = "linux")]

@@ -116,54 +116,6 @@ where
     Ok(data)
 }
 
-/// Writes a response body of `len` announced bytes into `place`, frame by frame as it
-/// arrives: no buffer of its own, each byte copied once. A body longer than the window
-/// is a protocol error; a stream failure is what `failed` makes of it and a short body
-/// [`Error::Transient`] (the window is rewritten by the retry), as for [`collect_body`].
-pub async fn place_body<S, E>(
-    body: S,
-    place: &crate::buffer::Placement,
-    len: usize,
-    op: Operation,
-    uri: &str,
-    failed: impl Fn(E) -> Error,
-) -> Result<()>
-where
-    S: Stream<Item = std::result::Result<Bytes, E>>,
-{
-    if len > place.len() {
-        return Err(Error::Backend {
-            op,
-            uri: uri.to_string(),
-            message: format!(
-                "the response announces {len} bytes for a window of {}",
-                place.len()
-            ),
-            source: None,
-        });
-    }
-    let mut body = std::pin::pin!(body);
-    let mut at = 0;
-    while let Some(frame) = body.try_next().await.map_err(&failed)? {
-        if at + frame.len() > len || !place.write(at, &frame) {
-            return Err(Error::Transient {
-                op,
-                uri: uri.to_string(),
-                source: format!("the body ran past its {len} announced bytes").into(),
-            });
-        }
-        at += frame.len();
-    }
-    if at != len {
-        return Err(Error::Transient {
-            op,
-            uri: uri.to_string(),
-            source: format!("short body: {at} of {len} bytes").into(),
-        });
-    }
-    Ok(())
-}
-
 /// A server that ignores `If-Match` (some S3-compatible ones do) must still not hand us
 /// bytes of another version: `got` must be `pin` when both are known.
 pub fn check_pin(op: Operation, uri: &str, pin: Option<&str>, got: Option<&str>) -> Result<()> {
@@ -197,45 +149,7 @@ pub fn empty_read(op: Operation, uri: &str, opts: &GetOptions, meta: ObjectMeta)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buffer::{OutputBuffer, Placement};
     use futures::stream;
-
-    #[tokio::test]
-    async fn a_placed_body_lands_in_its_window_or_fails_short_or_long() {
-        let frames = |parts: &[&'static [u8]]| {
-            stream::iter(
-                parts
-                    .iter()
-                    .map(|p| Ok::<_, Error>(Bytes::from_static(p)))
-                    .collect::<Vec<_>>(),
-            )
-        };
-        let out = OutputBuffer::from_vec(vec![b'.'; 12]);
-        // SAFETY: the only placement of `out` in this test at a time.
-        let place = unsafe { Placement::new(out.clone(), 2, 8) };
-        place_body(frames(&[b"abc", b"defgh"]), &place, 8, Operation::Get, "u", |e| e)
-            .await
-            .unwrap();
-        let short = place_body(frames(&[b"abc"]), &place, 8, Operation::Get, "u", |e| e).await;
-        assert!(matches!(short, Err(Error::Transient { .. })), "{short:?}");
-        let long = place_body(
-            frames(&[b"abcdefgh", b"i"]),
-            &place,
-            8,
-            Operation::Get,
-            "u",
-            |e| e,
-        )
-        .await;
-        assert!(matches!(long, Err(Error::Transient { .. })), "{long:?}");
-        let announced = place_body(frames(&[]), &place, 9, Operation::Get, "u", |e| e).await;
-        assert!(matches!(announced, Err(Error::Backend { .. })), "{announced:?}");
-        drop(place);
-        let v = out.into_vec().unwrap();
-        assert_eq!(&v[..2], b"..");
-        assert_eq!(&v[10..], b"..", "nothing is written past the window");
-        assert_eq!(&v[2..10], b"abcdefgh");
-    }
 
     #[test]
     fn range_headers() {
