@@ -88,7 +88,8 @@ impl Default for S3Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DataPath {
     /// hyper with `aws-sigv4` signing, the SDK's credential chain and endpoint rules
-    /// (decision 012): the same requests without the SDK's per-request machinery.
+    /// (decision 012): the same requests without the SDK's per-request machinery, and
+    /// GET bodies read off the socket straight into place (decision 028).
     /// An endpoint whose rules ask for another signing scheme (S3 Express) uses the SDK.
     #[default]
     Direct,
