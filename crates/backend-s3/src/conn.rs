@@ -20,6 +20,7 @@ use hyper::client::conn::http1;
 use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
 use s3dlio_core::buffer::{Placement, prefaulted_vec};
+use s3dlio_core::wire::{short_body, stalled};
 use s3dlio_core::{Error, Operation, Result};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -159,6 +160,13 @@ pub(crate) enum Sink<'a> {
     Place(&'a Placement),
 }
 
+/// A body being read: the one hyper read whole, a new buffer, or a caller's window.
+enum Dest<'a> {
+    Whole(Bytes),
+    Buf(Vec<u8>),
+    Place(&'a Placement),
+}
+
 /// A response head, and the connection its body is still on.
 pub(crate) struct Exchange {
     resp: Response<Incoming>,
@@ -215,31 +223,15 @@ impl Exchange {
             ));
         }
         let mut io = TokioIo::new(parts.io);
-        let mut at = held;
-        let stalled = || Error::Timeout {
-            op,
-            uri: uri.to_string(),
-            after: Some(idle),
-            source: Some("no bytes arrived within the idle timeout".into()),
-        };
-        let short = |at: usize| transient(format!("short body: {at} of {len} bytes").into());
-        let data = match into {
+        // Where the body goes, after what hyper held: the rest is read into it in place.
+        let mut dest = match into {
             // A body hyper read whole is handed over as it is.
-            Sink::New if held == len && pieces.len() <= 1 => pieces.pop().unwrap_or_default(),
+            Sink::New if held == len && pieces.len() <= 1 => Dest::Whole(pieces.pop().unwrap_or_default()),
             Sink::New => {
                 // Mapped in one call before the bytes arrive (huge pages when large).
                 let mut buf = prefaulted_vec(len);
                 pieces.iter().for_each(|p| buf.extend_from_slice(p));
-                while at < len {
-                    let mut room = (&mut buf).limit(len - at);
-                    match tokio::time::timeout(idle, io.read_buf(&mut room)).await {
-                        Err(_) => return Err(stalled()),
-                        Ok(Err(e)) => return Err(transient(e.into())),
-                        Ok(Ok(0)) => return Err(short(at)),
-                        Ok(Ok(n)) => at += n,
-                    }
-                }
-                Bytes::from(buf)
+                Dest::Buf(buf)
             }
             Sink::Place(place) => {
                 if len > place.len() {
@@ -258,16 +250,29 @@ impl Exchange {
                     place.write(off, p);
                     off += p.len();
                 }
-                while at < len {
-                    match tokio::time::timeout(idle, place.read_from(at..len, &mut io)).await {
-                        Err(_) => return Err(stalled()),
-                        Ok(Err(e)) => return Err(transient(e.into())),
-                        Ok(Ok(0)) => return Err(short(at)),
-                        Ok(Ok(n)) => at += n,
-                    }
-                }
-                Bytes::new()
+                Dest::Place(place)
             }
+        };
+        let mut at = held;
+        while at < len {
+            let read = async {
+                match &mut dest {
+                    Dest::Buf(buf) => io.read_buf(&mut buf.limit(len - at)).await,
+                    Dest::Place(place) => place.read_from(at..len, &mut io).await,
+                    Dest::Whole(_) => unreachable!("a body hyper read whole needs no more bytes"),
+                }
+            };
+            match tokio::time::timeout(idle, read).await {
+                Err(_) => return Err(stalled(op, uri, idle)),
+                Ok(Err(e)) => return Err(transient(e.into())),
+                Ok(Ok(0)) => return Err(short_body(op, uri, at, len)),
+                Ok(Ok(n)) => at += n,
+            }
+        }
+        let data = match dest {
+            Dest::Whole(data) => data,
+            Dest::Buf(buf) => Bytes::from(buf),
+            Dest::Place(_) => Bytes::new(),
         };
         if keep {
             pool.put_back(self.key, io.into_inner());

@@ -251,8 +251,7 @@ impl Direct {
                 req = req.header(IF_MATCH, header_value(op, uri, tag)?);
             }
             let mut req = req.body(Full::default()).map_err(|e| bad_request(op, uri, e))?;
-            Connections::set_host(&mut req)
-                .map_err(|e| Error::invalid_argument(op, uri, format!("cannot build the request: {e}")))?;
+            Connections::set_host(&mut req).map_err(|e| bad_request(op, uri, e))?;
             self.sign(op, uri, target, &mut req, (&[], UploadChecksum::Off))
                 .await?;
             let exchange = self.answer(op, uri, self.gets.send(req)).await?;
@@ -396,7 +395,7 @@ fn header_value(op: Operation, uri: &str, v: &str) -> Result<HeaderValue> {
         .map_err(|e| Error::invalid_argument(op, uri, format!("{v:?} cannot be sent as an HTTP header: {e}")))
 }
 
-fn bad_request(op: Operation, uri: &str, e: http::Error) -> Error {
+fn bad_request(op: Operation, uri: &str, e: impl std::fmt::Display) -> Error {
     Error::invalid_argument(op, uri, format!("cannot build the request: {e}"))
 }
 

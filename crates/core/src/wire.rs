@@ -53,15 +53,30 @@ where
             Ok(None) => return None,
             Ok(Some(Ok(item))) => return Some((Ok(item), (body, uri, failed, false))),
             Ok(Some(Err(e))) => failed(e),
-            Err(_) => Error::Timeout {
-                op,
-                uri: uri.clone(),
-                after: Some(idle),
-                source: Some("no bytes arrived within the idle timeout".into()),
-            },
+            Err(_) => stalled(op, &uri, idle),
         };
         Some((Err(item), (body, uri, failed, true)))
     })
+}
+
+/// A body that sent nothing for `idle`, as [`Error::Timeout`].
+pub fn stalled(op: Operation, uri: &str, idle: Duration) -> Error {
+    Error::Timeout {
+        op,
+        uri: uri.to_string(),
+        after: Some(idle),
+        source: Some("no bytes arrived within the idle timeout".into()),
+    }
+}
+
+/// A body that ended after `got` of its `len` announced bytes, as [`Error::Transient`]:
+/// the read is retried rather than returned short.
+pub fn short_body(op: Operation, uri: &str, got: usize, len: usize) -> Error {
+    Error::Transient {
+        op,
+        uri: uri.to_string(),
+        source: format!("short body: {got} of {len} bytes").into(),
+    }
 }
 
 /// A stream failure as [`Error::Transient`]: a body cut mid-way is worth another try.
@@ -107,11 +122,7 @@ where
         }
     };
     if data.len() != len {
-        return Err(Error::Transient {
-            op,
-            uri: uri.to_string(),
-            source: format!("short body: {} of {len} bytes", data.len()).into(),
-        });
+        return Err(short_body(op, uri, data.len(), len));
     }
     Ok(data)
 }
