@@ -19,7 +19,8 @@ use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1;
 use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
-use s3dlio_core::buffer::{Placement, prefaulted_vec};
+use s3dlio_core::buffer::Placement;
+use s3dlio_core::slab::BodyBuf;
 use s3dlio_core::wire::{short_body, stalled};
 use s3dlio_core::{Error, Operation, Result};
 use tokio::io::AsyncReadExt;
@@ -163,7 +164,7 @@ pub(crate) enum Sink<'a> {
 /// A body being read: the one hyper read whole, a new buffer, or a caller's window.
 enum Dest<'a> {
     Whole(Bytes),
-    Buf(Vec<u8>),
+    Buf(BodyBuf),
     Place(&'a Placement),
 }
 
@@ -228,9 +229,11 @@ impl Exchange {
             // A body hyper read whole is handed over as it is.
             Sink::New if held == len && pieces.len() <= 1 => Dest::Whole(pieces.pop().unwrap_or_default()),
             Sink::New => {
-                // Mapped in one call before the bytes arrive (huge pages when large).
-                let mut buf = prefaulted_vec(len);
-                pieces.iter().for_each(|p| buf.extend_from_slice(p));
+                // Mapped before the bytes arrive (from a huge-page slab where it can be).
+                let mut buf = BodyBuf::new(len);
+                // Fits: `held <= len` is checked above.
+                let fits = pieces.iter().all(|p| buf.extend_from_slice(p));
+                debug_assert!(fits);
                 Dest::Buf(buf)
             }
             Sink::Place(place) => {
@@ -271,7 +274,7 @@ impl Exchange {
         }
         let data = match dest {
             Dest::Whole(data) => data,
-            Dest::Buf(buf) => Bytes::from(buf),
+            Dest::Buf(buf) => buf.freeze(),
             Dest::Place(_) => Bytes::new(),
         };
         if keep {

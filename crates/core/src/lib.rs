@@ -51,6 +51,7 @@ pub mod parts;
 mod range_client;
 pub mod resume;
 mod retry;
+pub mod slab;
 pub mod staging;
 mod store;
 mod task;

@@ -111,14 +111,19 @@ where
         None => Bytes::new(),
         Some(first) if first.len() >= len => first,
         Some(first) => {
-            // Mapped in one call before the bytes arrive (huge pages when large).
-            let mut buf = crate::buffer::prefaulted_vec(len);
-            buf.extend_from_slice(&first);
+            // Mapped before the bytes arrive (from a huge-page slab where it can be).
+            let mut buf = crate::slab::BodyBuf::new(len);
+            let mut got = first.len();
+            let mut fits = buf.extend_from_slice(&first);
             drop(first);
             while let Some(chunk) = body.try_next().await.map_err(&failed)? {
-                buf.extend_from_slice(&chunk);
+                got += chunk.len();
+                fits = fits && buf.extend_from_slice(&chunk);
             }
-            Bytes::from(buf)
+            if !fits {
+                return Err(short_body(op, uri, got, len));
+            }
+            buf.freeze()
         }
     };
     if data.len() != len {
@@ -192,40 +197,27 @@ mod tests {
         assert!(started.elapsed() >= idle);
     }
 
+    /// `collect_body` of `frames` announced as `len` bytes.
+    async fn collect(frames: Vec<Bytes>, len: usize) -> Result<Bytes> {
+        let frames = stream::iter(frames.into_iter().map(Ok::<_, std::io::Error>));
+        collect_body(frames, len, Operation::Get, "u", transient(Operation::Get, "u")).await
+    }
+
     #[tokio::test]
     async fn one_frame_is_kept_and_frames_are_joined() {
         let one = Bytes::from(vec![1u8; 64]);
-        let got = collect_body(
-            stream::iter([Ok::<_, std::io::Error>(one.clone())]),
-            64,
-            Operation::Get,
-            "u",
-            transient(Operation::Get, "u"),
-        )
-        .await
-        .unwrap();
+        let got = collect(vec![one.clone()], 64).await.unwrap();
         assert_eq!(got.as_ptr(), one.as_ptr(), "a single frame is not copied");
-        let frames = ["ab", "cd", "e"].map(|s| Ok::<_, std::io::Error>(Bytes::from(s)));
-        let got = collect_body(
-            stream::iter(frames),
-            5,
-            Operation::Get,
-            "u",
-            transient(Operation::Get, "u"),
-        )
-        .await
-        .unwrap();
-        assert_eq!(got, "abcde");
-        let short = collect_body(
-            stream::iter([Ok::<_, std::io::Error>(Bytes::from("ab"))]),
-            5,
-            Operation::Get,
-            "u",
-            transient(Operation::Get, "u"),
-        )
-        .await
-        .unwrap_err();
+        let frames = |f: &[&'static str]| f.iter().map(|s| Bytes::from(*s)).collect::<Vec<_>>();
+        assert_eq!(collect(frames(&["ab", "cd", "e"]), 5).await.unwrap(), "abcde");
+        let short = collect(frames(&["ab"]), 5).await.unwrap_err();
         assert!(short.is_retryable() && short.to_string().contains("u"), "{short}");
+        let long = collect(frames(&["ab", "cd", "ef"]), 5).await.unwrap_err();
+        let why = std::error::Error::source(&long).map(ToString::to_string);
+        assert!(
+            long.is_retryable() && why.as_deref() == Some("short body: 6 of 5 bytes"),
+            "{why:?}"
+        );
         assert!(check_pin(Operation::Get, "u", Some("a"), Some("b")).is_err());
         assert!(check_pin(Operation::Get, "u", Some("a"), None).is_ok());
     }

@@ -5,8 +5,8 @@
 //! usage: peers_worker WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY (OP: get | put | into |
 //! ranges; `into` reads one object into a reused buffer through `read_into`; `ranges`
 //! reads COUNT × SIZE at random aligned offsets of `WORKLOAD/0`, whose size is
-//! `S3DLIO_BENCH_RANGES_OF`). A read of one object is timed on its second read. Endpoint
-//! and keys come from the AWS variables.
+//! `S3DLIO_BENCH_RANGES_OF`). A get is timed on its second pass. Endpoint and keys come
+//! from the AWS variables.
 
 use std::time::{Duration, Instant};
 
@@ -74,12 +74,13 @@ async fn main() -> s3dlio::Result<()> {
         *reused = out.into_vec();
         Ok(n)
     };
+    let get_all = async || get_many(uris.iter().map(|u| (store.clone(), u.clone())), conc).await;
     if op == "into" {
         read_into(&mut reused).await?;
-    } else if op == "get" && count == 1 {
-        // As `peers_worker.py`: one untimed read first, so the timed one writes into
+    } else if op == "get" {
+        // As `peers_worker.py`: one untimed pass first, so the timed one writes into
         // memory this process has just freed.
-        store.get(&uris[0]).await?;
+        get_all().await?;
     }
     let mut latencies: Vec<Duration> = Vec::new();
     // What was read stays alive until the clock stops, as in the Python worker: freeing
@@ -100,8 +101,7 @@ async fn main() -> s3dlio::Result<()> {
         "into" => read_into(&mut reused).await?,
         "get" => {
             // As Python's `get_many`: each read a task of its own.
-            let got = get_many(uris.iter().map(|u| (store.clone(), u.clone())), conc).await?;
-            kept = got.into_iter().map(|(_, b)| b).collect();
+            kept = get_all().await?.into_iter().map(|(_, b)| b).collect();
             kept.iter().map(|b| b.len() as u64).sum()
         }
         "put" => {
