@@ -49,8 +49,8 @@ pub struct BodyBuf {
 enum Owner {
     /// Capacity `cap`, length 0 until `freeze`.
     Vec(Vec<u8>),
-    /// `cap` bytes at `at` of the slab, this buffer's alone.
-    Slab(Arc<Slab>, usize),
+    /// `cap` bytes of a slab, this buffer's alone: handed back when dropped unread.
+    Slab(Piece),
 }
 
 // SAFETY: the memory belongs to `owner`; a slab's range is this buffer's alone (`carve`
@@ -75,7 +75,7 @@ impl BodyBuf {
                 ptr,
                 cap: len,
                 filled: 0,
-                owner: Owner::Slab(slab, at),
+                owner: Owner::Slab(Piece { slab, at, len }),
             };
         }
         let mut v = prefaulted_vec(len);
@@ -121,11 +121,7 @@ impl BodyBuf {
                 unsafe { v.set_len(self.filled) };
                 Bytes::from(v)
             }
-            Owner::Slab(slab, at) => Bytes::from_owner(Piece {
-                slab,
-                at,
-                len: self.filled,
-            }),
+            Owner::Slab(piece) => Bytes::from_owner(piece).slice(..self.filled),
         }
     }
 }
@@ -229,7 +225,8 @@ impl Drop for Slab {
     }
 }
 
-/// A frozen body carved from a slab.
+/// A body's range of a slab, before and after it is frozen.
+#[derive(Debug)]
 struct Piece {
     slab: Arc<Slab>,
     at: usize,
@@ -249,7 +246,8 @@ impl Drop for Piece {
 
 impl AsRef<[u8]> for Piece {
     fn as_ref(&self) -> &[u8] {
-        // SAFETY: written whole before freezing, inside the slab, never written again.
+        // SAFETY: inside the slab and mapped while this piece lives (zeroes where nothing
+        // was written); frozen bodies are never written again.
         unsafe { std::slice::from_raw_parts(self.slab.ptr.as_ptr().add(self.at), self.len) }
     }
 }
@@ -390,5 +388,18 @@ mod tests {
         );
         drop(b);
         assert_eq!(resident(slab, SLAB), None, "unmapped with its last body");
+        let unread = BodyBuf::from_slabs(odd, true);
+        let at = unread.ptr.as_ptr() as usize;
+        assert_eq!(
+            resident(at, odd),
+            Some(odd / PAGE),
+            "mapped before the bytes arrive"
+        );
+        drop(unread);
+        assert_eq!(
+            resident(at, odd),
+            Some(0),
+            "a body dropped unread hands its pages back"
+        );
     }
 }
