@@ -87,18 +87,9 @@ impl BodyBuf {
         }
     }
 
-    /// Bytes written so far.
-    pub fn len(&self) -> usize {
-        self.filled
-    }
-
-    /// Whether nothing has been written yet.
-    pub fn is_empty(&self) -> bool {
-        self.filled == 0
-    }
-
-    /// Whether the body came out of a slab (what the tests check).
-    pub fn in_slab(&self) -> bool {
+    /// Whether the body came out of a slab.
+    #[cfg(test)]
+    fn in_slab(&self) -> bool {
         matches!(self.owner, Owner::Slab(..))
     }
 
