@@ -359,7 +359,7 @@ pub fn huge_pages_enabled() -> bool {
 }
 
 #[cfg(target_os = "linux")]
-fn advise_huge_pages(ptr: *mut u8, len: usize) {
+pub(crate) fn advise_huge_pages(ptr: *mut u8, len: usize) {
     if len < HUGE_PAGE {
         return;
     }
@@ -372,7 +372,7 @@ fn advise_huge_pages(ptr: *mut u8, len: usize) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn advise_huge_pages(_: *mut u8, _: usize) {}
+pub(crate) fn advise_huge_pages(_: *mut u8, _: usize) {}
 
 #[cfg(test)]
 mod tests {

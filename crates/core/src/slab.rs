@@ -169,18 +169,16 @@ impl Slab {
         }
         let base = base as usize;
         let start = base.next_multiple_of(SLAB);
-        // SAFETY: both ranges lie inside the mapping made above and outside the slab.
+        let end = start + SLAB;
+        // SAFETY: both ranges lie inside the mapping made above and outside the slab; the
+        // one after it is never empty, as `start - base < SLAB`.
         unsafe {
             if start > base {
                 libc::munmap(base as *mut libc::c_void, start - base);
             }
-            let end = start + SLAB;
-            if base + 2 * SLAB > end {
-                libc::munmap(end as *mut libc::c_void, base + 2 * SLAB - end);
-            }
-            // A refusal (THP compiled out) leaves ordinary pages: the result is ignored.
-            libc::madvise(start as *mut libc::c_void, SLAB, libc::MADV_HUGEPAGE);
+            libc::munmap(end as *mut libc::c_void, base + 2 * SLAB - end);
         }
+        crate::buffer::advise_huge_pages(start as *mut u8, SLAB);
         NonNull::new(start as *mut u8).map(|ptr| Slab { ptr })
     }
 
