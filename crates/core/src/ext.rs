@@ -64,10 +64,15 @@ pub trait ObjectStoreExt: ObjectStore {
         check_crc32c(Operation::GetRange, uri, data, expected_crc32c)
     }
 
-    /// The read `opts` describes, through [`get_stream`](ObjectStore::get_stream), as one
-    /// buffer: a read that arrives as one chunk is returned as it is; more chunks are
-    /// copied once into one buffer.
+    /// The read `opts` describes, as one buffer. A store without
+    /// [`chunked_reads`](crate::Capabilities::chunked_reads) answers it with one request
+    /// (memory:// hands back its buffer, file:// reads in place); others through
+    /// [`get_stream`](ObjectStore::get_stream): a read that arrives as one chunk is
+    /// returned as it is, more chunks are copied once into one buffer.
     async fn read(&self, uri: &str, opts: ReadOptions) -> Result<Bytes> {
+        if !self.capabilities().chunked_reads {
+            return Ok(self.get_opts(uri, opts.one_request()).await?.data);
+        }
         // What the caller knows of the length sizes the buffer once.
         let known = opts
             .length

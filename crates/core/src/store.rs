@@ -156,8 +156,9 @@ pub trait ObjectStore: Send + Sync + Debug + 'static {
 
     /// The bytes of `opts`'s range as an in-order stream of chunks. Backends keep this
     /// default (one [`get_opts`](ObjectStore::get_opts), as one chunk); the read layer
-    /// that `s3dlio::store_for_uri` puts on top plans it instead: one request, or
-    /// concurrent ranged requests pinned to one version (the one read path, decision 010).
+    /// that `s3dlio::store_for_uri` puts on top plans it instead: one request up to its
+    /// threshold, else concurrent ranged requests pinned to one version, within its bytes
+    /// in flight (the one read path, decision 010).
     fn get_stream<'a>(&'a self, uri: &'a str, opts: ReadOptions) -> BoxStream<'a, Result<Bytes>> {
         stream::once(async move { self.get_opts(uri, opts.one_request()).await.map(|r| r.data) })
             .filter(|r| std::future::ready(!matches!(r, Ok(b) if b.is_empty())))

@@ -37,6 +37,8 @@ mod checksum;
 mod s3;
 mod server;
 mod state;
+mod usage;
 
 pub use s3::MemS3;
 pub use server::{Options, REQUESTS_PATH, Server};
+pub use usage::cpu_seconds;

@@ -34,11 +34,13 @@ pub fn layered(
 /// A wrapper store that plans every read of the store below from one
 /// [`RangeEngineConfig`]:
 /// - a store without [`Capabilities::chunked_reads`] gets one `get_opts` per read
-///   (memory:// hands back its buffer; file:// reads large ranges in place);
+///   (memory:// hands back its buffer; file:// reads large ranges in place), except a
+///   stream;
 /// - otherwise a read asks for its first `threshold` bytes, learns the size and version
 ///   from the answer (no HEAD) and fans the rest out as concurrent ranged requests, each
 ///   pinned to that version, within the bytes-in-flight cap;
-/// - [`get_stream`](ObjectStore::get_stream) yields the chunks in order, without copies;
+/// - [`get_stream`](ObjectStore::get_stream) yields the chunks in order, without copies,
+///   on every store (its memory is its chunks in flight, whatever the object's size);
 /// - [`read_into`](ObjectStore::read_into) fans out as a read does, into the caller's memory.
 ///
 /// Everything else passes through to the store below.
@@ -114,10 +116,11 @@ impl ObjectStore for ReadPath {
         fetch_ranges(self, uri, ranges, opts).await
     }
 
+    /// Chunked on every backend, `chunked_reads` or not: a stream's consumer (a copy to
+    /// another store, a pipe) holds one chunk at a time, so the stream holds a bounded
+    /// number of chunks whatever the object's size, never the object (a 1 GiB local file
+    /// copied to S3 once held 1 GiB).
     fn get_stream<'a>(&'a self, uri: &'a str, opts: ReadOptions) -> BoxStream<'a, Result<Bytes>> {
-        if !self.chunked() {
-            return self.inner.get_stream(uri, opts);
-        }
         read_stream(&*self.inner, &self.config, uri, opts)
     }
 

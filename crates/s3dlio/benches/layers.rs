@@ -18,7 +18,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use s3dlio::endpoints::{Endpoints, Strategy};
 use s3dlio::oplog::{OpLog, OpLogOptions};
 use s3dlio::{ObjectStore, ObjectStoreExt, StoreOptions, store_for_uri_with};
-use s3dlio_memserver::{Options, Server};
+use s3dlio_memserver::{Options, Server, cpu_seconds};
 
 const KEY: &str = "bench-key";
 const SECRET: &str = "bench-secret";
@@ -44,18 +44,9 @@ async fn start(share: Option<&Server>, latency: Duration, max_in_flight: Option<
         .expect("start a memory server")
 }
 
-/// CPU seconds this process has used (user + system).
-fn cpu_secs() -> f64 {
-    // SAFETY: getrusage fills the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(u.ru_utime) + secs(u.ru_stime)
-}
-
 /// `n` GETs over `uris`, `in_flight` at once: (seconds, CPU seconds).
 async fn gets(store: &Arc<dyn ObjectStore>, uris: &[String], n: usize, in_flight: usize) -> (f64, f64) {
-    let (t, cpu) = (Instant::now(), cpu_secs());
+    let (t, cpu) = (Instant::now(), cpu_seconds());
     let bytes: usize = stream::iter((0..n).map(|i| &uris[i % uris.len()]))
         .map(|u| store.get(u))
         .buffer_unordered(in_flight)
@@ -64,7 +55,7 @@ async fn gets(store: &Arc<dyn ObjectStore>, uris: &[String], n: usize, in_flight
         .await
         .expect("every GET succeeds");
     assert_eq!(bytes, n * SIZE);
-    (t.elapsed().as_secs_f64(), cpu_secs() - cpu)
+    (t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
 }
 
 fn median(mut v: Vec<(f64, f64)>) -> (f64, f64) {

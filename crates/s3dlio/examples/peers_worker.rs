@@ -13,17 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use s3dlio::buffer::OutputBuffer;
 use s3dlio::{ObjectStoreExt, RangesOptions, ReadOptions, get_many, store_for_uri, try_join_ordered};
-
-fn cpu_seconds() -> f64 {
-    let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let u = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr());
-        u.assume_init()
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(u.ru_utime) + secs(u.ru_stime)
-}
+use s3dlio_memserver::cpu_seconds;
 
 /// The Python worker's offsets need not be reproduced: each peer reads its own COUNT
 /// random aligned ranges (a splitmix sequence here).

@@ -208,3 +208,68 @@ async fn the_request_limit_holds_requests_in_flight() {
         assert_eq!(faulty.peak_in_flight(), peak, "limit {limit:?}");
     }
 }
+
+/// A stream is chunked on stores without `chunked_reads` too (memory://, file://), so a
+/// copy of a large local file holds the chunks in flight, never the file.
+#[tokio::test]
+async fn a_stream_holds_its_chunks_in_flight_not_the_object_on_every_store() {
+    let memory = Arc::new(MemoryStore::new());
+    memory.create_container("memory://b").await.unwrap();
+    let data = pattern(CHUNKS * CHUNK as usize + 3, 3);
+    memory.put(URI, data.clone()).await.unwrap();
+    assert!(!memory.capabilities().chunked_reads);
+    let store = layered(memory.clone(), &options(RetryPolicy::none()));
+    let chunks: Vec<Bytes> = store
+        .get_stream(URI, ReadOptions::default())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(chunks.len(), CHUNKS + 1, "memory://: one chunk per {CHUNK} bytes");
+    assert!(chunks.concat() == data);
+    // A read into one buffer stays one request there: the store's own buffer, no copy.
+    let whole = store.read(URI, ReadOptions::default()).await.unwrap();
+    assert_eq!(
+        whole.as_ptr(),
+        memory.get(URI).await.unwrap().as_ptr(),
+        "memory:// read is its buffer"
+    );
+
+    const MIB: usize = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big");
+    let uri = format!("file://{}", path.display());
+    let read = RangeEngineConfig::default()
+        .with_chunk_size(MIB as u64)
+        .with_threshold(MIB as u64)
+        .with_max_concurrency(2);
+    let store = s3dlio::store_for_uri_with(&uri, &StoreOptions::default().with_read(read)).unwrap();
+    store.put(&uri, pattern(16 * MIB, 4)).await.unwrap();
+    let mut stream = store.get_stream(&uri, ReadOptions::default());
+    let first = stream.try_next().await.unwrap().unwrap();
+    assert_eq!(
+        first.len(),
+        MIB,
+        "file://: the first chunk is one chunk, not the file"
+    );
+    // Cut the file in place: every chunk not read yet now fails, so what still arrives
+    // is what was read ahead while the consumer held the first chunk.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let mut ahead = 0;
+    let err = loop {
+        match stream.try_next().await {
+            Ok(Some(chunk)) => ahead += chunk.len(),
+            Ok(None) => panic!("the stream ended after {ahead} more bytes of a file cut to nothing"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        ahead <= 2 * MIB,
+        "{ahead} bytes read ahead of the consumer (two chunks allowed)"
+    );
+    assert!(is_version_error(&err) && err.to_string().contains(&uri), "{err}");
+}

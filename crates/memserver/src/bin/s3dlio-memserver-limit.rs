@@ -14,7 +14,7 @@
 //! objects are measured over whole bodies rather than a window holding a handful.
 //!
 //! `s3dlio-memserver-limit --size BYTES --connections N (--seconds S | --requests N)
-//! [--into none|reused|fresh]` prints requests/s and MB/s; `cargo xtask bench peers` runs
+//! [--into none|reused|fresh]` prints requests/s, MB/s and its own CPU seconds; `cargo xtask bench peers` runs
 //! it for each workload's object size.
 
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use s3dlio_core::buffer::large_vec;
+use s3dlio_memserver::cpu_seconds;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
@@ -145,7 +146,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         }));
     }
     start.wait().await;
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_seconds());
     if args.requests.is_none() {
         tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
         stop.store(true, Ordering::Relaxed);
@@ -153,10 +154,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for w in workers {
         w.await??;
     }
-    let secs = started.elapsed().as_secs_f64();
+    let (secs, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     let (n, b) = (requests.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed));
     println!(
-        "{{\"size\": {}, \"connections\": {}, \"into\": \"{}\", \"seconds\": {secs:.3}, \"requests_per_s\": {:.1}, \"mb_per_s\": {:.1}}}",
+        "{{\"size\": {}, \"connections\": {}, \"into\": \"{}\", \"seconds\": {secs:.3}, \"requests_per_s\": {:.1}, \"mb_per_s\": {:.1}, \"client_cpu_s\": {cpu:.3}}}",
         args.size,
         args.connections,
         format!("{:?}", args.into).to_lowercase(),
