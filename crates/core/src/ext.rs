@@ -66,11 +66,12 @@ pub trait ObjectStoreExt: ObjectStore {
 
     /// The read `opts` describes, as one buffer. A store without
     /// [`chunked_reads`](crate::Capabilities::chunked_reads) answers it with one request
-    /// (memory:// hands back its buffer, file:// reads in place); others through
-    /// [`get_stream`](ObjectStore::get_stream): a read that arrives as one chunk is
-    /// returned as it is, more chunks are copied once into one buffer.
+    /// (memory:// hands back its buffer, file:// reads in place) unless the read sets its
+    /// own chunking; others, and such reads, through [`get_stream`](ObjectStore::get_stream):
+    /// a read that arrives as one chunk is returned as it is, more chunks are copied once
+    /// into one buffer.
     async fn read(&self, uri: &str, opts: ReadOptions) -> Result<Bytes> {
-        if !self.capabilities().chunked_reads {
+        if !self.capabilities().chunked_reads && opts.chunk_size.is_none() {
             return Ok(self.get_opts(uri, opts.one_request()).await?.data);
         }
         // What the caller knows of the length sizes the buffer once.

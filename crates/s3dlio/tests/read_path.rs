@@ -233,6 +233,17 @@ async fn a_stream_holds_its_chunks_in_flight_not_the_object_on_every_store() {
         memory.get(URI).await.unwrap().as_ptr(),
         "memory:// read is its buffer"
     );
+    // Unless the read asks for its own chunking (the loader's ranged mode): then it is
+    // fetched as asked.
+    let faulty = Arc::new(FaultyStore::new(memory.clone()));
+    let store = layered(faulty.clone(), &options(RetryPolicy::none()));
+    let opts = ReadOptions::default().with_chunking(2 * CHUNK, 2);
+    assert!(store.read(URI, opts).await.unwrap() == data);
+    assert_eq!(
+        faulty.gets(),
+        CHUNKS / 2 + 1,
+        "one request per chunk the read asked for"
+    );
 
     const MIB: usize = 1 << 20;
     let dir = tempfile::tempdir().unwrap();

@@ -14,8 +14,8 @@
 //! objects are measured over whole bodies rather than a window holding a handful.
 //!
 //! `s3dlio-memserver-limit --size BYTES --connections N (--seconds S | --requests N)
-//! [--into none|reused|fresh]` prints requests/s, MB/s and its own CPU seconds; `cargo xtask bench peers` runs
-//! it for each workload's object size.
+//! [--into none|reused|fresh]` prints requests/s, MB/s and its own CPU seconds; `cargo
+//! xtask bench peers` runs it for each workload's object size.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
