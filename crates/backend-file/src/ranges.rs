@@ -10,7 +10,7 @@ use std::sync::{Arc, LazyLock};
 
 use bytes::Bytes;
 use s3dlio_core::blocks::BlockPool;
-use s3dlio_core::{Operation, RangesOptions, Result, plan_ranges, slice_fetched, try_join_ordered};
+use s3dlio_core::{Cutter, Operation, RangesOptions, Result, plan_ranges, try_join_ordered};
 
 use crate::io::{advise_after, advise_before, read_range, read_ranges_into_one};
 use crate::store::{FileStore, short_blocking};
@@ -50,11 +50,12 @@ impl FileStore {
         })
         .await?;
         let file = Arc::new(file);
+        let cutter = Cutter::new(uri, ranges, &plan);
         let reads = batches(&plan.fetches).into_iter().map(|batch| {
-            let (file, fetches) = (file.clone(), plan.fetches[batch].to_vec());
-            short_blocking(op, uri, move || {
-                // Past the end reads nothing; `slice_fetched` resolves each range against
-                // the size and refuses what it must.
+            let (file, fetches) = (file.clone(), plan.fetches[batch.clone()].to_vec());
+            let read = short_blocking(op, uri, move || {
+                // Past the end reads nothing; the cutter resolves each range against the
+                // size and refuses what it must.
                 let fetches: Vec<_> = fetches
                     .iter()
                     .map(|f| f.start.min(size)..f.end.min(size))
@@ -72,14 +73,19 @@ impl FileStore {
                     fetches.iter().for_each(|f| advise_after(&file, f, hint));
                 }
                 Ok(data)
-            })
+            });
+            // Cut as each batch arrives, so the gaps it read go back with its buffer.
+            let cutter = &cutter;
+            async move {
+                let data = read.await?;
+                batch
+                    .zip(data)
+                    .map(|(f, d)| cutter.cut(f, d, size))
+                    .collect::<Result<Vec<_>>>()
+            }
         });
-        let fetched: Vec<Bytes> = try_join_ordered(reads, opts.max_concurrency)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
-        slice_fetched(uri, ranges, &plan, &fetched, size)
+        let cuts = try_join_ordered(reads, opts.max_concurrency).await?;
+        Ok(cutter.in_input_order(cuts.into_iter().flatten()))
     }
 }
 

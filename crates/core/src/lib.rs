@@ -64,7 +64,7 @@ pub mod testkit;
 
 pub use batch::{batch_outcome, delete_each, delete_grouped};
 pub use checksum::{crc32c, crc32c_append, crc32c_extend};
-pub use coalesce::{CoalescePlan, coalesce, fetch_ranges, plan_ranges, slice_fetched};
+pub use coalesce::{CoalescePlan, Cutter, coalesce, fetch_ranges, plan_ranges, slice_fetched};
 pub use error::{BatchFailure, BoxError, Error, Operation, Result};
 pub use ext::{DELETE_PAGE, ObjectStoreExt, part_slices};
 pub use many::{get_many, get_many_stats, put_many};

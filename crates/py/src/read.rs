@@ -90,7 +90,9 @@ twins! {
     /// Many `(offset, length)` ranges of one object, as read-only memoryviews in request
     /// order. Ranges at most `coalesce_gap` bytes apart share one request while it spans
     /// at most `max_merged_size` bytes (either 0: every range is its own request); each
-    /// view slices its request's buffer (no copy); all requests read one version.
+    /// view slices its request's buffer (no copy), unless the ranges of a merged request
+    /// hold less than half of it: then their bytes are copied into one buffer, so views
+    /// never keep a merge's gaps in memory; all requests read one version.
     get_ranges / get_ranges_async (
         uri: String,
         ranges: Vec<(u64, u64)>,

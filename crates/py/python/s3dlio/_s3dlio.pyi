@@ -244,7 +244,9 @@ def get_ranges(
     """Many ``(offset, length)`` ranges of one object as read-only memoryviews, in request
     order. Ranges at most ``coalesce_gap`` bytes apart share one request while it spans at
     most ``max_merged_size`` bytes (either 0: one request per range); each view slices its
-    request's buffer (no copy); every request reads the version the first one saw. A
+    request's buffer (no copy), unless the ranges of a merged request hold less than half of
+    it: then their bytes are copied into one buffer, so views never keep a merge's gaps in
+    memory; every request reads the version the first one saw. A
     range past the end is clamped; one starting past the end raises ``InvalidInputError``."""
 def get_ranges_async(
     uri: str,
