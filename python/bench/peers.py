@@ -7,7 +7,8 @@ Rounds alternate the order of the peers (odd rounds reversed), because a process
 feel the one before it (on the development VM a 1 GiB read ran 2-3x faster right after
 another s3dlio read: its balloon hands free memory back to the host, so memory no process
 has touched lately costs a host fault per page, decision 029); each row keeps its best
-round. Every get is timed on its second pass in its process, for the same reason.
+round. Every get and ranges row is timed on its second pass in its process, for the same
+reason.
 The server's own limit comes first: the raw hyper GET loop of `s3dlio-memserver-limit`, against a memory server in a process of
 its own (as the peers' is); for large objects each connection sends a fixed number of GETs
 and the whole run is timed, and the loop also runs in the shape of our large reads (8 MiB

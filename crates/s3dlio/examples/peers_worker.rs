@@ -5,7 +5,7 @@
 //! usage: peers_worker WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY (OP: get | put | into |
 //! ranges; `into` reads one object into a reused buffer through `read_into`; `ranges`
 //! reads COUNT × SIZE at random aligned offsets of `WORKLOAD/0`, whose size is
-//! `S3DLIO_BENCH_RANGES_OF`). A get is timed on its second pass. Endpoint and keys come
+//! `S3DLIO_BENCH_RANGES_OF`). A get or ranges row is timed on its second pass. Endpoint and keys come
 //! from the AWS variables.
 
 use std::time::{Duration, Instant};
@@ -65,12 +65,28 @@ async fn main() -> s3dlio::Result<()> {
         Ok(n)
     };
     let get_all = async || get_many(uris.iter().map(|u| (store.clone(), u.clone())), conc).await;
-    if op == "into" {
-        read_into(&mut reused).await?;
-    } else if op == "get" {
-        // As `peers_worker.py`: one untimed pass first, so the timed one writes into
-        // memory this process has just freed.
-        get_all().await?;
+    let get_ranges = async || {
+        let total = std::env::var("S3DLIO_BENCH_RANGES_OF").unwrap().parse().unwrap();
+        let ranges: Vec<_> = offsets(count, size, total)
+            .into_iter()
+            .map(|o| o..o + size)
+            .collect();
+        let uri = format!("s3://{bucket}/{workload}/0");
+        store.get_ranges(&uri, &ranges, RangesOptions::default()).await
+    };
+    // As `peers_worker.py`: one untimed pass first, so the timed one writes into memory
+    // this process has just freed.
+    match op.as_str() {
+        "into" => {
+            read_into(&mut reused).await?;
+        }
+        "get" => {
+            get_all().await?;
+        }
+        "ranges" => {
+            get_ranges().await?;
+        }
+        _ => {}
     }
     let mut latencies: Vec<Duration> = Vec::new();
     // What was read stays alive until the clock stops, as in the Python worker: freeing
@@ -79,13 +95,7 @@ async fn main() -> s3dlio::Result<()> {
     let (cpu, started) = (cpu_seconds(), Instant::now());
     let moved: u64 = match op.as_str() {
         "ranges" => {
-            let total = std::env::var("S3DLIO_BENCH_RANGES_OF").unwrap().parse().unwrap();
-            let ranges: Vec<_> = offsets(count, size, total)
-                .into_iter()
-                .map(|o| o..o + size)
-                .collect();
-            let uri = format!("s3://{bucket}/{workload}/0");
-            kept = store.get_ranges(&uri, &ranges, RangesOptions::default()).await?;
+            kept = get_ranges().await?;
             kept.iter().map(|b| b.len() as u64).sum()
         }
         "into" => read_into(&mut reused).await?,
