@@ -77,15 +77,15 @@ impl FileStore {
             // Cut as each batch arrives, so the gaps it read go back with its buffer.
             let cutter = &cutter;
             async move {
-                let data = read.await?;
-                batch
-                    .zip(data)
-                    .map(|(f, d)| cutter.cut(f, d, size))
-                    .collect::<Result<Vec<_>>>()
+                let mut got = Vec::with_capacity(batch.len());
+                for (f, data) in batch.zip(read.await?) {
+                    cutter.cut(f, data, size, &mut got)?;
+                }
+                Ok(got)
             }
         });
-        let cuts = try_join_ordered(reads, opts.max_concurrency).await?;
-        Ok(cutter.in_input_order(cuts.into_iter().flatten()))
+        let cut = try_join_ordered(reads, opts.max_concurrency).await?;
+        Ok(cutter.in_input_order(cut.into_iter().flatten()))
     }
 }
 
