@@ -97,27 +97,23 @@ impl<'a> Cutter<'a> {
             let hi = ((r.end - base) as usize).min(data.len());
             Ok(((r.start - base) as usize).min(hi)..hi)
         };
-        let members = self.members(f);
-        let mut wanted = 0;
-        for &i in members {
-            wanted += span(i)?.len();
+        // Sliced first (no copy); if they hold less than half of the fetch, the slices are
+        // replaced by slices of one buffer their bytes are copied into.
+        let first = into.len();
+        for &i in self.members(f) {
+            into.push(data.slice(span(i)?));
         }
-        if wanted * 2 >= data.len() {
-            for &i in members {
-                into.push(data.slice(span(i)?));
+        let cut = &mut into[first..];
+        let wanted: usize = cut.iter().map(Bytes::len).sum();
+        if wanted * 2 < data.len() {
+            let mut own = BytesMut::with_capacity(wanted);
+            cut.iter().for_each(|b| own.extend_from_slice(b));
+            let own = own.freeze();
+            let mut at = 0;
+            for b in cut {
+                *b = own.slice(at..at + b.len());
+                at += b.len();
             }
-            return Ok(());
-        }
-        let mut own = BytesMut::with_capacity(wanted);
-        for &i in members {
-            own.extend_from_slice(&data[span(i)?]);
-        }
-        let own = own.freeze();
-        let mut at = 0;
-        for &i in members {
-            let n = span(i)?.len();
-            into.push(own.slice(at..at + n));
-            at += n;
         }
         Ok(())
     }

@@ -40,7 +40,7 @@ pub trait ObjectStoreExt: ObjectStore {
     /// into one request (see [`RangesOptions`]); every result slices its request's
     /// buffer without copying, except where a merged request's ranges hold less than half
     /// of it: their bytes are copied out into one buffer, so results never keep the gaps
-    /// alive ([`slice_fetched`](crate::slice_fetched)). All fetches are pinned to the
+    /// alive ([`Cutter`](crate::Cutter)). All fetches are pinned to the
     /// version the first one saw, so the results never mix two versions of the object.
     async fn get_ranges(&self, uri: &str, ranges: &[Range<u64>], opts: RangesOptions) -> Result<Vec<Bytes>> {
         self.get_ranges_opts(uri, ranges, opts).await
