@@ -18,7 +18,7 @@ use crate::errors::to_py;
 use crate::read::check_in_flight;
 use crate::runtime::{Busy, Op, awaitable, block, current};
 use crate::twins::store;
-use crate::view::memoryview;
+use crate::view::{in_one_collection, memoryview};
 
 /// The option keys only a loader takes (the original s3dlio's, plus ours).
 const LOADER_KEYS: &[&str] = &[
@@ -280,7 +280,8 @@ impl PyDataset {
                 .try_collect()
                 .await
         });
-        block(py, op)?.into_iter().map(|b| memoryview(py, b)).collect()
+        let batch = block(py, op)?;
+        in_one_collection(py, || batch.into_iter().map(|b| memoryview(py, b)).collect())
     }
 
     /// Every sample's URI, in index order.

@@ -11,7 +11,7 @@ use s3dlio::{Error, ObjectStore, ObjectStoreExt, RangesOptions, ReadOptions};
 
 use crate::runtime::Op;
 use crate::twins::{plain, store, twins};
-use crate::view::{Target, memoryview, py_bytes};
+use crate::view::{Target, in_one_collection, memoryview, py_bytes};
 
 fn get_op(py: Python<'_>, uri: String) -> PyResult<Op<Bytes>> {
     let store = store(py, &uri)?;
@@ -79,11 +79,13 @@ fn get_ranges_op(
 }
 
 fn views(py: Python<'_>, items: Vec<Bytes>) -> PyResult<Py<PyAny>> {
-    let list = PyList::empty(py);
-    for data in items {
-        list.append(memoryview(py, data)?)?;
-    }
-    Ok(list.into_any().unbind())
+    in_one_collection(py, || {
+        let list = PyList::empty(py);
+        for data in items {
+            list.append(memoryview(py, data)?)?;
+        }
+        Ok(list.into_any().unbind())
+    })
 }
 
 twins! {
@@ -134,11 +136,13 @@ twins! {
 }
 
 fn uri_views(py: Python<'_>, items: Vec<(String, Bytes)>) -> PyResult<Py<PyAny>> {
-    let list = PyList::empty(py);
-    for (uri, data) in items {
-        list.append((uri, memoryview(py, data)?))?;
-    }
-    Ok(list.into_any().unbind())
+    in_one_collection(py, || {
+        let list = PyList::empty(py);
+        for (uri, data) in items {
+            list.append((uri, memoryview(py, data)?))?;
+        }
+        Ok(list.into_any().unbind())
+    })
 }
 
 twins! {

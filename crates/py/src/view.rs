@@ -104,7 +104,38 @@ pub unsafe fn export(
 /// A read-only `memoryview` over `data`, without a copy.
 pub fn memoryview(py: Python<'_>, data: Bytes) -> PyResult<Py<PyAny>> {
     let owner = Bound::new(py, BytesView { data })?;
+    // A `BytesView` refers to no Python object, so it can never be part of a cycle; left
+    // tracked, each collection of the young generation walks it (a batch of 20 000
+    // ranges made three tracked objects a range, and the collector took ~12 % of the
+    // call). CPython's memoryview and its managed buffer stay tracked: their deallocators
+    // assume it.
+    // SAFETY: a live object of a GC type; pyo3's deallocator untracks with the checked
+    // `PyObject_GC_UnTrack`, which accepts an object already untracked.
+    unsafe { ffi::PyObject_GC_UnTrack(owner.as_ptr().cast()) };
     Ok(PyMemoryView::from(owner.as_any())?.into_any().unbind())
+}
+
+/// Runs `f`, which makes many Python objects that refer to nothing but each other and
+/// immutable values (the views of one call, tuples of a URI and a view), with the cycle
+/// collector paused, so they are examined together by one collection once it resumes.
+/// Python 3.11 otherwise collects inside the loop every 700 allocations and walks the
+/// views already made again at each older collection (20 000 ranges with the caller's
+/// last two results alive: 1.19–1.47x faster paused, decision 031); 3.12 and later defer
+/// the collection to the interpreter's next check on their own. A caller that disabled the
+/// collector finds it still disabled. `f` must not release the GIL.
+pub fn in_one_collection<T>(_py: Python<'_>, f: impl FnOnce() -> T) -> T {
+    struct Resume(bool);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            if self.0 {
+                // SAFETY: the GIL is still held: `f` keeps it.
+                unsafe { ffi::PyGC_Enable() };
+            }
+        }
+    }
+    // SAFETY: `_py` proves the GIL is held. PyGC_Disable returns whether it was enabled.
+    let _resume = Resume(unsafe { ffi::PyGC_Disable() } == 1);
+    f()
 }
 
 /// `data` copied once into Python `bytes`.
