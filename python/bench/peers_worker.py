@@ -10,8 +10,8 @@ the get before it read): each peer's own many-ranges call where it has one (ours
 `get_ranges`, obstore `get_ranges`), else one ranged GET per range, CONCURRENCY at once.
 `into` reads one object into a buffer the caller allocated and touched once, with each
 peer's read-into call where it has one (ours `get_into`, the original's `get_into_async`).
-A get or ranges row is timed on its second pass (the first, untimed, warms the process's
-memory).
+A get, into or ranges row is timed on its second pass (the first, untimed, warms the
+process's memory, or for `into` the buffer).
 The endpoint and keys come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
 """
 

@@ -5,8 +5,8 @@
 //! usage: peers_worker WORKLOAD OP BUCKET COUNT SIZE CONCURRENCY (OP: get | put | into |
 //! ranges; `into` reads one object into a reused buffer through `read_into`; `ranges`
 //! reads COUNT × SIZE at random aligned offsets of `WORKLOAD/0`, whose size is
-//! `S3DLIO_BENCH_RANGES_OF`). A get or ranges row is timed on its second pass. Endpoint and keys come
-//! from the AWS variables.
+//! `S3DLIO_BENCH_RANGES_OF`). A get, into or ranges row is timed on its second pass.
+//! Endpoint and keys come from the AWS variables.
 
 use std::time::{Duration, Instant};
 
@@ -75,7 +75,7 @@ async fn main() -> s3dlio::Result<()> {
         store.get_ranges(&uri, &ranges, RangesOptions::default()).await
     };
     // As `peers_worker.py`: one untimed pass first, so the timed one writes into memory
-    // this process has just freed.
+    // already mapped (`into`: the reused buffer; the others: what the first pass freed).
     match op.as_str() {
         "into" => {
             read_into(&mut reused).await?;
