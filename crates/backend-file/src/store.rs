@@ -98,8 +98,8 @@ impl FileStore {
     ) -> std::io::Result<Result<(File, Range<u64>, std::fs::Metadata, bool)>> {
         let (file, direct) = self.open_read(path)?;
         let md = file_metadata_of(&file)?;
-        let tag = e_tag(&md);
         if let Some(want) = &opts.if_match
+            && let tag = e_tag(&md)
             && *want != tag
         {
             return Ok(Err(Error::Precondition {
