@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -78,14 +79,19 @@ fn get_ranges_op(
     ))
 }
 
-fn views(py: Python<'_>, items: Vec<Bytes>) -> PyResult<Py<PyAny>> {
+/// A list of `item(x)` for each of `items`, made in one collection (each holds a view).
+fn list_of<T>(py: Python<'_>, items: Vec<T>, item: impl Fn(T) -> PyResult<Py<PyAny>>) -> PyResult<Py<PyAny>> {
     in_one_collection(py, || {
         let list = PyList::empty(py);
-        for data in items {
-            list.append(memoryview(py, data)?)?;
+        for x in items {
+            list.append(item(x)?)?;
         }
         Ok(list.into_any().unbind())
     })
+}
+
+fn views(py: Python<'_>, items: Vec<Bytes>) -> PyResult<Py<PyAny>> {
+    list_of(py, items, |data| memoryview(py, data))
 }
 
 twins! {
@@ -136,12 +142,8 @@ twins! {
 }
 
 fn uri_views(py: Python<'_>, items: Vec<(String, Bytes)>) -> PyResult<Py<PyAny>> {
-    in_one_collection(py, || {
-        let list = PyList::empty(py);
-        for (uri, data) in items {
-            list.append((uri, memoryview(py, data)?))?;
-        }
-        Ok(list.into_any().unbind())
+    list_of(py, items, |(uri, data)| {
+        (uri, memoryview(py, data)?).into_py_any(py)
     })
 }
 
