@@ -33,6 +33,22 @@ const FRAMEWORKS: &[&str] = &[
     "ray[data]",
     "datasets",
 ];
+/// The DLIO benchmark for `s3dlio.integrations.dlio`, installed with `--no-deps` into a
+/// folder of its own (`DLIO_SITE`, given to the tests as `S3DLIO_TEST_DLIO_SITE`): its
+/// declared dependencies pin CUDA builds of frameworks, and what its storage and
+/// configuration modules import is only this list (mpi4py without an MPI library: the
+/// tests set DLIO's ranks as it does for child processes).
+const DLIO: &[&str] = &[
+    "dlio_benchmark==2.0.0",
+    "pydftracer==1.0.2",
+    "mpi4py==4.1.2",
+    "hydra-core==1.3.8",
+    "omegaconf==2.4.0",
+    "antlr4-python3-runtime==4.9.3",
+    "PyYAML==6.0.4",
+    "psutil==7.2.2",
+];
+const DLIO_SITE: &str = "target/dlio-site";
 /// Where the benchmark's references come from (`cargo xtask bench py`).
 pub const BENCH_REFERENCES: &[&str] = &["obstore", "boto3"];
 
@@ -105,6 +121,33 @@ pub fn build(release: bool) -> Result<PathBuf> {
     Ok(wheel)
 }
 
+/// [`DLIO`] in [`DLIO_SITE`] (installed once; a marker file says it is whole), or `None`
+/// with a warning when it cannot be installed (its tests then skip with the reason).
+fn dlio_site() -> Option<PathBuf> {
+    let site = std::path::absolute(DLIO_SITE).ok()?;
+    let marker = site.join(".installed");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(&DLIO.join(" ")) {
+        return Some(site);
+    }
+    let _ = std::fs::remove_dir_all(&site);
+    let installed = Command::new(venv_bin("pip"))
+        .args([
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+        ])
+        .arg(&site)
+        .args(DLIO)
+        .status();
+    if !installed.is_ok_and(|s| s.success()) || std::fs::write(&marker, DLIO.join(" ")).is_err() {
+        eprintln!("xtask: WARNING: could not install the DLIO benchmark; its tests will skip");
+        return None;
+    }
+    Some(site)
+}
+
 /// Builds and installs the wheel, then runs pytest on `crates/py/tests` with `vars` (the
 /// local servers) set and required.
 pub fn test(vars: &[(String, String)]) -> Result<()> {
@@ -119,6 +162,9 @@ pub fn test(vars: &[(String, String)]) -> Result<()> {
             }
         }
     }
+    let dlio = (std::env::var("S3DLIO_SKIP_FRAMEWORKS").as_deref() != Ok("1"))
+        .then(dlio_site)
+        .flatten();
     let tests = std::path::absolute("crates/py/tests")?;
     let python = std::path::absolute(venv_bin("python"))?;
     // Outside the source tree, so `import s3dlio` can only find the installed wheel.
@@ -132,6 +178,7 @@ pub fn test(vars: &[(String, String)]) -> Result<()> {
         .arg(&tests)
         .current_dir(cwd)
         .envs(vars.iter().map(|(k, v)| (k, v)))
+        .envs(dlio.map(|site| ("S3DLIO_TEST_DLIO_SITE", site)))
         .env("S3DLIO_REQUIRE_EMULATORS", "1")
         .status()
         .context("could not run pytest")?;

@@ -221,7 +221,7 @@ impl S3Config {
                     _ => None,
                 })?
                 .unwrap_or_default(),
-            credentials: None,
+            credentials: keys(env),
         })
     }
 
@@ -289,6 +289,20 @@ pub fn read_ca_bundle(path: &std::path::Path) -> Result<Vec<u8>> {
     Ok(pem)
 }
 
+/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (with `AWS_SESSION_TOKEN` if set) as
+/// fixed keys. In the process environment they are the AWS chain's first source anyway;
+/// given to `s3dlio.configure` they sign without being written into `os.environ`.
+fn keys<F: Fn(&str) -> Option<String>>(env: &EnvReader<F>) -> Option<Credentials> {
+    let set = |var: &str| env.raw(var).filter(|v| !v.is_empty());
+    Some(Credentials::new(
+        set("AWS_ACCESS_KEY_ID")?,
+        set("AWS_SECRET_ACCESS_KEY")?,
+        set("AWS_SESSION_TOKEN"),
+        None,
+        "s3dlio configuration",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +322,24 @@ mod tests {
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!((c.part_size, c.put_verify), (Some(8 << 20), true));
         assert_eq!(c.data_path, DataPath::Sdk);
+        assert!(c.credentials.is_none(), "no keys given: the AWS chain");
+        let keyed = S3Config::settings(&EnvReader::new(|k: &str| match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKID".into()),
+            "AWS_SECRET_ACCESS_KEY" => Some("secret".into()),
+            _ => None,
+        }))
+        .unwrap();
+        let keys = keyed.credentials.expect("both keys given: fixed credentials");
+        assert_eq!(
+            (keys.access_key_id(), keys.secret_access_key()),
+            ("AKID", "secret")
+        );
+        assert_eq!(keys.session_token(), None);
+        let half = S3Config::settings(&EnvReader::new(|k: &str| {
+            (k == "AWS_ACCESS_KEY_ID").then(|| "AKID".into())
+        }))
+        .unwrap();
+        assert!(half.credentials.is_none(), "one key alone: the AWS chain decides");
         let e = S3Config::settings(&EnvReader::new(|k: &str| {
             (k == ENV_DELETE_CONCURRENCY).then(|| "lots".into())
         }))

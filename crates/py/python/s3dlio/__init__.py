@@ -282,6 +282,9 @@ KNOBS: dict[str, str] = {
     "endpoint_url": "AWS_ENDPOINT_URL",
     "region": "AWS_REGION",
     "ca_bundle": "AWS_CA_BUNDLE",
+    "access_key_id": "AWS_ACCESS_KEY_ID",
+    "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "session_token": "AWS_SESSION_TOKEN",
 }
 
 
@@ -316,6 +319,14 @@ def configure(**knobs: object) -> dict[str, str]:
     _configured.clear()
     _configured.update(wanted)
     return dict(_configured)
+
+
+def _configure_changed(**knobs: object) -> None:
+    """``configure(**knobs)`` where one of them differs from what is set (adapters that are
+    made many times in a process, or again in each worker, rebuild the clients once)."""
+    as_set = {k: None if v is None else ("1" if v is True else "0" if v is False else str(v)) for k, v in knobs.items()}
+    if any(_configured.get(k) != v for k, v in as_set.items()):
+        configure(**knobs)
 
 
 __all__ = [

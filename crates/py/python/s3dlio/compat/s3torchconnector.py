@@ -74,9 +74,7 @@ def _apply(region: str, endpoint: str | None, config: S3ClientConfig | None, rea
             retry_max_attempts=config.max_attempts, range_chunk_size=config.part_size,
             multipart_part_size=config.part_size, s3_force_path_style=config.force_path_style or None,
         )  # fmt: skip
-    as_set = {k: None if v is None else ("1" if v is True else str(v)) for k, v in wanted.items()}
-    if any(s3dlio._configured.get(k) != v for k, v in as_set.items()):
-        s3dlio.configure(**wanted)
+    s3dlio._configure_changed(**wanted)
 
 
 def _split(uri: str) -> tuple[str, str]:
