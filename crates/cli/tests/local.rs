@@ -174,7 +174,12 @@ fn wildcards_select_objects_and_nothing_matched_exits_1() {
     // rm of a wildcard deletes exactly what it names; rm of a missing key is not found.
     cli().args(["rm", &format!("{root}/d/*.npz")]).assert().success();
     assert_eq!(lines(&["ls", "-r", &format!("{root}/d/")]).len(), 3);
-    cli().args(["rm", &format!("{root}/d/a.npz")]).assert().code(3);
+    let missing = cli().args(["rm", &format!("{root}/d/a.npz")]).assert().code(3);
+    let said = String::from_utf8_lossy(&missing.get_output().stderr).into_owned();
+    assert!(
+        said.contains(&format!("delete {root}/d/a.npz: not found")),
+        "names the operation asked for: {said}"
+    );
 }
 
 #[test]

@@ -25,8 +25,16 @@ pub async fn rm(args: &RmArgs, ctx: Ctx, out: &mut Out) -> CliResult {
             )));
         }
         let store = store(&uri)?;
-        // Deleting a missing key succeeds on object stores; say it was not there.
-        store.stat(&uri).await?;
+        // Deleting a missing key succeeds on object stores; say it was not there, as the
+        // delete the user asked for (the stat is ours).
+        store.stat(&uri).await.map_err(|e| match e {
+            Error::NotFound { uri, source, .. } => Error::NotFound {
+                op: Operation::Delete,
+                uri,
+                source,
+            },
+            e => e,
+        })?;
         if args.dry_run {
             return out.line(&format!("would delete {uri}")).await;
         }
