@@ -558,6 +558,8 @@ pub async fn special_character_keys(fx: &Fixture) {
         "données/ключ ☃.bin",
         "semi;colon,comma=eq&amp",
         "tilde~(paren)!'quote'",
+        "hash#frag?query=1",
+        "brack[1]*star@at$dollar:colon\"dq",
     ];
     for (i, k) in keys.iter().enumerate() {
         let uri = put(fx, k, pattern(33, i as u64)).await;
