@@ -19,6 +19,9 @@ use crate::errors::{internal, to_py};
 
 /// Worker threads of the runtime (default: one per core).
 pub const ENV_RUNTIME_THREADS: &str = "S3DLIO_RUNTIME_THREADS";
+/// The original's name for it, read when ours is unset (DLIO's object-store storage sets
+/// it per rank before the first call).
+const ENV_RT_THREADS_ORIGINAL: &str = "S3DLIO_RT_THREADS";
 
 /// How often a blocking call wakes to let Python see Ctrl-C.
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
@@ -130,12 +133,15 @@ pub fn current(_py: Python<'_>) -> PyResult<Arc<Generation>> {
     }
     // `configure(runtime_threads=...)` stands in front of the variable, as every knob does.
     let vars = configured().and_then(|o| o.vars);
-    let threads = EnvReader::new(|k: &str| {
+    let env = EnvReader::new(|k: &str| {
         vars.as_ref()
             .and_then(|v| v.get(k).cloned())
             .or_else(|| std::env::var(k).ok())
-    })
-    .positive(ENV_RUNTIME_THREADS)
+    });
+    let threads = match env.positive(ENV_RUNTIME_THREADS) {
+        Ok(None) => env.positive(ENV_RT_THREADS_ORIGINAL),
+        set => set,
+    }
     .map_err(|e| to_py(_py, e))?;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("s3dlio-rt");

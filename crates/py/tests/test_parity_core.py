@@ -7,6 +7,9 @@ s3dlio._pymod and __version__."""
 import asyncio
 import importlib
 import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
@@ -152,6 +155,36 @@ def test_configure_tokio_threads_and_configure_s3_take_effect(memory_bucket):
             s3dlio.configure_tokio_threads(-1)
     finally:
         s3dlio.configure(runtime_threads=None, endpoint_url=None, region=None)
+
+
+def test_the_originals_runtime_threads_variable_is_read_when_ours_is_unset():
+    """DLIO's object-store storage sets the original's S3DLIO_RT_THREADS before its first call."""
+    code = textwrap.dedent(
+        """
+        import os, sys, time, s3dlio
+        s3dlio.create_bucket("memory://t")
+        s3dlio.put_bytes("memory://t/x", b"1")
+        # A worker names itself when first scheduled: wait (up to 5 s) for the count asked.
+        deadline = time.monotonic() + 5
+        while True:
+            names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+            if names.count("s3dlio-rt") >= int(sys.argv[1]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        print(names.count("s3dlio-rt"))
+        """
+    )
+
+    def workers(want=0, **env):
+        clean = {k: v for k, v in os.environ.items() if k not in ("S3DLIO_RUNTIME_THREADS", "S3DLIO_RT_THREADS")}
+        p = subprocess.run([sys.executable, "-c", code, str(want)], capture_output=True, text=True, env={**clean, **env}, timeout=60)
+        return p.stdout.strip() or p.stderr.strip().splitlines()[-1]
+
+    # Counts the default (one per core) cannot give.
+    n = os.cpu_count() + 1
+    assert workers(n, S3DLIO_RT_THREADS=str(n)) == str(n)
+    assert workers(n + 1, S3DLIO_RT_THREADS=str(n), S3DLIO_RUNTIME_THREADS=str(n + 1)) == str(n + 1), "ours wins"
+    assert "S3DLIO_RT_THREADS" in workers(S3DLIO_RT_THREADS="many"), "a malformed value names the variable"
 
 
 def test_original_module_names():
