@@ -130,6 +130,8 @@ def test_storage_options_are_knobs_and_keys_never_reach_the_environment(memserve
     bucket = f"dlio-{os.getpid()}"
     s3dlio.create_bucket(f"s3://{memserver_endpoint.split('://', 1)[1]}/{bucket}")
     keyless = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3DLIO_S3"))}
+    # A token in the environment belongs to other keys: the configured pair signs without it.
+    keyless["AWS_SESSION_TOKEN"] = "a-token-of-other-keys"
     options = {
         "endpoint_url": memserver_endpoint,
         "region": "us-east-1",
@@ -137,14 +139,15 @@ def test_storage_options_are_knobs_and_keys_never_reach_the_environment(memserve
         "secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
     }
     steps = """
-    import os
+    import os, s3dlio
     s.put_data("k/a.bin", b"signed with the configured keys")
     out["read"] = bytes(s.get_data("k/a.bin")).decode()
     out["env"] = sorted(k for k in os.environ if k.startswith("AWS_"))
+    out["token"] = s3dlio.configure().get("session_token")
     """
     # `bucket/prefix` without a scheme is S3, as DLIO's own S3 storage reads it.
     out = run_dlio(dlio_copy, f"{bucket}/run", steps, env=keyless, args={"storage_options": options})
-    assert out == {"class": "S3dlioStorage", "read": "signed with the configured keys", "env": []}
+    assert out == {"class": "S3dlioStorage", "read": "signed with the configured keys", "env": ["AWS_SESSION_TOKEN"], "token": ""}
     wrong = run_dlio(dlio_copy, f"{bucket}/run", steps, env=keyless, args={"storage_options": {**options, "secret_access_key": "wrong"}})
     assert "AccessDeniedError" in wrong["error"] and "s3://dlio-" in wrong["error"], wrong
     unknown = run_dlio(dlio_copy, f"{bucket}/run", steps, env=keyless, args={"storage_options": {"endpoint": "x"}})

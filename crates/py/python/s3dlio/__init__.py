@@ -302,11 +302,15 @@ def configure(**knobs: object) -> dict[str, str]:
     I/O: calls already running finish with the old settings. A read, retry or limit knob
     the library cannot use raises ``InvalidInputError`` (naming the variable) here, and
     nothing changes; a backend's knob raises on the first call that uses that backend.
-    Returns every knob now set.
+    A key pair (``access_key_id`` and ``secret_access_key``) given without
+    ``session_token`` signs without one: an ``AWS_SESSION_TOKEN`` in the environment
+    belongs to other keys. Returns every knob now set.
     """
     unknown = sorted(set(knobs) - set(KNOBS))
     if unknown:
         raise ValueError(f"unknown s3dlio knob(s) {unknown}; known: {sorted(KNOBS)}")
+    if knobs.get("access_key_id") is not None and "session_token" not in knobs:
+        knobs["session_token"] = ""
     wanted = dict(_configured)
     for name, value in knobs.items():
         if value is None:
