@@ -315,21 +315,25 @@ def configure(**knobs: object) -> dict[str, str]:
     for name, value in knobs.items():
         if value is None:
             wanted.pop(name, None)
-        elif isinstance(value, bool):
-            wanted[name] = "1" if value else "0"
         else:
-            wanted[name] = str(value)
+            wanted[name] = _knob_value(value)
     _s3dlio._configure({KNOBS[name]: value for name, value in wanted.items()})
     _configured.clear()
     _configured.update(wanted)
     return dict(_configured)
 
 
+def _knob_value(value: object) -> str:
+    """A knob's value as ``configure`` keeps it (and hands it to the library)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
 def _configure_changed(**knobs: object) -> None:
     """``configure(**knobs)`` where one of them differs from what is set (adapters that are
     made many times in a process, or again in each worker, rebuild the clients once)."""
-    as_set = {k: None if v is None else ("1" if v is True else "0" if v is False else str(v)) for k, v in knobs.items()}
-    if any(_configured.get(k) != v for k, v in as_set.items()):
+    if any(_configured.get(k) != (None if v is None else _knob_value(v)) for k, v in knobs.items()):
         configure(**knobs)
 
 
